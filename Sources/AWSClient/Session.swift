@@ -1,0 +1,52 @@
+import Foundation
+import Transport
+
+/// Resolves what a run will use from flags and environment, in the AWS CLI's order.
+public struct SessionOptions: Sendable {
+    public var profile: String?
+    public var region: String?
+    public var endpointURL: String?
+    public var verbose: Bool
+    public var environment: [String: String]
+
+    public init(profile: String? = nil, region: String? = nil, endpointURL: String? = nil, verbose: Bool = false,
+                environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.profile = profile
+        self.region = region
+        self.endpointURL = endpointURL
+        self.verbose = verbose
+        self.environment = environment
+    }
+
+    /// Shared config, region and endpoint resolver — everything but credentials.
+    public func resolveTarget() throws -> (shared: SharedConfig, region: String, regionSource: String, endpoints: EndpointResolver) {
+        let shared = try SharedConfig(environment: environment, profileOverride: profile)
+        if profile != nil { try shared.requireProfile() }
+        let (region, regionSource) = try RegionChain.resolve(flag: region, environment: environment, shared: shared)
+        let endpoints = EndpointResolver(flag: endpointURL, environment: environment, region: region)
+        // Validate every endpoint now so a typo fails before any work starts.
+        for service in AWSService.all { _ = try endpoints.resolve(service) }
+        return (shared, region, regionSource, endpoints)
+    }
+
+    public func resolve(log: (@Sendable (String) -> Void)? = nil) throws -> AWSConfiguration {
+        let (shared, region, regionSource, endpoints) = try resolveTarget()
+        let credentials = try CredentialsChain.resolve(environment: environment, shared: shared,
+                                                       profileFlagGiven: profile != nil)
+        return AWSConfiguration(credentials: credentials, region: region, regionSource: regionSource,
+                                endpoints: endpoints, retry: RetryPolicy.fromEnvironment(environment),
+                                timeouts: HTTPTimeouts(), log: verbose ? log : nil)
+    }
+}
+
+extension EndpointResolver {
+    /// The one line every run starts with, so nobody deploys to the wrong place by surprise.
+    public func targetDescription(account: String? = nil) -> String {
+        if let custom = customEndpoint {
+            let where_ = custom.endpoint.map { "\($0)" } ?? custom.raw
+            if custom.endpoint?.isLocal == true { return "local emulator at \(where_) (region \(region))" }
+            return "custom endpoint \(where_) (region \(region))"
+        }
+        return "AWS account \(account ?? "(unknown)") region \(region)"
+    }
+}

@@ -1,0 +1,1 @@
+// OAuth layer: see DESIGN.md

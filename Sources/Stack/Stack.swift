@@ -1,0 +1,1 @@
+// Stack layer: see DESIGN.md

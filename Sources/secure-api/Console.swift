@@ -1,0 +1,39 @@
+import Foundation
+
+/// Output conventions: results on stdout, diagnostics on stderr, colour only on a TTY and
+/// never with NO_COLOR.
+enum Console {
+    static let colorEnabled: Bool = {
+        ProcessInfo.processInfo.environment["NO_COLOR"] == nil && isatty(STDERR_FILENO) == 1
+            && ProcessInfo.processInfo.environment["TERM"] != "dumb"
+    }()
+
+    static func out(_ line: String) {
+        print(line)
+    }
+
+    static func info(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    static func error(_ message: String) {
+        let prefix = colorEnabled ? "\u{1B}[31msecure-api: error:\u{1B}[0m " : "secure-api: error: "
+        FileHandle.standardError.write(Data((prefix + message + "\n").utf8))
+    }
+
+    static func dim(_ s: String) -> String { colorEnabled ? "\u{1B}[2m\(s)\u{1B}[0m" : s }
+    static func green(_ s: String) -> String { colorEnabled ? "\u{1B}[32m\(s)\u{1B}[0m" : s }
+    static func yellow(_ s: String) -> String { colorEnabled ? "\u{1B}[33m\(s)\u{1B}[0m" : s }
+}
+
+/// One line for any error: our error types describe themselves; others fall back to their
+/// localized description.
+func describe(_ error: Error) -> String {
+    "\(error)".replacingOccurrences(of: "\n", with: " ")
+}
+
+/// Errors of the CLI layer itself.
+struct CLIError: Error, CustomStringConvertible {
+    var description: String
+    init(_ message: String) { description = message }
+}

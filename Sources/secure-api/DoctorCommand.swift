@@ -1,0 +1,31 @@
+import AWSClient
+import ArgumentParser
+import Foundation
+import Services
+
+struct DoctorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "doctor",
+        abstract: "Show what a run would use: credentials source, region, endpoints, account.")
+
+    @OptionGroup var aws: AWSOptions
+
+    func run() async throws {
+        let session = aws.session
+        let target = try session.resolveTarget()
+        let config = try aws.configuration()
+        let pad = { (s: String) in s.padding(toLength: 13, withPad: " ", startingAt: 0) }
+        let creds = config.credentials
+        print("\(pad("credentials"))\(creds.source), access key \(creds.maskedAccessKeyId)"
+              + (creds.credentials.sessionToken != nil ? ", with session token" : ""))
+        print("\(pad("region"))\(config.region) (from \(config.regionSource))")
+        for service in AWSService.all {
+            let (endpoint, source) = try target.endpoints.resolve(service)
+            let signing = service.isGlobal ? ", signed for \(target.endpoints.signingRegion(service))" : ""
+            print("\(pad("endpoint"))\(service.name.padding(toLength: 13, withPad: " ", startingAt: 0))\(endpoint) (\(source)\(signing))")
+        }
+        let identity = try await STS(client: AWSClient(config: config)).getCallerIdentity()
+        print("\(pad("account"))\(identity.account) (\(identity.arn))")
+        print("\(pad("target"))\(target.endpoints.targetDescription(account: identity.account))")
+    }
+}

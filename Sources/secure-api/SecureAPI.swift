@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+
+@main
+struct Entry {
+    static func main() async {
+        do {
+            var command = try SecureAPI.parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as ExitCode {
+            exit(error.rawValue)
+        } catch let error as CleanExit {
+            SecureAPI.exit(withError: error)
+        } catch let error where isArgumentParserError(error) {
+            SecureAPI.exit(withError: error)
+        } catch {
+            // User-facing failures: one line on stderr, never a stack trace.
+            Console.error(describe(error))
+            exit(1)
+        }
+    }
+
+    static func isArgumentParserError(_ error: Error) -> Bool {
+        error is ValidationError || String(reflecting: type(of: error)).contains("ArgumentParser")
+    }
+}
+
+struct SecureAPI: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "secure-api",
+        abstract: "Build, inspect, prove and tear down a secured serverless API on AWS with explicit SigV4-signed calls.",
+        discussion: "State lives in state.json (see --state). Runs go to real AWS unless an endpoint is configured (--endpoint-url, AWS_ENDPOINT_URL).",
+        version: "0.1.0",
+        subcommands: [SignCommand.self, DoctorCommand.self, CallCommand.self]
+    )
+}
