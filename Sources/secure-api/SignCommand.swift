@@ -44,8 +44,14 @@ struct SignCommand: AsyncParsableCommand {
     @Flag(help: "Use UNSIGNED-PAYLOAD instead of the body's SHA-256.")
     var unsignedPayload = false
 
-    @Flag(name: .customLong("no-normalize"), help: "Sign the path as given, S3-style (no dot-segment removal, no second encoding).")
-    var noNormalize = false
+    @Flag(name: .customLong("no-normalize-path"), help: "Keep '.', '..' and repeated slashes in the signed path.")
+    var noNormalizePath = false
+
+    @Flag(name: .customLong("s3-path"), help: "Sign the path S3-style: as sent, without normalisation or a second encoding.")
+    var s3Path = false
+
+    @Flag(help: "Add the session token after signing (not covered by the signature), as a few services expect.")
+    var sessionTokenAfterSigning = false
 
     @Flag(help: "Add and sign an x-amz-content-sha256 header.")
     var contentSHA256 = false
@@ -80,7 +86,8 @@ struct SignCommand: AsyncParsableCommand {
         } else {
             signingTime = SigningTime(secondsSince1970: Int64(Date().timeIntervalSince1970))
         }
-        var options = noNormalize ? SigningOptions(normalizePath: false, encodePath: false) : SigningOptions()
+        var options = SigningOptions(normalizePath: !(noNormalizePath || s3Path), encodePath: !s3Path)
+        options.sessionToken = sessionTokenAfterSigning ? .appendedAfterSigning : .signed
         options.payload = unsignedPayload ? .unsigned : .signed
         options.addContentSHA256Header = contentSHA256 && !presign
         let signer = SigV4Signer(credentials: credentials.credentials, region: region, service: service, options: options)
