@@ -22,7 +22,7 @@ let package = Package(
         .target(name: "AWSClient", dependencies: ["SigV4", "Transport", "Crypto"]),
         .target(name: "Services", dependencies: ["AWSClient"]),
         .target(name: "Stack", dependencies: ["Services", "AWSClient", "Crypto"]),
-        .target(name: "OAuth", dependencies: ["Transport", "Crypto"]),
+        .target(name: "OAuth", dependencies: ["Transport", "Crypto", "AWSClient"]),
         .executableTarget(
             name: "secure-api",
             dependencies: [
@@ -33,6 +33,7 @@ let package = Package(
         .testTarget(name: "SigV4Tests", dependencies: ["SigV4"]),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
         .testTarget(name: "AWSClientTests", dependencies: ["AWSClient"]),
+        .testTarget(name: "OAuthTests", dependencies: ["OAuth"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,1 +1,0 @@
-// OAuth layer: see DESIGN.md

@@ -1,0 +1,138 @@
+import AWSClient
+
+/// Amazon API Gateway v2 — HTTP APIs (REST-JSON with camelCase members; signs as `apigateway`).
+public struct APIGatewayV2: Sendable {
+    let client: AWSClient
+    public init(client: AWSClient) { self.client = client }
+
+    static func apiPath(_ apiId: String, _ rest: String = "") -> String {
+        "/v2/apis/\(AWSClient.escapePathSegment(apiId))\(rest)"
+    }
+
+    func call(_ op: String, _ method: String, _ path: String, _ body: JSON? = nil, idempotent: Bool = true) async throws -> JSON {
+        try await client.rest(.apiGatewayV2, op, method: method, path: path, body: body, idempotent: idempotent)
+    }
+
+    /// Items of a paginated Get* list.
+    func items(_ op: String, _ path: String) async throws -> [JSON] {
+        var result: [JSON] = []
+        var token: String?
+        repeat {
+            let out = try await client.rest(.apiGatewayV2, op, method: "GET", path: path,
+                                            query: token.map { [("nextToken", $0)] } ?? [])
+            result += out["items"]?.array ?? []
+            token = out["nextToken"]?.string
+        } while token != nil
+        return result
+    }
+
+    // MARK: API
+
+    public struct API: Sendable { public var id: String; public var name: String; public var endpoint: String; public var tags: Tags }
+
+    static func api(_ j: JSON, _ op: String) throws -> API {
+        API(id: try j.required("apiId", "apigatewayv2", op), name: j["name"]?.string ?? "",
+            endpoint: j["apiEndpoint"]?.string ?? "", tags: (j["tags"]?.object ?? [:]).compactMapValues(\.string))
+    }
+
+    public func createApi(name: String, tags: Tags) async throws -> API {
+        try Self.api(try await call("CreateApi", "POST", "/v2/apis", ["name": .string(name), "protocolType": "HTTP", "tags": .stringMap(tags)],
+                                    idempotent: false), "CreateApi")
+    }
+
+    public func getApi(id: String) async throws -> API {
+        try Self.api(try await call("GetApi", "GET", Self.apiPath(id)), "GetApi")
+    }
+
+    public func getApis() async throws -> [API] {
+        try await items("GetApis", "/v2/apis").map { try Self.api($0, "GetApis") }
+    }
+
+    public func deleteApi(id: String) async throws {
+        _ = try await call("DeleteApi", "DELETE", Self.apiPath(id))
+    }
+
+    // MARK: authorizer
+
+    public func createJWTAuthorizer(apiId: String, name: String, issuer: String, audience: [String]) async throws -> String {
+        let out = try await call("CreateAuthorizer", "POST", Self.apiPath(apiId, "/authorizers"), [
+            "name": .string(name), "authorizerType": "JWT", "identitySource": ["$request.header.Authorization"],
+            "jwtConfiguration": ["issuer": .string(issuer), "audience": .strings(audience)],
+        ], idempotent: false)
+        return try out.required("authorizerId", "apigatewayv2", "CreateAuthorizer")
+    }
+
+    public func getAuthorizer(apiId: String, id: String) async throws -> JSON {
+        try await call("GetAuthorizer", "GET", Self.apiPath(apiId, "/authorizers/\(AWSClient.escapePathSegment(id))"))
+    }
+
+    public func getAuthorizers(apiId: String) async throws -> [JSON] {
+        try await items("GetAuthorizers", Self.apiPath(apiId, "/authorizers"))
+    }
+
+    public func deleteAuthorizer(apiId: String, id: String) async throws {
+        _ = try await call("DeleteAuthorizer", "DELETE", Self.apiPath(apiId, "/authorizers/\(AWSClient.escapePathSegment(id))"))
+    }
+
+    // MARK: integration
+
+    public func createLambdaIntegration(apiId: String, functionArn: String) async throws -> String {
+        let out = try await call("CreateIntegration", "POST", Self.apiPath(apiId, "/integrations"), [
+            "integrationType": "AWS_PROXY", "integrationUri": .string(functionArn), "integrationMethod": "POST",
+            "payloadFormatVersion": "2.0",
+        ], idempotent: false)
+        return try out.required("integrationId", "apigatewayv2", "CreateIntegration")
+    }
+
+    public func getIntegration(apiId: String, id: String) async throws -> JSON {
+        try await call("GetIntegration", "GET", Self.apiPath(apiId, "/integrations/\(AWSClient.escapePathSegment(id))"))
+    }
+
+    public func getIntegrations(apiId: String) async throws -> [JSON] {
+        try await items("GetIntegrations", Self.apiPath(apiId, "/integrations"))
+    }
+
+    public func deleteIntegration(apiId: String, id: String) async throws {
+        _ = try await call("DeleteIntegration", "DELETE", Self.apiPath(apiId, "/integrations/\(AWSClient.escapePathSegment(id))"))
+    }
+
+    // MARK: route
+
+    public func createRoute(apiId: String, routeKey: String, authorizationType: String, authorizerId: String?,
+                            scopes: [String], target: String) async throws -> String {
+        var body: [String: JSON] = ["routeKey": .string(routeKey), "authorizationType": .string(authorizationType),
+                                    "target": .string(target)]
+        if let authorizerId { body["authorizerId"] = .string(authorizerId) }
+        if !scopes.isEmpty { body["authorizationScopes"] = .strings(scopes) }
+        let out = try await call("CreateRoute", "POST", Self.apiPath(apiId, "/routes"), .object(body), idempotent: false)
+        return try out.required("routeId", "apigatewayv2", "CreateRoute")
+    }
+
+    public func getRoute(apiId: String, id: String) async throws -> JSON {
+        try await call("GetRoute", "GET", Self.apiPath(apiId, "/routes/\(AWSClient.escapePathSegment(id))"))
+    }
+
+    public func getRoutes(apiId: String) async throws -> [JSON] {
+        try await items("GetRoutes", Self.apiPath(apiId, "/routes"))
+    }
+
+    public func deleteRoute(apiId: String, id: String) async throws {
+        _ = try await call("DeleteRoute", "DELETE", Self.apiPath(apiId, "/routes/\(AWSClient.escapePathSegment(id))"))
+    }
+
+    // MARK: stage
+
+    public func createStage(apiId: String, name: String, autoDeploy: Bool, tags: Tags) async throws {
+        _ = try await call("CreateStage", "POST", Self.apiPath(apiId, "/stages"), [
+            "stageName": .string(name), "autoDeploy": .bool(autoDeploy), "tags": .stringMap(tags),
+        ], idempotent: false)
+    }
+
+    public func getStage(apiId: String, name: String) async throws -> JSON {
+        try await call("GetStage", "GET", Self.apiPath(apiId, "/stages/\(AWSClient.escapePathSegment(name))"))
+    }
+
+    public func deleteStage(apiId: String, name: String) async throws {
+        _ = try await call("DeleteStage", "DELETE", Self.apiPath(apiId, "/stages/\(AWSClient.escapePathSegment(name))"))
+    }
+}

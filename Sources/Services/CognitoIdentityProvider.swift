@@ -1,0 +1,189 @@
+import AWSClient
+
+/// Amazon Cognito user pools (JSON 1.1, `AWSCognitoIdentityProviderService.*`): only the
+/// operations the stack uses.
+public struct CognitoIdentityProvider: Sendable {
+    let client: AWSClient
+    public init(client: AWSClient) { self.client = client }
+
+    func call(_ op: String, _ input: JSON, idempotent: Bool = true) async throws -> JSON {
+        try await client.json(.cognitoIdentityProvider, op, input, idempotent: idempotent)
+    }
+
+    // MARK: user pool
+
+    public struct UserPool: Sendable { public var id: String; public var name: String; public var arn: String; public var tags: Tags }
+
+    public func createUserPool(name: String, minimumPasswordLength: Int, tags: Tags) async throws -> UserPool {
+        let out = try await call("CreateUserPool", [
+            "PoolName": .string(name),
+            "Policies": ["PasswordPolicy": [
+                "MinimumLength": .number(Double(minimumPasswordLength)), "RequireUppercase": true,
+                "RequireLowercase": true, "RequireNumbers": true, "RequireSymbols": true,
+            ]],
+            "AutoVerifiedAttributes": ["email"],
+            "Schema": [["Name": "email", "AttributeDataType": "String", "Required": true, "Mutable": true]],
+            "UserPoolTags": .stringMap(tags),
+        ], idempotent: false)
+        return try Self.pool(try out.requiredObject("UserPool", "cognito-idp", "CreateUserPool"), "CreateUserPool")
+    }
+
+    public func describeUserPool(id: String) async throws -> UserPool {
+        let out = try await call("DescribeUserPool", ["UserPoolId": .string(id)])
+        return try Self.pool(try out.requiredObject("UserPool", "cognito-idp", "DescribeUserPool"), "DescribeUserPool")
+    }
+
+    static func pool(_ p: JSON, _ op: String) throws -> UserPool {
+        UserPool(id: try p.required("Id", "cognito-idp", op), name: p["Name"]?.string ?? "",
+                 arn: p["Arn"]?.string ?? "", tags: (p["UserPoolTags"]?.object ?? [:]).compactMapValues(\.string))
+    }
+
+    /// All pools (id, name), following NextToken.
+    public func listUserPools() async throws -> [(id: String, name: String)] {
+        var result: [(String, String)] = []
+        var token: String?
+        repeat {
+            var input: [String: JSON] = ["MaxResults": 60]
+            if let token { input["NextToken"] = .string(token) }
+            let out = try await call("ListUserPools", .object(input))
+            for p in out["UserPools"]?.array ?? [] {
+                if let id = p["Id"]?.string { result.append((id, p["Name"]?.string ?? "")) }
+            }
+            token = out["NextToken"]?.string
+        } while token != nil
+        return result
+    }
+
+    public func deleteUserPool(id: String) async throws {
+        _ = try await call("DeleteUserPool", ["UserPoolId": .string(id)])
+    }
+
+    // MARK: domain
+
+    public func createUserPoolDomain(domain: String, userPoolId: String) async throws {
+        _ = try await call("CreateUserPoolDomain", ["Domain": .string(domain), "UserPoolId": .string(userPoolId)], idempotent: false)
+    }
+
+    /// The pool a domain prefix belongs to, or nil when the prefix is free (Cognito answers
+    /// an empty description for a missing domain).
+    public func describeUserPoolDomain(domain: String) async throws -> String? {
+        let out = try await call("DescribeUserPoolDomain", ["Domain": .string(domain)])
+        return out["DomainDescription"]?["UserPoolId"]?.string.flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    public func deleteUserPoolDomain(domain: String, userPoolId: String) async throws {
+        _ = try await call("DeleteUserPoolDomain", ["Domain": .string(domain), "UserPoolId": .string(userPoolId)])
+    }
+
+    // MARK: resource server
+
+    public func createResourceServer(userPoolId: String, identifier: String, name: String, scopes: [(String, String)]) async throws {
+        _ = try await call("CreateResourceServer", [
+            "UserPoolId": .string(userPoolId), "Identifier": .string(identifier), "Name": .string(name),
+            "Scopes": .array(scopes.map { ["ScopeName": .string($0.0), "ScopeDescription": .string($0.1)] }),
+        ], idempotent: false)
+    }
+
+    /// Scope names of a resource server.
+    public func describeResourceServer(userPoolId: String, identifier: String) async throws -> [String] {
+        let out = try await call("DescribeResourceServer", ["UserPoolId": .string(userPoolId), "Identifier": .string(identifier)])
+        return (out["ResourceServer"]?["Scopes"]?.array ?? []).compactMap { $0["ScopeName"]?.string }
+    }
+
+    public func deleteResourceServer(userPoolId: String, identifier: String) async throws {
+        _ = try await call("DeleteResourceServer", ["UserPoolId": .string(userPoolId), "Identifier": .string(identifier)])
+    }
+
+    // MARK: app client
+
+    public struct AppClientSettings: Sendable {
+        public var name: String
+        public var generateSecret: Bool
+        public var flows: [String]
+        public var scopes: [String]
+        public var callbackURLs: [String]
+        public var explicitAuthFlows: [String]
+        public init(name: String, generateSecret: Bool, flows: [String], scopes: [String], callbackURLs: [String],
+                    explicitAuthFlows: [String]) {
+            self.name = name
+            self.generateSecret = generateSecret
+            self.flows = flows
+            self.scopes = scopes
+            self.callbackURLs = callbackURLs
+            self.explicitAuthFlows = explicitAuthFlows
+        }
+    }
+
+    public func createUserPoolClient(userPoolId: String, _ s: AppClientSettings) async throws -> String {
+        var input: [String: JSON] = [
+            "UserPoolId": .string(userPoolId), "ClientName": .string(s.name), "GenerateSecret": .bool(s.generateSecret),
+            "AllowedOAuthFlows": .strings(s.flows), "AllowedOAuthScopes": .strings(s.scopes),
+            "AllowedOAuthFlowsUserPoolClient": true, "SupportedIdentityProviders": ["COGNITO"],
+            "ExplicitAuthFlows": .strings(s.explicitAuthFlows),
+        ]
+        if !s.callbackURLs.isEmpty { input["CallbackURLs"] = .strings(s.callbackURLs) }
+        let out = try await call("CreateUserPoolClient", .object(input), idempotent: false)
+        return try out.requiredObject("UserPoolClient", "cognito-idp", "CreateUserPoolClient")
+            .required("ClientId", "cognito-idp", "CreateUserPoolClient")
+    }
+
+    public func listUserPoolClients(userPoolId: String) async throws -> [(id: String, name: String)] {
+        var result: [(String, String)] = []
+        var token: String?
+        repeat {
+            var input: [String: JSON] = ["UserPoolId": .string(userPoolId), "MaxResults": 60]
+            if let token { input["NextToken"] = .string(token) }
+            let out = try await call("ListUserPoolClients", .object(input))
+            for c in out["UserPoolClients"]?.array ?? [] {
+                if let id = c["ClientId"]?.string { result.append((id, c["ClientName"]?.string ?? "")) }
+            }
+            token = out["NextToken"]?.string
+        } while token != nil
+        return result
+    }
+
+    /// The client's description; `ClientSecret` is in it for confidential clients, so callers
+    /// must never store or log the answer.
+    public func describeUserPoolClient(userPoolId: String, clientId: String) async throws -> JSON {
+        let out = try await call("DescribeUserPoolClient", ["UserPoolId": .string(userPoolId), "ClientId": .string(clientId)])
+        return try out.requiredObject("UserPoolClient", "cognito-idp", "DescribeUserPoolClient")
+    }
+
+    public func deleteUserPoolClient(userPoolId: String, clientId: String) async throws {
+        _ = try await call("DeleteUserPoolClient", ["UserPoolId": .string(userPoolId), "ClientId": .string(clientId)])
+    }
+
+    // MARK: users
+
+    public func adminCreateUser(userPoolId: String, username: String, email: String) async throws {
+        _ = try await call("AdminCreateUser", [
+            "UserPoolId": .string(userPoolId), "Username": .string(username), "MessageAction": "SUPPRESS",
+            "UserAttributes": [["Name": "email", "Value": .string(email)], ["Name": "email_verified", "Value": "true"]],
+        ], idempotent: false)
+    }
+
+    public func adminSetUserPassword(userPoolId: String, username: String, password: String) async throws {
+        _ = try await call("AdminSetUserPassword", [
+            "UserPoolId": .string(userPoolId), "Username": .string(username), "Password": .string(password), "Permanent": true,
+        ])
+    }
+
+    /// The user's status (e.g. CONFIRMED), or a not-found error.
+    public func adminGetUser(userPoolId: String, username: String) async throws -> String {
+        let out = try await call("AdminGetUser", ["UserPoolId": .string(userPoolId), "Username": .string(username)])
+        return out["UserStatus"]?.string ?? ""
+    }
+
+    public func adminDeleteUser(userPoolId: String, username: String) async throws {
+        _ = try await call("AdminDeleteUser", ["UserPoolId": .string(userPoolId), "Username": .string(username)])
+    }
+
+    /// USER_PASSWORD_AUTH for the emulator (no hosted UI there). The answer holds tokens.
+    public func initiateAuth(clientId: String, username: String, password: String) async throws -> JSON {
+        let out = try await call("InitiateAuth", [
+            "ClientId": .string(clientId), "AuthFlow": "USER_PASSWORD_AUTH",
+            "AuthParameters": ["USERNAME": .string(username), "PASSWORD": .string(password)],
+        ])
+        return try out.requiredObject("AuthenticationResult", "cognito-idp", "InitiateAuth")
+    }
+}

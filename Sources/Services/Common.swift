@@ -1,0 +1,39 @@
+import AWSClient
+
+/// "Not found" — one predicate per service's way of saying it (on delete it means success).
+public enum NotFound {
+    public static func matches(_ error: Error) -> Bool {
+        guard let e = error as? AWSServiceError else { return false }
+        switch e.code {
+        case "ResourceNotFoundException", "NotFoundException", "NoSuchEntity", "UserNotFoundException",
+             "NotFound":
+            return true
+        default:
+            return e.httpStatus == 404
+        }
+    }
+}
+
+extension JSON {
+    /// A required string field of an AWS answer; a missing one is a malformed response.
+    func required(_ key: String, _ service: String, _ operation: String) throws -> String {
+        guard let v = self[key]?.string, !v.isEmpty else {
+            throw AWSClientError.malformedResponse(service: service, operation: operation, reason: "missing '\(key)'")
+        }
+        return v
+    }
+
+    func requiredObject(_ key: String, _ service: String, _ operation: String) throws -> JSON {
+        guard let v = self[key], case .object = v else {
+            throw AWSClientError.malformedResponse(service: service, operation: operation, reason: "missing object '\(key)'")
+        }
+        return v
+    }
+
+    static func strings(_ values: [String]) -> JSON { .array(values.map { .string($0) }) }
+
+    static func stringMap(_ values: [String: String]) -> JSON { .object(values.mapValues { .string($0) }) }
+}
+
+/// Tag set every taggable resource of a stack carries.
+public typealias Tags = [String: String]

@@ -1,0 +1,50 @@
+import AWSClient
+
+/// AWS Identity and Access Management (Query protocol, global endpoint signed for us-east-1).
+public struct IAM: Sendable {
+    let client: AWSClient
+    public init(client: AWSClient) { self.client = client }
+
+    public func createRole(name: String, assumeRolePolicy: String, tags: Tags) async throws -> String {
+        var params: [(String, String)] = [("RoleName", name), ("AssumeRolePolicyDocument", assumeRolePolicy)]
+        for (i, (k, v)) in tags.sorted(by: { $0.key < $1.key }).enumerated() {
+            params += [("Tags.member.\(i + 1).Key", k), ("Tags.member.\(i + 1).Value", v)]
+        }
+        let xml = try await client.query(.iam, "CreateRole", params, idempotent: false)
+        guard let arn = xml.value("Arn") else {
+            throw AWSClientError.malformedResponse(service: "iam", operation: "CreateRole", reason: "no Role Arn")
+        }
+        return arn
+    }
+
+    /// The role's ARN and tags, or a NoSuchEntity error.
+    public func getRole(name: String) async throws -> (arn: String, tags: Tags) {
+        let xml = try await client.query(.iam, "GetRole", [("RoleName", name)])
+        guard let arn = xml.value("Arn") else {
+            throw AWSClientError.malformedResponse(service: "iam", operation: "GetRole", reason: "no Role Arn")
+        }
+        var tags: Tags = [:]
+        for member in xml.find("Tags")?.children ?? [] {
+            if let k = member.value("Key") { tags[k] = member.value("Value") ?? "" }
+        }
+        return (arn, tags)
+    }
+
+    public func deleteRole(name: String) async throws {
+        _ = try await client.query(.iam, "DeleteRole", [("RoleName", name)])
+    }
+
+    public func attachRolePolicy(roleName: String, policyArn: String) async throws {
+        _ = try await client.query(.iam, "AttachRolePolicy", [("RoleName", roleName), ("PolicyArn", policyArn)])
+    }
+
+    public func detachRolePolicy(roleName: String, policyArn: String) async throws {
+        _ = try await client.query(.iam, "DetachRolePolicy", [("RoleName", roleName), ("PolicyArn", policyArn)])
+    }
+
+    public func listAttachedRolePolicies(roleName: String) async throws -> [String] {
+        let xml = try await client.query(.iam, "ListAttachedRolePolicies", [("RoleName", roleName)])
+        guard let list = xml.find("AttachedPolicies") else { return [] }
+        return list.children.compactMap { $0.value("PolicyArn") }
+    }
+}

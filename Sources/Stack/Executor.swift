@@ -1,0 +1,263 @@
+import AWSClient
+import Dispatch
+import Foundation
+import Services
+
+/// What the executor reports as it goes; the CLI turns these into lines or JSON.
+public enum StackEvent: Sendable {
+    case created(label: String, record: ResourceRecord, seconds: Double, adopted: Bool)
+    case note(String)
+    case deleted(label: String, record: ResourceRecord, seconds: Double, alreadyGone: Bool)
+    case deleteFailed(label: String, record: ResourceRecord, error: String)
+    case verifiedGone(label: String, record: ResourceRecord)
+    case remains(label: String, record: ResourceRecord)
+}
+
+/// The journal of a run: state in memory, saved atomically after every change.
+actor Journal {
+    private(set) var state: StackState
+    let file: StateFile
+
+    init(state: StackState, file: StateFile) {
+        self.state = state
+        self.file = file
+    }
+
+    func save() throws { try file.save(state, outputs: state.outputs) }
+
+    func records() -> [String: ResourceRecord] { Dictionary(state.resources.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a }) }
+
+    /// Write-ahead: the entry exists (pending) before the call that creates the resource.
+    func markPending(key: String, type: String, name: String?) throws {
+        if let i = state.resources.firstIndex(where: { $0.key == key }) {
+            state.resources[i].name = name ?? state.resources[i].name
+        } else {
+            state.resources.append(ResourceRecord(key: key, type: type, status: .pending, name: name))
+        }
+        try save()
+    }
+
+    func markCreated(_ record: ResourceRecord) throws {
+        var r = record
+        r.status = .created
+        r.createdAt = r.createdAt ?? ISO8601DateFormatter().string(from: Date())
+        if let i = state.resources.firstIndex(where: { $0.key == record.key }) { state.resources[i] = r } else { state.resources.append(r) }
+        try save()
+    }
+
+    func remove(key: String) throws {
+        state.resources.removeAll { $0.key == key }
+        try save()
+    }
+}
+
+/// Walks a stack graph: create (concurrent, bounded, resumable), delete (journal reversed),
+/// status (exists / missing / pending).
+public struct StackExecutor: Sendable {
+    public let graph: StackGraph
+    public let services: StackServices
+    public let maxConcurrency: Int
+    public let events: @Sendable (StackEvent) -> Void
+
+    public init(graph: StackGraph, services: StackServices, maxConcurrency: Int = 4, events: @escaping @Sendable (StackEvent) -> Void) {
+        self.graph = graph
+        self.services = services
+        self.maxConcurrency = max(1, maxConcurrency)
+        self.events = events
+    }
+
+    func context(_ state: StackState, _ records: [String: ResourceRecord], password: String?, journal: Journal?, key: String) -> ResourceContext {
+        let type = graph.node(key)?.type ?? ""
+        return ResourceContext(services: services, config: state.config, target: state.target, stackId: state.stackId,
+                               records: records, password: password, note: { [events] in events(.note($0)) },
+                               renamePending: { name in try await journal?.markPending(key: key, type: type, name: name) })
+    }
+
+    // MARK: - create
+
+    public struct CreateSummary: Sendable {
+        public var created: Int
+        public var adopted: Int
+        public var alreadyComplete: Bool
+        public var state: StackState
+    }
+
+    public func isComplete(_ state: StackState) -> Bool {
+        graph.nodes.allSatisfy { state.record($0.key)?.status == .created }
+    }
+
+    public func create(state initial: StackState, file: StateFile, password: String?) async throws -> CreateSummary {
+        if isComplete(initial) {
+            return CreateSummary(created: 0, adopted: 0, alreadyComplete: true, state: initial)
+        }
+        let journal = Journal(state: initial, file: file)
+        try await journal.save()
+        var done = Set(initial.resources.filter { $0.status == .created }.map(\.key))
+        var running = Set<String>()
+        var firstError: Error?
+        var created = 0, adopted = 0
+
+        try await withThrowingTaskGroup(of: (String, Result<(ResourceRecord, Double, Bool), Error>).self) { group in
+            func launchReady() async {
+                for node in graph.nodes where firstError == nil && running.count < maxConcurrency {
+                    guard !done.contains(node.key), !running.contains(node.key), node.dependencies.allSatisfy(done.contains) else { continue }
+                    running.insert(node.key)
+                    let state = await journal.state
+                    let records = await journal.records()
+                    group.addTask {
+                        let started = DispatchTime.now().uptimeNanoseconds
+                        do {
+                            let (record, wasAdopted) = try await createOne(node, state: state, records: records, password: password, journal: journal)
+                            return (node.key, .success((record, Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, wasAdopted)))
+                        } catch {
+                            return (node.key, .failure(error))
+                        }
+                    }
+                }
+            }
+            await launchReady()
+            while let (key, result) = try await group.next() {
+                running.remove(key)
+                switch result {
+                case .success(let (record, seconds, wasAdopted)):
+                    done.insert(key)
+                    if wasAdopted { adopted += 1 } else { created += 1 }
+                    events(.created(label: graph.node(key)?.label ?? key, record: record, seconds: seconds, adopted: wasAdopted))
+                case .failure(let error):
+                    if firstError == nil { firstError = error }
+                }
+                await launchReady()
+            }
+        }
+        if let firstError { throw firstError }
+        return CreateSummary(created: created, adopted: adopted, alreadyComplete: false, state: await journal.state)
+    }
+
+    /// One node: adopt a pending leftover if it exists, else journal pending and create.
+    /// A create whose answer was lost (connection broke after sending) is looked up before
+    /// it is tried again, so it never makes a second resource.
+    func createOne(_ node: any StackResource, state: StackState, records: [String: ResourceRecord], password: String?,
+                   journal: Journal) async throws -> (ResourceRecord, Bool) {
+        let ctx = context(state, records, password: password, journal: journal, key: node.key)
+        if let pending = records[node.key], pending.status == .pending {
+            if let found = try await node.find(ctx, pending: pending) {
+                try await node.finishAdoption(found, ctx)
+                try await journal.markCreated(found)
+                return (found, true)
+            }
+        } else {
+            try await journal.markPending(key: node.key, type: node.type, name: node.pendingName(state.config))
+        }
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                let record = try await node.create(ctx)
+                try await journal.markCreated(record)
+                return (record, false)
+            } catch let error as AWSClientError where Self.outcomeUnknown(error) && attempt < 3 {
+                let pending = await journal.records()[node.key] ?? ResourceRecord(key: node.key, type: node.type, status: .pending)
+                events(.note("\(node.label): \(error); checking whether it was created"))
+                if let found = try await node.find(ctx, pending: pending) {
+                    try await node.finishAdoption(found, ctx)
+                    try await journal.markCreated(found)
+                    return (found, true)
+                }
+            } catch {
+                throw StackError.createFailed(resource: "\(node.label) \(node.pendingName(state.config) ?? "")", underlying: "\(error)")
+            }
+        }
+    }
+
+    /// The request may or may not have taken effect.
+    static func outcomeUnknown(_ error: AWSClientError) -> Bool {
+        if case .transport(_, _, let t, _) = error {
+            switch t {
+            case .connection, .timeout: return true
+            default: return false
+            }
+        }
+        if case .malformedResponse = error { return true }
+        return false
+    }
+
+    // MARK: - delete
+
+    public struct DeleteSummary: Sendable {
+        public var deleted: Int
+        public var remaining: [ResourceRecord]
+    }
+
+    public func delete(state initial: StackState, file: StateFile) async throws -> DeleteSummary {
+        let journal = Journal(state: initial, file: file)
+        var failed: [ResourceRecord] = []
+        var deleted = 0
+        for var record in initial.resources.reversed() {
+            guard let node = graph.node(record.key) else {
+                events(.deleteFailed(label: record.type, record: record, error: "unknown resource kind in state.json; delete it by hand"))
+                failed.append(record)
+                continue
+            }
+            let ctx = context(await journal.state, await journal.records(), password: nil, journal: nil, key: record.key)
+            let started = DispatchTime.now().uptimeNanoseconds
+            do {
+                if record.status == .pending {
+                    // Created by a crashed run, perhaps: find it to delete it, else nothing to do.
+                    guard let found = try await node.find(ctx, pending: record) else {
+                        try await journal.remove(key: record.key)
+                        events(.deleted(label: node.label, record: record, seconds: 0, alreadyGone: true))
+                        continue
+                    }
+                    record = found
+                }
+                var alreadyGone = false
+                do { try await node.delete(record, ctx) } catch where NotFound.matches(error) { alreadyGone = true }
+                try await journal.remove(key: record.key)
+                deleted += 1
+                events(.deleted(label: node.label, record: record,
+                                seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, alreadyGone: alreadyGone))
+            } catch let e as StackError {
+                throw e  // state I/O: stop, the journal is intact
+            } catch {
+                events(.deleteFailed(label: node.label, record: record, error: "\(error)"))
+                failed.append(record)
+            }
+        }
+        // Verify what a failed step left: a child may have gone with its parent.
+        var remaining: [ResourceRecord] = []
+        for record in failed {
+            guard let node = graph.node(record.key) else { remaining.append(record); continue }
+            let ctx = context(await journal.state, await journal.records(), password: nil, journal: nil, key: record.key)
+            let stillThere: Bool
+            do { stillThere = try await node.exists(record, ctx) } catch { stillThere = true }
+            if stillThere {
+                remaining.append(record)
+                events(.remains(label: node.label, record: record))
+            } else {
+                try await journal.remove(key: record.key)
+                events(.verifiedGone(label: node.label, record: record))
+            }
+        }
+        if remaining.isEmpty { try file.remove() }
+        return DeleteSummary(deleted: deleted, remaining: remaining)
+    }
+
+    // MARK: - status
+
+    public enum ResourceStatus: String, Sendable {
+        case exists, missing, pending, notCreated = "not created", notYet = "not yet created (made by AWS on first use)"
+    }
+
+    public func status(state: StackState) async throws -> [(node: any StackResource, record: ResourceRecord?, status: ResourceStatus)] {
+        let records = Dictionary(state.resources.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
+        var result: [(any StackResource, ResourceRecord?, ResourceStatus)] = []
+        for node in graph.nodes {
+            guard let record = records[node.key] else { result.append((node, nil, .notCreated)); continue }
+            if record.status == .pending { result.append((node, record, .pending)); continue }
+            let ctx = context(state, records, password: nil, journal: nil, key: node.key)
+            let exists = try await node.exists(record, ctx)
+            result.append((node, record, exists ? .exists : (node.createdOnDemand ? .notYet : .missing)))
+        }
+        return result
+    }
+}

@@ -1,0 +1,118 @@
+import AWSClient
+import Services
+
+/// The service clients a stack uses.
+public struct StackServices: Sendable {
+    public let cognito: CognitoIdentityProvider
+    public let apigateway: APIGatewayV2
+    public let iam: IAM
+    public let lambda: Lambda
+    public let logs: CloudWatchLogs
+
+    public init(client: AWSClient) {
+        cognito = CognitoIdentityProvider(client: client)
+        apigateway = APIGatewayV2(client: client)
+        iam = IAM(client: client)
+        lambda = Lambda(client: client)
+        logs = CloudWatchLogs(client: client)
+    }
+}
+
+/// Everything a resource's create/find/delete/exists call may need.
+public struct ResourceContext: Sendable {
+    public let services: StackServices
+    public let config: StackConfig
+    public let target: StackTarget
+    public let stackId: String
+    /// Journal entries of the stack so far (created dependencies among them).
+    public let records: [String: ResourceRecord]
+    /// The test user's password: passed in, never stored.
+    public let password: String?
+    /// Progress notes ("waiting for IAM ...").
+    public let note: @Sendable (String) -> Void
+    /// Re-journals the pending entry under a new name before retrying (domain prefix).
+    public let renamePending: @Sendable (String) async throws -> Void
+
+    public var tags: Tags { ["secure-api:stack": config.stackName, "secure-api:id": stackId] }
+
+    /// A created dependency's ID; the graph guarantees it exists when create runs.
+    public func id(of key: String) throws -> String {
+        guard let r = records[key], r.status == .created, let id = r.id else {
+            throw StackError.invalidConfig("internal: dependency '\(key)' is not created")
+        }
+        return id
+    }
+
+    public func arn(of key: String) throws -> String {
+        guard let r = records[key], let arn = r.arn else {
+            throw StackError.invalidConfig("internal: dependency '\(key)' has no ARN")
+        }
+        return arn
+    }
+
+    /// Cognito's issuer URL for the pool (what API Gateway's JWT authorizer trusts).
+    public func issuer(poolId: String) -> String { "https://cognito-idp.\(target.region).amazonaws.com/\(poolId)" }
+}
+
+/// One AWS call as `plan` shows it.
+public struct PlannedCall: Sendable {
+    public var service: String
+    public var operation: String
+    public var parameters: [(String, String)]
+}
+
+/// One kind of resource: its calls and what it needs. The stack graph is a list of these.
+public protocol StackResource: Sendable {
+    /// Node key, unique in the graph and in state.json.
+    var key: String { get }
+    /// `service:kind`, recorded in state.json.
+    var type: String { get }
+    /// Human label for progress lines.
+    var label: String { get }
+    var dependencies: [String] { get }
+    /// The name recorded with the pending entry (what `find` will look for after a crash).
+    func pendingName(_ config: StackConfig) -> String?
+    func plan(_ config: StackConfig, region: String) -> [PlannedCall]
+    func create(_ ctx: ResourceContext) async throws -> ResourceRecord
+    /// Finds a resource a crashed run may have created (by unique name or tag), to adopt it.
+    func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord?
+    /// True for resources AWS creates on its own later (the log group): absent is not drift.
+    var createdOnDemand: Bool { get }
+    /// Completes an adopted resource whose create was interrupted midway (default: nothing).
+    func finishAdoption(_ record: ResourceRecord, _ ctx: ResourceContext) async throws
+    /// Deletes; "not found" is thrown as is and counted as deleted by the executor.
+    func delete(_ record: ResourceRecord, _ ctx: ResourceContext) async throws
+    func exists(_ record: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool
+}
+
+extension StackResource {
+    public var createdOnDemand: Bool { false }
+
+    func finishAdoption(_ record: ResourceRecord, _ ctx: ResourceContext) async throws {}
+
+    func record(id: String?, name: String?, arn: String? = nil, parentId: String? = nil) -> ResourceRecord {
+        ResourceRecord(key: key, type: type, status: .created, id: id, name: name, arn: arn, parentId: parentId)
+    }
+}
+
+/// `exists` helper: true if the call succeeds, false on "not found".
+func probe(_ body: () async throws -> Void) async throws -> Bool {
+    do {
+        try await body()
+        return true
+    } catch where NotFound.matches(error) {
+        return false
+    }
+}
+
+extension ResourceRecord {
+    func requireId() throws -> String {
+        guard let id, !id.isEmpty else { throw StackError.malformedState("resource '\(key)' has no id") }
+        return id
+    }
+
+    func requireParent() throws -> String {
+        guard let parentId, !parentId.isEmpty else { throw StackError.malformedState("resource '\(key)' has no parent_id") }
+        return parentId
+    }
+}

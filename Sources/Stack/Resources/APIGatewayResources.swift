@@ -1,0 +1,204 @@
+import AWSClient
+import Services
+
+/// 6. The HTTP API. Names are not unique: a crashed create is found by its tags.
+struct HTTPAPIResource: StackResource {
+    let key = "http_api"
+    let type = "apigateway:api"
+    let label = "HTTP API"
+    let dependencies: [String] = []
+
+    func pendingName(_ c: StackConfig) -> String? { c.apiName }
+
+    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
+        [PlannedCall(service: "apigatewayv2", operation: "CreateApi",
+                     parameters: [("Name", c.apiName), ("ProtocolType", "HTTP"), ("Tags", "secure-api:stack=\(c.stackName)")])]
+    }
+
+    func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
+        let api = try await ctx.services.apigateway.createApi(name: ctx.config.apiName, tags: ctx.tags)
+        return record(id: api.id, name: api.name, arn: api.endpoint)
+    }
+
+    func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
+        guard let api = try await ctx.services.apigateway.getApis().first(where: {
+            $0.name == ctx.config.apiName && $0.tags["secure-api:id"] == ctx.stackId
+        }) else { return nil }
+        return record(id: api.id, name: api.name, arn: api.endpoint)
+    }
+
+    func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
+        try await ctx.services.apigateway.deleteApi(id: try r.requireId())
+    }
+
+    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
+        try await probe { _ = try await ctx.services.apigateway.getApi(id: try r.requireId()) }
+    }
+}
+
+/// 7. The JWT authorizer trusting the pool, audience = the app client.
+struct JWTAuthorizerResource: StackResource {
+    let key = "authorizer"
+    let type = "apigateway:authorizer"
+    let label = "JWT authorizer"
+    let dependencies = ["http_api", "user_pool", "app_client"]
+
+    func pendingName(_ c: StackConfig) -> String? { c.authorizerName }
+
+    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
+        [PlannedCall(service: "apigatewayv2", operation: "CreateAuthorizer", parameters: [
+            ("ApiId", "<http_api>"), ("Name", c.authorizerName), ("AuthorizerType", "JWT"),
+            ("IdentitySource", "$request.header.Authorization"),
+            ("Issuer", "https://cognito-idp.\(region).amazonaws.com/<user_pool>"), ("Audience", "<app_client>"),
+        ])]
+    }
+
+    func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
+        let apiId = try ctx.id(of: "http_api")
+        let id = try await ctx.services.apigateway.createJWTAuthorizer(
+            apiId: apiId, name: ctx.config.authorizerName, issuer: ctx.issuer(poolId: try ctx.id(of: "user_pool")),
+            audience: [try ctx.id(of: "app_client")])
+        return record(id: id, name: ctx.config.authorizerName, parentId: apiId)
+    }
+
+    func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
+        let apiId = try ctx.id(of: "http_api")
+        let all: [JSON]
+        do {
+            all = try await ctx.services.apigateway.getAuthorizers(apiId: apiId)
+        } catch let e as AWSServiceError where e.httpStatus >= 500 {
+            // Some emulators do not implement GetAuthorizers; a duplicate would live inside our
+            // API and go with it, so creating again leaks nothing.
+            ctx.note("cannot list authorizers (\(e.code)); creating a new one")
+            return nil
+        }
+        guard let hit = all.first(where: { $0["name"]?.string == ctx.config.authorizerName }),
+              let id = hit["authorizerId"]?.string else { return nil }
+        return record(id: id, name: ctx.config.authorizerName, parentId: apiId)
+    }
+
+    func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
+        try await ctx.services.apigateway.deleteAuthorizer(apiId: try r.requireParent(), id: try r.requireId())
+    }
+
+    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
+        try await probe { _ = try await ctx.services.apigateway.getAuthorizer(apiId: try r.requireParent(), id: try r.requireId()) }
+    }
+}
+
+/// 11. The Lambda proxy integration (payload 2.0).
+struct LambdaIntegrationResource: StackResource {
+    let key = "integration"
+    let type = "apigateway:integration"
+    let label = "Lambda integration"
+    let dependencies = ["http_api", "lambda_function"]
+
+    func pendingName(_ c: StackConfig) -> String? { c.functionName }
+
+    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
+        [PlannedCall(service: "apigatewayv2", operation: "CreateIntegration", parameters: [
+            ("ApiId", "<http_api>"), ("IntegrationType", "AWS_PROXY"), ("IntegrationUri", "<lambda_function arn>"),
+            ("PayloadFormatVersion", "2.0"),
+        ])]
+    }
+
+    func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
+        let apiId = try ctx.id(of: "http_api")
+        let id = try await ctx.services.apigateway.createLambdaIntegration(apiId: apiId, functionArn: try ctx.arn(of: "lambda_function"))
+        return record(id: id, name: ctx.config.functionName, parentId: apiId)
+    }
+
+    func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
+        let apiId = try ctx.id(of: "http_api")
+        let arn = try ctx.arn(of: "lambda_function")
+        guard let hit = try await ctx.services.apigateway.getIntegrations(apiId: apiId).first(where: { $0["integrationUri"]?.string == arn }),
+              let id = hit["integrationId"]?.string else { return nil }
+        return record(id: id, name: ctx.config.functionName, parentId: apiId)
+    }
+
+    func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
+        try await ctx.services.apigateway.deleteIntegration(apiId: try r.requireParent(), id: try r.requireId())
+    }
+
+    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
+        try await probe { _ = try await ctx.services.apigateway.getIntegration(apiId: try r.requireParent(), id: try r.requireId()) }
+    }
+}
+
+/// 12. A route protected by the JWT authorizer with scopes (OR semantics in API Gateway).
+struct RouteResource: StackResource {
+    let key: String
+    let type = "apigateway:route"
+    let label: String
+    let routeKey: @Sendable (StackConfig) -> String
+    let scopes: @Sendable (StackConfig) -> [String]
+    let dependencies = ["http_api", "authorizer", "integration"]
+
+    func pendingName(_ c: StackConfig) -> String? { routeKey(c) }
+
+    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
+        [PlannedCall(service: "apigatewayv2", operation: "CreateRoute", parameters: [
+            ("ApiId", "<http_api>"), ("RouteKey", routeKey(c)), ("AuthorizationType", "JWT"), ("AuthorizerId", "<authorizer>"),
+            ("AuthorizationScopes", scopes(c).joined(separator: " OR ")), ("Target", "integrations/<integration>"),
+        ])]
+    }
+
+    func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
+        let apiId = try ctx.id(of: "http_api")
+        let id = try await ctx.services.apigateway.createRoute(
+            apiId: apiId, routeKey: routeKey(ctx.config), authorizationType: "JWT", authorizerId: try ctx.id(of: "authorizer"),
+            scopes: scopes(ctx.config), target: "integrations/\(try ctx.id(of: "integration"))")
+        return record(id: id, name: routeKey(ctx.config), parentId: apiId)
+    }
+
+    func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
+        let apiId = try ctx.id(of: "http_api")
+        let rk = routeKey(ctx.config)
+        guard let hit = try await ctx.services.apigateway.getRoutes(apiId: apiId).first(where: { $0["routeKey"]?.string == rk }),
+              let id = hit["routeId"]?.string else { return nil }
+        return record(id: id, name: rk, parentId: apiId)
+    }
+
+    func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
+        try await ctx.services.apigateway.deleteRoute(apiId: try r.requireParent(), id: try r.requireId())
+    }
+
+    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
+        try await probe { _ = try await ctx.services.apigateway.getRoute(apiId: try r.requireParent(), id: try r.requireId()) }
+    }
+}
+
+/// 13. The stage, auto-deployed.
+struct StageResource: StackResource {
+    let key = "stage"
+    let type = "apigateway:stage"
+    let label = "API stage"
+    let dependencies: [String]
+
+    func pendingName(_ c: StackConfig) -> String? { c.stageName }
+
+    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
+        [PlannedCall(service: "apigatewayv2", operation: "CreateStage",
+                     parameters: [("ApiId", "<http_api>"), ("StageName", c.stageName), ("AutoDeploy", "true")])]
+    }
+
+    func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
+        let apiId = try ctx.id(of: "http_api")
+        try await ctx.services.apigateway.createStage(apiId: apiId, name: ctx.config.stageName, autoDeploy: true, tags: ctx.tags)
+        return record(id: ctx.config.stageName, name: ctx.config.stageName, parentId: apiId)
+    }
+
+    func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
+        let apiId = try ctx.id(of: "http_api")
+        guard try await probe({ _ = try await ctx.services.apigateway.getStage(apiId: apiId, name: ctx.config.stageName) }) else { return nil }
+        return record(id: ctx.config.stageName, name: ctx.config.stageName, parentId: apiId)
+    }
+
+    func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
+        try await ctx.services.apigateway.deleteStage(apiId: try r.requireParent(), name: try r.requireId())
+    }
+
+    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
+        try await probe { _ = try await ctx.services.apigateway.getStage(apiId: try r.requireParent(), name: try r.requireId()) }
+    }
+}

@@ -1,0 +1,244 @@
+import AWSClient
+import Crypto
+import Services
+
+/// 1. The user pool. Pool names are not unique, so a crashed create is found by its tags.
+struct UserPoolResource: StackResource {
+    let key = "user_pool"
+    let type = "cognito-idp:user-pool"
+    let label = "Cognito user pool"
+    let dependencies: [String] = []
+
+    func pendingName(_ c: StackConfig) -> String? { c.userPoolName }
+
+    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
+        [PlannedCall(service: "cognito-idp", operation: "CreateUserPool", parameters: [
+            ("PoolName", c.userPoolName), ("MinimumLength", "\(c.minimumPasswordLength)"),
+            ("AutoVerifiedAttributes", "email"), ("UserPoolTags", "secure-api:stack=\(c.stackName)"),
+        ])]
+    }
+
+    func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
+        let pool = try await ctx.services.cognito.createUserPool(
+            name: ctx.config.userPoolName, minimumPasswordLength: ctx.config.minimumPasswordLength, tags: ctx.tags)
+        return record(id: pool.id, name: pool.name, arn: pool.arn)
+    }
+
+    func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
+        for candidate in try await ctx.services.cognito.listUserPools() where candidate.name == ctx.config.userPoolName {
+            let pool = try await ctx.services.cognito.describeUserPool(id: candidate.id)
+            if pool.tags["secure-api:id"] == ctx.stackId { return record(id: pool.id, name: pool.name, arn: pool.arn) }
+        }
+        return nil
+    }
+
+    func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
+        try await ctx.services.cognito.deleteUserPool(id: try r.requireId())
+    }
+
+    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
+        try await probe { _ = try await ctx.services.cognito.describeUserPool(id: try r.requireId()) }
+    }
+}
+
+/// 2. The hosted-UI domain. Prefixes are global: a taken generated one is replaced.
+struct UserPoolDomainResource: StackResource {
+    let key = "user_pool_domain"
+    let type = "cognito-idp:user-pool-domain"
+    let label = "Cognito domain"
+    let dependencies = ["user_pool"]
+
+    func pendingName(_ c: StackConfig) -> String? { c.domainPrefix }
+
+    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
+        [PlannedCall(service: "cognito-idp", operation: "CreateUserPoolDomain",
+                     parameters: [("Domain", c.domainPrefix), ("UserPoolId", "<user_pool>")])]
+    }
+
+    func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
+        let poolId = try ctx.id(of: "user_pool")
+        var prefix = ctx.records[key]?.name ?? ctx.config.domainPrefix
+        for _ in 0..<5 {
+            let owner = try await ctx.services.cognito.describeUserPoolDomain(domain: prefix)
+            if owner == poolId { return record(id: prefix, name: prefix, parentId: poolId) }
+            if owner == nil {
+                do {
+                    try await ctx.services.cognito.createUserPoolDomain(domain: prefix, userPoolId: poolId)
+                    return record(id: prefix, name: prefix, parentId: poolId)
+                } catch let e as AWSServiceError where e.code == "InvalidParameterException" && e.message.contains("already") {
+                    // Taken between our check and the create.
+                }
+            }
+            guard ctx.config.domainPrefixGenerated else { throw StackError.domainPrefixTaken(prefix) }
+            let taken = prefix
+            prefix = DomainPrefix.generate()
+            ctx.note("domain prefix '\(taken)' is taken; trying '\(prefix)'")
+            try await ctx.renamePending(prefix)
+        }
+        throw StackError.domainPrefixTaken(prefix)
+    }
+
+    func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
+        let poolId = try ctx.id(of: "user_pool")
+        let prefix = pending.name ?? ctx.config.domainPrefix
+        guard try await ctx.services.cognito.describeUserPoolDomain(domain: prefix) == poolId else { return nil }
+        return record(id: prefix, name: prefix, parentId: poolId)
+    }
+
+    func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
+        let prefix = try r.requireId()
+        // Cognito answers an empty description (not an error) for a missing domain.
+        guard try await ctx.services.cognito.describeUserPoolDomain(domain: prefix) != nil else { return }
+        try await ctx.services.cognito.deleteUserPoolDomain(domain: prefix, userPoolId: try r.requireParent())
+    }
+
+    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
+        try await ctx.services.cognito.describeUserPoolDomain(domain: try r.requireId()) != nil
+    }
+}
+
+enum DomainPrefix {
+    /// 16 random lower-case letters, as the tutorial does when DOMAIN_PREFIX is unset.
+    static func generate() -> String {
+        let letters = Array("abcdefghijklmnopqrstuvwxyz")
+        return String(Crypto.randomBytes(16).map { letters[Int($0) % 26] })
+    }
+}
+
+/// 3. The resource server and its scopes.
+struct ResourceServerResource: StackResource {
+    let key = "resource_server"
+    let type = "cognito-idp:resource-server"
+    let label = "Cognito resource server"
+    let dependencies = ["user_pool"]
+
+    func pendingName(_ c: StackConfig) -> String? { c.resourceServerIdentifier }
+
+    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
+        [PlannedCall(service: "cognito-idp", operation: "CreateResourceServer", parameters: [
+            ("UserPoolId", "<user_pool>"), ("Identifier", c.resourceServerIdentifier), ("Scopes", c.scopes.joined(separator: ",")),
+        ])]
+    }
+
+    func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
+        let poolId = try ctx.id(of: "user_pool")
+        let c = ctx.config
+        try await ctx.services.cognito.createResourceServer(
+            userPoolId: poolId, identifier: c.resourceServerIdentifier, name: c.resourceServerIdentifier,
+            scopes: c.scopes.map { ($0, "\($0) access to \(c.resourceServerIdentifier)") })
+        return record(id: c.resourceServerIdentifier, name: c.resourceServerIdentifier, parentId: poolId)
+    }
+
+    func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
+        let poolId = try ctx.id(of: "user_pool")
+        let exists = try await probe {
+            _ = try await ctx.services.cognito.describeResourceServer(userPoolId: poolId, identifier: ctx.config.resourceServerIdentifier)
+        }
+        return exists ? record(id: ctx.config.resourceServerIdentifier, name: ctx.config.resourceServerIdentifier, parentId: poolId) : nil
+    }
+
+    func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
+        try await ctx.services.cognito.deleteResourceServer(userPoolId: try r.requireParent(), identifier: try r.requireId())
+    }
+
+    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
+        try await probe { _ = try await ctx.services.cognito.describeResourceServer(userPoolId: try r.requireParent(), identifier: try r.requireId()) }
+    }
+}
+
+/// 4. An app client. Names are not unique within a pool; one with our name is ours.
+struct AppClientResource: StackResource {
+    let key: String
+    let type = "cognito-idp:user-pool-client"
+    let label: String
+    let dependencies = ["user_pool", "resource_server"]
+    let settings: @Sendable (StackConfig) -> CognitoIdentityProvider.AppClientSettings
+
+    func pendingName(_ c: StackConfig) -> String? { settings(c).name }
+
+    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
+        let s = settings(c)
+        var p: [(String, String)] = [("UserPoolId", "<user_pool>"), ("ClientName", s.name), ("GenerateSecret", "\(s.generateSecret)"),
+                                     ("AllowedOAuthFlows", s.flows.joined(separator: ",")), ("AllowedOAuthScopes", s.scopes.joined(separator: " "))]
+        if !s.callbackURLs.isEmpty { p.append(("CallbackURLs", s.callbackURLs.joined(separator: ","))) }
+        return [PlannedCall(service: "cognito-idp", operation: "CreateUserPoolClient", parameters: p)]
+    }
+
+    func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
+        let poolId = try ctx.id(of: "user_pool")
+        let s = settings(ctx.config)
+        let id = try await ctx.services.cognito.createUserPoolClient(userPoolId: poolId, s)
+        return record(id: id, name: s.name, parentId: poolId)
+    }
+
+    func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
+        let poolId = try ctx.id(of: "user_pool")
+        let name = settings(ctx.config).name
+        guard let hit = try await ctx.services.cognito.listUserPoolClients(userPoolId: poolId).first(where: { $0.name == name }) else { return nil }
+        return record(id: hit.id, name: name, parentId: poolId)
+    }
+
+    func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
+        try await ctx.services.cognito.deleteUserPoolClient(userPoolId: try r.requireParent(), clientId: try r.requireId())
+    }
+
+    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
+        try await probe { _ = try await ctx.services.cognito.describeUserPoolClient(userPoolId: try r.requireParent(), clientId: try r.requireId()) }
+    }
+}
+
+/// 5. The test user with a permanent password (two calls; both safe to repeat on adopt).
+struct TestUserResource: StackResource {
+    let key = "test_user"
+    let type = "cognito-idp:user"
+    let label = "Cognito test user"
+    let dependencies = ["user_pool"]
+
+    func pendingName(_ c: StackConfig) -> String? { c.username }
+
+    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
+        [PlannedCall(service: "cognito-idp", operation: "AdminCreateUser",
+                     parameters: [("UserPoolId", "<user_pool>"), ("Username", c.username), ("email", c.email), ("MessageAction", "SUPPRESS")]),
+         PlannedCall(service: "cognito-idp", operation: "AdminSetUserPassword",
+                     parameters: [("Username", c.username), ("Password", "<PASSWORD>"), ("Permanent", "true")])]
+    }
+
+    func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
+        let poolId = try ctx.id(of: "user_pool")
+        do {
+            try await ctx.services.cognito.adminCreateUser(userPoolId: poolId, username: ctx.config.username, email: ctx.config.email)
+        } catch let e as AWSServiceError where e.code == "UsernameExistsException" {
+            // Our own earlier attempt (its answer lost): the user is ours, finish it.
+        }
+        try await setPassword(ctx, poolId)
+        return record(id: ctx.config.username, name: ctx.config.username, parentId: poolId)
+    }
+
+    func setPassword(_ ctx: ResourceContext, _ poolId: String) async throws {
+        guard let password = ctx.password else {
+            throw StackError.invalidConfig("the test user needs a password: set PASSWORD (or --password-stdin)")
+        }
+        try await ctx.services.cognito.adminSetUserPassword(userPoolId: poolId, username: ctx.config.username, password: password)
+    }
+
+    func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
+        let poolId = try ctx.id(of: "user_pool")
+        guard try await probe({ _ = try await ctx.services.cognito.adminGetUser(userPoolId: poolId, username: ctx.config.username) }) else {
+            return nil
+        }
+        return record(id: ctx.config.username, name: ctx.config.username, parentId: poolId)
+    }
+
+    /// The crash may have come between AdminCreateUser and AdminSetUserPassword.
+    func finishAdoption(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
+        try await setPassword(ctx, try r.requireParent())
+    }
+
+    func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
+        try await ctx.services.cognito.adminDeleteUser(userPoolId: try r.requireParent(), username: try r.requireId())
+    }
+
+    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
+        try await probe { _ = try await ctx.services.cognito.adminGetUser(userPoolId: try r.requireParent(), username: try r.requireId()) }
+    }
+}

@@ -1,0 +1,84 @@
+import AWSClient
+import Services
+
+/// 8. The Lambda execution role. Role names are unique per account; one carrying another
+/// stack's tags (or none) is never adopted — that would later delete someone else's role.
+struct LambdaRoleResource: StackResource {
+    let key = "lambda_role"
+    let type = "iam:role"
+    let label = "IAM role"
+    let dependencies: [String] = []
+
+    static let assumeRolePolicy = #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#
+
+    func pendingName(_ c: StackConfig) -> String? { c.roleName }
+
+    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
+        [PlannedCall(service: "iam", operation: "CreateRole", parameters: [
+            ("RoleName", c.roleName), ("AssumeRolePolicyDocument", "lambda.amazonaws.com may sts:AssumeRole"),
+            ("Tags", "secure-api:stack=\(c.stackName)"),
+        ])]
+    }
+
+    func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
+        let arn = try await ctx.services.iam.createRole(name: ctx.config.roleName, assumeRolePolicy: Self.assumeRolePolicy, tags: ctx.tags)
+        return record(id: ctx.config.roleName, name: ctx.config.roleName, arn: arn)
+    }
+
+    func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
+        let role: (arn: String, tags: Tags)
+        do { role = try await ctx.services.iam.getRole(name: ctx.config.roleName) } catch where NotFound.matches(error) { return nil }
+        guard role.tags["secure-api:id"] == ctx.stackId else {
+            throw StackError.createFailed(resource: "IAM role \(ctx.config.roleName)",
+                                          underlying: "a role with this name already exists and was not created by this stack; choose another --role-name")
+        }
+        return record(id: ctx.config.roleName, name: ctx.config.roleName, arn: role.arn)
+    }
+
+    func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
+        try await ctx.services.iam.deleteRole(name: try r.requireId())
+    }
+
+    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
+        try await probe { _ = try await ctx.services.iam.getRole(name: try r.requireId()) }
+    }
+}
+
+/// 8b. The AWS managed policy attached to the role (AttachRolePolicy is idempotent).
+struct RolePolicyAttachmentResource: StackResource {
+    let key = "lambda_role_policy"
+    let type = "iam:role-policy-attachment"
+    let label = "IAM policy attachment"
+    let dependencies = ["lambda_role"]
+
+    func pendingName(_ c: StackConfig) -> String? { StackConfig.basicExecutionPolicyArn }
+
+    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
+        [PlannedCall(service: "iam", operation: "AttachRolePolicy",
+                     parameters: [("RoleName", c.roleName), ("PolicyArn", StackConfig.basicExecutionPolicyArn)])]
+    }
+
+    func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
+        let role = try ctx.id(of: "lambda_role")
+        try await ctx.services.iam.attachRolePolicy(roleName: role, policyArn: StackConfig.basicExecutionPolicyArn)
+        return record(id: StackConfig.basicExecutionPolicyArn, name: "AWSLambdaBasicExecutionRole", arn: StackConfig.basicExecutionPolicyArn, parentId: role)
+    }
+
+    func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
+        let role = try ctx.id(of: "lambda_role")
+        guard try await ctx.services.iam.listAttachedRolePolicies(roleName: role).contains(StackConfig.basicExecutionPolicyArn) else { return nil }
+        return record(id: StackConfig.basicExecutionPolicyArn, name: "AWSLambdaBasicExecutionRole", arn: StackConfig.basicExecutionPolicyArn, parentId: role)
+    }
+
+    func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
+        try await ctx.services.iam.detachRolePolicy(roleName: try r.requireParent(), policyArn: try r.requireId())
+    }
+
+    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
+        do {
+            return try await ctx.services.iam.listAttachedRolePolicies(roleName: try r.requireParent()).contains(try r.requireId())
+        } catch where NotFound.matches(error) {
+            return false
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// Stack layer: see DESIGN.md

@@ -1,0 +1,202 @@
+import AWSClient
+
+/// What a stack is created with. Recorded in state.json so `delete`, `status` and resumes
+/// never depend on today's flags. Holds no secret: the password is passed separately.
+public struct StackConfig: Sendable, Equatable {
+    public var stackName: String
+    public var userPoolName: String
+    public var domainPrefix: String
+    /// True when the prefix was generated (a taken one is then replaced, not an error).
+    public var domainPrefixGenerated: Bool
+    public var resourceServerIdentifier: String
+    public var scopes: [String]
+    public var appClientName: String
+    public var callbackURL: String
+    public var username: String
+    public var email: String
+    public var apiName: String
+    public var authorizerName: String
+    public var roleName: String
+    public var functionName: String
+    public var runtime: String
+    public var architecture: String
+    public var routeKey: String
+    public var stageName: String
+    public var minimumPasswordLength: Int
+
+    public static let basicExecutionPolicyArn = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+    public static let invokeStatementId = "secure-api-apigateway-invoke"
+
+    public init(stackName: String = "HelloAPI", userPoolName: String = "HelloUserPool", domainPrefix: String,
+                domainPrefixGenerated: Bool, resourceServerIdentifier: String = "HelloAPI",
+                scopes: [String] = ["hello.read", "hello.write"], appClientName: String = "Terminal Application",
+                callbackURL: String = "http://localhost:8083/callback", username: String = "Testuser",
+                email: String = "testuser@example.com", apiName: String = "HelloAPI",
+                authorizerName: String = "CognitoJWTAuthorizer", roleName: String = "APIGatewayLambdaRole",
+                functionName: String = "EchoFunction", runtime: String = "python3.12", architecture: String = "arm64",
+                routeKey: String = "GET /hello", stageName: String = "dev", minimumPasswordLength: Int = 8) {
+        self.stackName = stackName
+        self.userPoolName = userPoolName
+        self.domainPrefix = domainPrefix
+        self.domainPrefixGenerated = domainPrefixGenerated
+        self.resourceServerIdentifier = resourceServerIdentifier
+        self.scopes = scopes
+        self.appClientName = appClientName
+        self.callbackURL = callbackURL
+        self.username = username
+        self.email = email
+        self.apiName = apiName
+        self.authorizerName = authorizerName
+        self.roleName = roleName
+        self.functionName = functionName
+        self.runtime = runtime
+        self.architecture = architecture
+        self.routeKey = routeKey
+        self.stageName = stageName
+        self.minimumPasswordLength = minimumPasswordLength
+    }
+
+    /// Full scope names as the app client and route use them (`HelloAPI/hello.read`).
+    public var qualifiedScopes: [String] { scopes.map { "\(resourceServerIdentifier)/\($0)" } }
+    /// The terminal client's scopes: OIDC ones plus the read scope.
+    public var appClientScopes: [String] {
+        ["openid", "profile", "email"] + qualifiedScopes.filter { $0.hasSuffix(".read") }
+    }
+    public var logGroupName: String { "/aws/lambda/\(functionName)" }
+
+    // MARK: validation (before any AWS call)
+
+    public func validate() throws {
+        try Validate.domainPrefix(domainPrefix)
+        try Validate.name(stackName, what: "stack name", max: 64)
+        try Validate.name(userPoolName, what: "user pool name", max: 128)
+        try Validate.name(apiName, what: "API name", max: 128)
+        try Validate.iamName(roleName, what: "role name", max: 64)
+        try Validate.iamName(functionName, what: "function name", max: 64)
+        try Validate.name(resourceServerIdentifier, what: "resource server identifier", max: 256)
+        guard !scopes.isEmpty, scopes.allSatisfy({ !$0.isEmpty && !$0.contains(" ") && !$0.contains("/") }) else {
+            throw StackError.invalidConfig("scopes must be non-empty names without spaces or '/'")
+        }
+        guard callbackURL.hasPrefix("http://localhost") || callbackURL.hasPrefix("https://") || callbackURL.hasPrefix("http://127.0.0.1") else {
+            throw StackError.invalidConfig("callback URL must be https:// or http://localhost (Cognito's rule): \(callbackURL)")
+        }
+        guard routeKey.split(separator: " ").count == 2, routeKey.contains(" /") else {
+            throw StackError.invalidConfig("route key must look like 'GET /hello': \(routeKey)")
+        }
+    }
+}
+
+extension StackConfig {
+    /// The pool's password policy, checked before any AWS call.
+    public static func validatePassword(_ p: String, minimumLength: Int) throws {
+        try Validate.password(p, minimumLength: minimumLength)
+    }
+}
+
+enum Validate {
+    /// Cognito's rule for domain prefixes: lower-case letters, digits and hyphens, 1-63 chars,
+    /// no leading/trailing hyphen, and not containing reserved words.
+    static func domainPrefix(_ p: String) throws {
+        let ok = !p.isEmpty && p.count <= 63 && p.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2d }
+            && !p.hasPrefix("-") && !p.hasSuffix("-")
+        guard ok else {
+            throw StackError.invalidConfig("invalid domain prefix '\(p)': use 1-63 lower-case letters, digits and hyphens, not starting or ending with '-'")
+        }
+        for reserved in ["aws", "amazon", "cognito"] where p.contains(reserved) {
+            throw StackError.invalidConfig("invalid domain prefix '\(p)': Cognito forbids prefixes containing '\(reserved)'")
+        }
+    }
+
+    static func name(_ n: String, what: String, max: Int) throws {
+        guard !n.isEmpty, n.count <= max, !n.contains("\n") else {
+            throw StackError.invalidConfig("invalid \(what) '\(n)': 1-\(max) characters")
+        }
+    }
+
+    /// IAM role and Lambda function names: letters, digits and `+=,.@_-`.
+    static func iamName(_ n: String, what: String, max: Int) throws {
+        let ok = !n.isEmpty && n.count <= max && n.utf8.allSatisfy {
+            ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || "+=,.@_-".utf8.contains($0)
+        }
+        guard ok else { throw StackError.invalidConfig("invalid \(what) '\(n)': 1-\(max) of letters, digits and +=,.@_-") }
+    }
+
+    /// The pool's password policy (Cognito defaults: upper, lower, digit, symbol) checked
+    /// before any call, so a weak PASSWORD fails in a second, not after half a stack.
+    static func password(_ p: String, minimumLength: Int) throws {
+        var problems: [String] = []
+        if p.count < minimumLength { problems.append("at least \(minimumLength) characters") }
+        if !p.contains(where: { $0.isUppercase }) { problems.append("an upper-case letter") }
+        if !p.contains(where: { $0.isLowercase }) { problems.append("a lower-case letter") }
+        if !p.contains(where: { $0.isNumber }) { problems.append("a digit") }
+        if !p.contains(where: { "^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+-".contains($0) }) { problems.append("a symbol") }
+        if p.hasPrefix(" ") || p.hasSuffix(" ") { problems.append("no leading or trailing space") }
+        if !problems.isEmpty {
+            throw StackError.invalidConfig("PASSWORD does not meet the user pool's policy: needs \(problems.joined(separator: ", "))")
+        }
+    }
+}
+
+extension StackConfig {
+    func toJSON() -> JSON {
+        [
+            "stack_name": .string(stackName), "user_pool_name": .string(userPoolName), "domain_prefix": .string(domainPrefix),
+            "domain_prefix_generated": .bool(domainPrefixGenerated), "resource_server_identifier": .string(resourceServerIdentifier),
+            "scopes": .array(scopes.map { .string($0) }), "app_client_name": .string(appClientName),
+            "callback_url": .string(callbackURL), "username": .string(username), "email": .string(email),
+            "api_name": .string(apiName), "authorizer_name": .string(authorizerName), "role_name": .string(roleName),
+            "function_name": .string(functionName), "runtime": .string(runtime), "architecture": .string(architecture),
+            "route_key": .string(routeKey), "stage_name": .string(stageName),
+            "minimum_password_length": .number(Double(minimumPasswordLength)),
+        ]
+    }
+
+    init(json: JSON) throws {
+        func s(_ k: String) throws -> String {
+            guard let v = json[k]?.string else { throw StackError.malformedState("config.\(k) must be a string") }
+            return v
+        }
+        guard let scopes = json["scopes"]?.array?.compactMap(\.string), scopes.count == json["scopes"]?.array?.count else {
+            throw StackError.malformedState("config.scopes must be a list of strings")
+        }
+        guard let generated = json["domain_prefix_generated"]?.bool else {
+            throw StackError.malformedState("config.domain_prefix_generated must be true or false")
+        }
+        guard let minLength = json["minimum_password_length"]?.int else {
+            throw StackError.malformedState("config.minimum_password_length must be an integer")
+        }
+        self.init(stackName: try s("stack_name"), userPoolName: try s("user_pool_name"), domainPrefix: try s("domain_prefix"),
+                  domainPrefixGenerated: generated, resourceServerIdentifier: try s("resource_server_identifier"),
+                  scopes: scopes, appClientName: try s("app_client_name"), callbackURL: try s("callback_url"),
+                  username: try s("username"), email: try s("email"), apiName: try s("api_name"),
+                  authorizerName: try s("authorizer_name"), roleName: try s("role_name"), functionName: try s("function_name"),
+                  runtime: try s("runtime"), architecture: try s("architecture"), routeKey: try s("route_key"),
+                  stageName: try s("stage_name"), minimumPasswordLength: minLength)
+    }
+}
+
+public enum StackError: Error, CustomStringConvertible, Sendable {
+    case invalidConfig(String)
+    case malformedState(String)
+    case unsupportedStateVersion(Int)
+    case locked(path: String, holder: String)
+    case stateIO(String)
+    case targetMismatch(String)
+    case createFailed(resource: String, underlying: String)
+    case domainPrefixTaken(String)
+    case iamPropagationTimeout(seconds: Int, last: String)
+
+    public var description: String {
+        switch self {
+        case .invalidConfig(let m): return m
+        case .malformedState(let m): return "refusing malformed state file: \(m) (the file was left untouched)"
+        case .unsupportedStateVersion(let v): return "refusing state file of version \(v): this secure-api understands version \(StateFile.currentVersion) (the file was left untouched; upgrade secure-api)"
+        case .locked(let p, let h): return "another secure-api run is using \(p) (\(h)); wait for it to finish"
+        case .stateIO(let m): return m
+        case .targetMismatch(let m): return m
+        case .createFailed(let r, let u): return "creating \(r): \(u)"
+        case .domainPrefixTaken(let p): return "domain prefix '\(p)' is already taken by another user pool: choose another DOMAIN_PREFIX"
+        case .iamPropagationTimeout(let s, let last): return "the Lambda role was still not assumable after \(s) s (IAM propagation); run create again to resume. Last error: \(last)"
+        }
+    }
+}

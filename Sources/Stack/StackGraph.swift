@@ -1,0 +1,109 @@
+import Services
+
+/// The stack as data: the resources in a stable order, each naming what it needs.
+/// The executor walks this; nothing else knows the order.
+public struct StackGraph: Sendable {
+    public let nodes: [any StackResource]
+
+    public init(nodes: [any StackResource]) { self.nodes = nodes }
+
+    public func node(_ key: String) -> (any StackResource)? { nodes.first { $0.key == key } }
+
+    /// The default Cognito-secured stack of DESIGN.md.
+    public static let cognito = StackGraph(nodes: [
+        UserPoolResource(),
+        UserPoolDomainResource(),
+        ResourceServerResource(),
+        AppClientResource(key: "app_client", label: "Cognito app client (public, PKCE)", settings: { c in
+            CognitoIdentityProvider.AppClientSettings(
+                name: c.appClientName, generateSecret: false, flows: ["code"], scopes: c.appClientScopes,
+                callbackURLs: [c.callbackURL], explicitAuthFlows: ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_SRP_AUTH"])
+        }),
+        TestUserResource(),
+        HTTPAPIResource(),
+        JWTAuthorizerResource(),
+        LambdaRoleResource(),
+        RolePolicyAttachmentResource(),
+        LambdaFunctionResource(),
+        LogGroupResource(),
+        InvokePermissionResource(),
+        LambdaIntegrationResource(),
+        RouteResource(key: "route", label: "API route", routeKey: { $0.routeKey }, scopes: { $0.qualifiedScopes }),
+        StageResource(dependencies: ["http_api", "route"]),
+    ])
+
+    /// Dependencies in order: each node after everything it needs (stable: graph order
+    /// breaks ties), so `plan` shows exactly the order a serial create makes.
+    public func topologicalOrder() -> [any StackResource] {
+        var done = Set<String>()
+        var order: [any StackResource] = []
+        while order.count < nodes.count {
+            guard let next = nodes.first(where: { !done.contains($0.key) && $0.dependencies.allSatisfy(done.contains) }) else { break }
+            done.insert(next.key)
+            order.append(next)
+        }
+        return order
+    }
+
+    /// Length of the longest dependency chain, in nodes (the critical path for benchmarks).
+    public func criticalPathLength() -> Int {
+        var depth: [String: Int] = [:]
+        for n in topologicalOrder() {
+            depth[n.key] = 1 + (n.dependencies.compactMap { depth[$0] }.max() ?? 0)
+        }
+        return depth.values.max() ?? 0
+    }
+
+    /// Mermaid flowchart of the dependency graph.
+    public func mermaid() -> String {
+        var lines = ["flowchart TD"]
+        for n in nodes { lines.append("  \(n.key)[\"\(n.label)\"]") }
+        for n in nodes { for d in n.dependencies { lines.append("  \(d) --> \(n.key)") } }
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension StackState {
+    /// Flat outputs with the tutorial's key names (`jq -r .outputs.api_url state.json`).
+    public var outputs: [String: String] {
+        var o: [String: String] = ["region": target.region, "stack_name": config.stackName]
+        func created(_ key: String) -> ResourceRecord? {
+            guard let r = record(key), r.status == .created else { return nil }
+            return r
+        }
+        if let pool = created("user_pool"), let id = pool.id {
+            o["user_pool_id"] = id
+            o["user_pool_arn"] = pool.arn
+            o["user_pool_jwt_issuer_url"] = "https://cognito-idp.\(target.region).amazonaws.com/\(id)"
+            if let endpoint = target.endpoint { o["user_pool_jwks_url"] = "\(endpoint)/\(id)/.well-known/jwks.json" }
+            else { o["user_pool_jwks_url"] = "https://cognito-idp.\(target.region).amazonaws.com/\(id)/.well-known/jwks.json" }
+        }
+        if let d = created("user_pool_domain"), let prefix = d.id {
+            o["user_pool_domain"] = prefix
+            o["cognito_domain_url"] = "https://\(prefix).auth.\(target.region).amazoncognito.com"
+            o["token_url"] = "https://\(prefix).auth.\(target.region).amazoncognito.com/oauth2/token"
+        }
+        if let r = created("resource_server") { o["resource_server_identifier"] = r.id }
+        if let c = created("app_client") { o["terminal_app_client_id"] = c.id }
+        if let c = created("machine_client") { o["machine_client_id"] = c.id }
+        if let u = created("test_user") { o["test_username"] = u.id }
+        if let api = created("http_api") {
+            o["api_id"] = api.id
+            o["api_endpoint"] = api.arn
+            if let endpoint = api.arn, let stage = created("stage")?.id {
+                o["api_url"] = "\(endpoint)/\(stage)"
+                if let route = created("route")?.name, let path = route.split(separator: " ").last {
+                    o["hello_url"] = "\(endpoint)/\(stage)\(path)"
+                }
+            }
+        }
+        if let a = created("authorizer") { o["authorizer_id"] = a.id }
+        if let r = created("lambda_role") { o["lambda_role_arn"] = r.arn }
+        if let f = created("lambda_function") { o["lambda_function_name"] = f.id; o["lambda_function_arn"] = f.arn }
+        if let i = created("integration") { o["integration_id"] = i.id }
+        if let r = created("route") { o["route_id"] = r.id; o["route_key"] = r.name }
+        if let s = created("stage") { o["stage_name"] = s.id }
+        if let l = created("lambda_log_group") { o["log_group_name"] = l.id }
+        return o.compactMapValues { $0 }
+    }
+}
