@@ -1,7 +1,7 @@
 /// The authorization code + PKCE request a browser is sent to (RFC 6749 §4.1.1, RFC 7636 §4.3).
 /// It carries the `state` and `codeVerifier` the rest of the login needs; its description
 /// never shows the verifier.
-public struct AuthorizationRequest: Sendable, CustomStringConvertible {
+public struct AuthorizationRequest: Sendable, CustomStringConvertible, CustomReflectable {
     /// The server's authorization endpoint, e.g. `https://<domain>/oauth2/authorize`.
     public var authorizeURL: String
     public var clientId: String
@@ -39,4 +39,7 @@ public struct AuthorizationRequest: Sendable, CustomStringConvertible {
     public var description: String {
         "AuthorizationRequest(url: \(url), code_verifier: <redacted>)"
     }
+
+    /// `dump()` and debuggers see the redacted description, not the verifier.
+    public var customMirror: Mirror { Mirror(self, children: ["description": description]) }
 }

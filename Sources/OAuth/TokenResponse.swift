@@ -1,7 +1,7 @@
 import AWSClient
 
 /// A token endpoint's successful answer (RFC 6749 §5.1). Printing it never shows a token.
-public struct TokenResponse: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
+public struct TokenResponse: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     public var accessToken: String
     public var idToken: String?
     public var refreshToken: String?
@@ -38,6 +38,9 @@ public struct TokenResponse: Sendable, Equatable, CustomStringConvertible, Custo
     }
 
     public var debugDescription: String { description }
+
+    /// `dump()` and debuggers see the redacted description, not the fields.
+    public var customMirror: Mirror { Mirror(self, children: ["description": description]) }
 }
 
 /// Why a token request failed.

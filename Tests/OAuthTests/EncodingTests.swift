@@ -67,7 +67,9 @@ struct AuthorizationRequestTests {
         #expect(values["redirect_uri"] == "http://localhost:8083/callback")
         #expect(values["scope"] == "openid profile HelloAPI/hello.read")
         #expect(values["state"] == "s t&x=1")
-        #expect(!request.description.contains(request.codeVerifier))
+        var dumped = ""
+        dump(request, to: &dumped)
+        #expect(!request.description.contains(request.codeVerifier) && !dumped.contains(request.codeVerifier))
     }
 
     @Test func defaultsAreRandomAndCognitoURLs() {

@@ -22,13 +22,13 @@ struct JWTVerifierTests {
             "scope": "openid HelloAPI/hello.read", "iat": .number(Double(t - 10)), "exp": .number(Double(t + 3600)),
             "username": "Testuser",
         ]
-        for (name, value) in changes { claims[name] = value == .null ? nil : value }
+        for (name, value) in changes { if value == .null { claims.removeValue(forKey: name) } else { claims[name] = value } }
         return .object(claims)
     }
 
     static func id(_ changes: [String: JSON] = [:]) -> JSON {
         var claims = access(["token_use": "id", "client_id": .null, "scope": .null, "aud": "client-1"]).object ?? [:]
-        for (name, value) in changes { claims[name] = value == .null ? nil : value }
+        for (name, value) in changes { if value == .null { claims.removeValue(forKey: name) } else { claims[name] = value } }
         return .object(claims)
     }
 

@@ -53,7 +53,9 @@ struct TokenClientTests {
     @Test func descriptionRedactsTokens() async throws {
         let path = try await endpoint()
         let response = try await TokenClient().clientCredentials(tokenURL: server.baseURL + path, clientId: "c", clientSecret: "s")
-        for text in [response.description, String(reflecting: response), "\(response)"] {
+        var dumped = ""
+        dump(response, to: &dumped)
+        for text in [response.description, String(reflecting: response), "\(response)", dumped] {
             #expect(!text.contains("secret-value"))
             #expect(text.contains("Bearer") && text.contains("3600"))
         }
