@@ -95,3 +95,73 @@ def fresh_moto(moto):
 def moto_env(moto, **extra):
     return clean_env(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_REGION="us-east-1",
                      AWS_ENDPOINT_URL=moto.url, **extra)
+
+
+sys.path.insert(0, str(ROOT / "tools"))
+from faultproxy import FaultProxy  # noqa: E402
+
+PASSWORD = "Corr3ct-Horse!"
+
+
+@pytest.fixture
+def proxy(fresh_moto):
+    p = FaultProxy(fresh_moto.url).start()
+    yield p
+    p.stop()
+
+
+def stack_env(url, **extra):
+    return clean_env(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_REGION="us-east-1",
+                     AWS_ENDPOINT_URL=url, PASSWORD=PASSWORD, **extra)
+
+
+def run_in(binary, cwd, *args, env, timeout=300, input=None):
+    return subprocess.run([binary, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, input=input)
+
+
+class Inventory:
+    """An independent view of the emulator through boto3 (never through secure-api)."""
+
+    def __init__(self, moto):
+        self.moto = moto
+        self.cognito = moto.boto("cognito-idp")
+        self.apigw = moto.boto("apigatewayv2")
+        self.iam = moto.boto("iam")
+        self.lam = moto.boto("lambda")
+        self.logs = moto.boto("logs")
+
+    def counts(self, domain_prefix=None):
+        pools = self.cognito.list_user_pools(MaxResults=60)["UserPools"]
+        c = {"user_pools": len(pools), "app_clients": 0, "users": 0, "resource_servers": 0}
+        for p in pools:
+            c["app_clients"] += len(self.cognito.list_user_pool_clients(UserPoolId=p["Id"], MaxResults=60)["UserPoolClients"])
+            c["users"] += len(self.cognito.list_users(UserPoolId=p["Id"])["Users"])
+            c["resource_servers"] += len(self.cognito.list_resource_servers(UserPoolId=p["Id"], MaxResults=50)["ResourceServers"])
+        apis = self.apigw.get_apis()["Items"]
+        c.update(apis=len(apis), routes=0, integrations=0, stages=0)
+        for a in apis:
+            c["routes"] += len(self.apigw.get_routes(ApiId=a["ApiId"])["Items"])
+            c["integrations"] += len(self.apigw.get_integrations(ApiId=a["ApiId"])["Items"])
+            c["stages"] += len(self.apigw.get_stages(ApiId=a["ApiId"])["Items"])
+        roles = [r for r in self.iam.list_roles()["Roles"] if not r["Path"].startswith("/aws-service-role/")]
+        c["roles"] = len(roles)
+        c["attached_policies"] = sum(len(self.iam.list_attached_role_policies(RoleName=r["RoleName"])["AttachedPolicies"])
+                                     for r in roles)
+        fns = self.lam.list_functions()["Functions"]
+        c["functions"] = len(fns)
+        c["permissions"] = 0
+        for f in fns:
+            try:
+                c["permissions"] += len(json.loads(self.lam.get_policy(FunctionName=f["FunctionName"])["Policy"])["Statement"])
+            except self.lam.exceptions.ResourceNotFoundException:
+                pass
+        if domain_prefix:
+            c["domains"] = 1 if self.cognito.describe_user_pool_domain(Domain=domain_prefix)["DomainDescription"].get("UserPoolId") else 0
+        c["log_groups"] = len(self.logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"])
+        return c
+
+
+ONE_OF_EACH = {"user_pools": 1, "app_clients": 1, "users": 1, "resource_servers": 1, "apis": 1, "routes": 1,
+               "integrations": 1, "stages": 1, "roles": 1, "attached_policies": 1, "functions": 1, "permissions": 1,
+               "domains": 1, "log_groups": 0}
+NONE = {k: 0 for k in ONE_OF_EACH}

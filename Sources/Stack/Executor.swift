@@ -13,6 +13,10 @@ public enum StackEvent: Sendable {
     case remains(label: String, record: ResourceRecord)
 }
 
+extension StackError {
+    var isStateIO: Bool { if case .stateIO = self { return true } else { return false } }
+}
+
 /// The journal of a run: state in memory, saved atomically after every change.
 actor Journal {
     private(set) var state: StackState
@@ -163,6 +167,8 @@ public struct StackExecutor: Sendable {
                     try await journal.markCreated(found)
                     return (found, true)
                 }
+            } catch let e as StackError {
+                throw e
             } catch {
                 throw StackError.createFailed(resource: "\(node.label) \(node.pendingName(state.config) ?? "")", underlying: "\(error)")
             }
@@ -203,7 +209,14 @@ public struct StackExecutor: Sendable {
             do {
                 if record.status == .pending {
                     // Created by a crashed run, perhaps: find it to delete it, else nothing to do.
-                    guard let found = try await node.find(ctx, pending: record) else {
+                    // One with our name but not our tag is someone else's: left alone.
+                    let found: ResourceRecord?
+                    do { found = try await node.find(ctx, pending: record) } catch StackError.foreignResource(let m) {
+                        try await journal.remove(key: record.key)
+                        events(.note("\(m): left alone"))
+                        continue
+                    }
+                    guard let found else {
                         try await journal.remove(key: record.key)
                         events(.deleted(label: node.label, record: record, seconds: 0, alreadyGone: true))
                         continue
@@ -216,8 +229,8 @@ public struct StackExecutor: Sendable {
                 deleted += 1
                 events(.deleted(label: node.label, record: record,
                                 seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, alreadyGone: alreadyGone))
-            } catch let e as StackError {
-                throw e  // state I/O: stop, the journal is intact
+            } catch let e as StackError where e.isStateIO {
+                throw e  // cannot record progress: stop, the journal on disk is intact
             } catch {
                 events(.deleteFailed(label: node.label, record: record, error: "\(error)"))
                 failed.append(record)

@@ -184,6 +184,8 @@ public enum StackError: Error, CustomStringConvertible, Sendable {
     case targetMismatch(String)
     case createFailed(resource: String, underlying: String)
     case domainPrefixTaken(String)
+    /// A resource with our name exists but carries no tag of this stack: never adopt or delete it.
+    case foreignResource(String)
     case iamPropagationTimeout(seconds: Int, last: String)
 
     public var description: String {
@@ -195,6 +197,7 @@ public enum StackError: Error, CustomStringConvertible, Sendable {
         case .stateIO(let m): return m
         case .targetMismatch(let m): return m
         case .createFailed(let r, let u): return "creating \(r): \(u)"
+        case .foreignResource(let m): return m
         case .domainPrefixTaken(let p): return "domain prefix '\(p)' is already taken by another user pool: choose another DOMAIN_PREFIX"
         case .iamPropagationTimeout(let s, let last): return "the Lambda role was still not assumable after \(s) s (IAM propagation); run create again to resume. Last error: \(last)"
         }

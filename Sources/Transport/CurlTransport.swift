@@ -60,10 +60,12 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
     }
 
     /// Header lines of the final response block (after any 100-continue or redirect blocks).
+    /// Split on bytes: as a String, "\r\n" is one Character and would never split on "\n".
     static func parseHeaders(_ raw: [UInt8]) -> [HTTPHeader] {
         var headers: [HTTPHeader] = []
-        for line in String(decoding: raw, as: UTF8.self).split(separator: "\n") {
-            let l = line.hasSuffix("\r") ? line.dropLast() : line
+        for lineBytes in raw.split(separator: 0x0a) {
+            var l = String(decoding: lineBytes, as: UTF8.self)
+            if l.hasSuffix("\r") { l.removeLast() }
             if l.hasPrefix("HTTP/") { headers.removeAll(); continue }
             guard let colon = l.firstIndex(of: ":") else { continue }
             headers.append(HTTPHeader(String(l[..<colon]),

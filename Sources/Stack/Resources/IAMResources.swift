@@ -21,16 +21,21 @@ struct LambdaRoleResource: StackResource {
     }
 
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
-        let arn = try await ctx.services.iam.createRole(name: ctx.config.roleName, assumeRolePolicy: Self.assumeRolePolicy, tags: ctx.tags)
-        return record(id: ctx.config.roleName, name: ctx.config.roleName, arn: arn)
+        do {
+            let arn = try await ctx.services.iam.createRole(name: ctx.config.roleName, assumeRolePolicy: Self.assumeRolePolicy, tags: ctx.tags)
+            return record(id: ctx.config.roleName, name: ctx.config.roleName, arn: arn)
+        } catch let e as AWSServiceError where e.code == "EntityAlreadyExists" {
+            // Ours from an attempt whose answer was lost, or someone else's (then find refuses).
+            if let mine = try await find(ctx, pending: record(id: nil, name: ctx.config.roleName)) { return mine }
+            throw e
+        }
     }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
         let role: (arn: String, tags: Tags)
         do { role = try await ctx.services.iam.getRole(name: ctx.config.roleName) } catch where NotFound.matches(error) { return nil }
         guard role.tags["secure-api:id"] == ctx.stackId else {
-            throw StackError.createFailed(resource: "IAM role \(ctx.config.roleName)",
-                                          underlying: "a role with this name already exists and was not created by this stack; choose another --role-name")
+            throw StackError.foreignResource("IAM role \(ctx.config.roleName) already exists and was not created by this stack; choose another --role-name")
         }
         return record(id: ctx.config.roleName, name: ctx.config.roleName, arn: role.arn)
     }

@@ -56,8 +56,7 @@ struct LambdaFunctionResource: StackResource {
         let fn: (arn: String, tags: Tags)
         do { fn = try await ctx.services.lambda.getFunction(name: ctx.config.functionName) } catch where NotFound.matches(error) { return nil }
         guard fn.tags["secure-api:id"] == ctx.stackId else {
-            throw StackError.createFailed(resource: "Lambda function \(ctx.config.functionName)",
-                                          underlying: "a function with this name already exists and was not created by this stack; choose another --function-name")
+            throw StackError.foreignResource("Lambda function \(ctx.config.functionName) already exists and was not created by this stack; choose another --function-name")
         }
         return record(id: ctx.config.functionName, name: ctx.config.functionName, arn: fn.arn)
     }
