@@ -111,8 +111,10 @@ def proxy(fresh_moto):
 
 
 def stack_env(url, **extra):
-    return clean_env(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_REGION="us-east-1",
-                     AWS_ENDPOINT_URL=url, PASSWORD=PASSWORD, **extra)
+    settings = dict(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_REGION="us-east-1",
+                    AWS_ENDPOINT_URL=url, PASSWORD=PASSWORD)
+    settings.update(extra)
+    return clean_env(**settings)
 
 
 def run_in(binary, cwd, *args, env, timeout=300, input=None):

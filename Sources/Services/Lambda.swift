@@ -55,12 +55,13 @@ public struct Lambda: Sendable {
         ], idempotent: false)
     }
 
-    /// Statement ids in the function's resource policy (empty when it has none).
+    /// Statement ids in the function's resource policy: empty when it has no policy, or when
+    /// the function itself is gone (Lambda answers ResourceNotFoundException for both).
     public func policyStatementIds(functionName: String) async throws -> [String] {
         let out: JSON
         do {
             out = try await client.rest(.lambda, "GetPolicy", method: "GET", path: Self.functionPath(functionName) + "/policy")
-        } catch let e as AWSServiceError where e.code == "ResourceNotFoundException" && e.message.lowercased().contains("policy") {
+        } catch let e as AWSServiceError where e.code == "ResourceNotFoundException" {
             return []
         }
         guard let text = out["Policy"]?.string, let policy = try? JSON(parsing: text) else { return [] }
