@@ -18,10 +18,15 @@ MOTO_LOG     := .moto.log
 -include .env
 export
 
-.PHONY: help deps build release venv test test-swift test-py bench emulator emulator-stop clean doctor
+.PHONY: help deps build release venv test test-swift test-py bench emulator emulator-stop clean doctor \
+        api delete status plan aws-env ensure-emulator
+
+# A local endpoint in .env means the emulator must be running for the stack commands.
+IS_LOCAL := $(if $(findstring 127.0.0.1,$(AWS_ENDPOINT_URL))$(findstring localhost,$(AWS_ENDPOINT_URL)),yes,)
 
 help:
 	@echo "make api          provision the stack (local emulator unless .env targets AWS)"
+	@echo "make aws-env      write .env for your AWS account (asks for profile, region, password)"
 	@echo "make delete       tear it down (reverse order of state.json)"
 	@echo "make status|plan  show the stack's state / the calls create would make"
 	@echo "make request      call the API with and without a token"
@@ -74,6 +79,39 @@ emulator: venv
 
 emulator-stop:
 	@if [ -f $(MOTO_PID) ]; then kill $$(cat $(MOTO_PID)) 2>/dev/null || true; rm -f $(MOTO_PID); echo "local emulator stopped"; else echo "local emulator not running"; fi
+
+# --- the stack -------------------------------------------------------------------------
+# `make api` on a machine with no .env writes one for the local emulator and says so, then
+# re-runs itself so the new .env is read.
+api: build
+	@if [ ! -f .env ]; then tools/env-setup.sh local $(MOTO_PORT); fi
+	@$(MAKE) --no-print-directory _api
+
+_api: ensure-emulator
+	$(BIN) create
+
+delete: build
+	@if [ ! -f .env ]; then echo "No .env: nothing was provisioned with make api here."; \
+	  if [ -f state.json ]; then echo "state.json exists: run 'secure-api delete' with the settings it was created with." >&2; exit 1; fi; \
+	else $(MAKE) --no-print-directory _delete; fi
+
+_delete: ensure-emulator
+	$(BIN) delete
+
+status: build
+	@$(MAKE) --no-print-directory _status
+
+_status: ensure-emulator
+	$(BIN) status
+
+plan: build
+	$(BIN) plan
+
+aws-env:
+	@tools/env-setup.sh aws
+
+ensure-emulator:
+	@if [ -n "$(IS_LOCAL)" ]; then $(MAKE) --no-print-directory emulator MOTO_PORT=$$(echo "$(AWS_ENDPOINT_URL)" | sed -E 's#.*:([0-9]+).*#\1#'); fi
 
 clean:
 	rm -rf .build $(VENV) $(MOTO_PID) $(MOTO_LOG)

@@ -14,7 +14,7 @@ struct DoctorCommand: AsyncParsableCommand {
         let session = aws.session
         let target = try session.resolveTarget()
         let config = try aws.configuration()
-        let pad = { (s: String) in s.padding(toLength: 13, withPad: " ", startingAt: 0) }
+        let pad = { (s: String) in secure_api.pad(s, 13) }
         let creds = config.credentials
         print("\(pad("credentials"))\(creds.source), access key \(creds.maskedAccessKeyId)"
               + (creds.credentials.sessionToken != nil ? ", with session token" : ""))
@@ -22,7 +22,7 @@ struct DoctorCommand: AsyncParsableCommand {
         for service in AWSService.all {
             let (endpoint, source) = try target.endpoints.resolve(service)
             let signing = service.isGlobal ? ", signed for \(target.endpoints.signingRegion(service))" : ""
-            print("\(pad("endpoint"))\(service.name.padding(toLength: 13, withPad: " ", startingAt: 0))\(endpoint) (\(source)\(signing))")
+            print("\(pad("endpoint"))\(secure_api.pad(service.name, 13))\(endpoint) (\(source)\(signing))")
         }
         let identity = try await STS(client: AWSClient(config: config)).getCallerIdentity()
         print("\(pad("account"))\(identity.account) (\(identity.arn))")

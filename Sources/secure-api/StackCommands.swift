@@ -60,8 +60,7 @@ struct EventPrinter: Sendable {
 
     func callAsFunction(_ event: StackEvent) {
         func row(_ mark: String, _ label: String, _ r: ResourceRecord, _ tail: String) -> String {
-            let name = (r.name ?? "").padding(toLength: 24, withPad: " ", startingAt: 0)
-            return "  \(mark) \(label.padding(toLength: 34, withPad: " ", startingAt: 0)) \(name) \((r.id ?? "-").padding(toLength: 30, withPad: " ", startingAt: 0)) \(tail)"
+            "  \(mark) \(pad(label, 34)) \(pad(r.name ?? "", 24)) \(pad(r.id ?? "-", 30)) \(tail)"
         }
         switch event {
         case .created(let label, let r, let s, let adopted):
@@ -236,8 +235,7 @@ struct StatusCommand: AsyncParsableCommand {
         var complete = true
         for (node, record, status) in try await executor.status(state: state) {
             if status != .exists && status != .notYet { complete = false }
-            let id = record?.id ?? "-"
-            print("  \(node.label.padding(toLength: 34, withPad: " ", startingAt: 0)) \(id.padding(toLength: 30, withPad: " ", startingAt: 0)) \(status.rawValue)")
+            print("  \(pad(node.label, 34)) \(pad(record?.id ?? "-", 30)) \(status.rawValue)")
         }
         print(complete ? "Stack '\(state.config.stackName)' is complete." : "Stack '\(state.config.stackName)' is NOT complete: run create to finish or repair it.")
         if !complete { throw ExitCode(2) }
@@ -267,7 +265,7 @@ struct PlanCommand: ParsableCommand {
             for call in node.plan(config, region: region) {
                 n += 1
                 let params = call.parameters.map { "\($0.0)=\($0.1)" }.joined(separator: ", ")
-                print("\(String(n).padding(toLength: 3, withPad: " ", startingAt: 0)) \(call.service) \(call.operation)  \(Console.dim(params))")
+                print("\(pad(String(n), 3)) \(call.service) \(call.operation)  \(Console.dim(params))")
             }
         }
         print("Independent branches run concurrently; longest dependency chain: \(graph.criticalPathLength()) resources.")
@@ -281,4 +279,9 @@ enum StackDefaults {
     }
 
     static func newStackId() -> String { "sa-" + Crypto.randomBytes(6).hexString }
+}
+
+/// Left-aligns in a column without cutting long values (IDs must stay copyable).
+func pad(_ s: String, _ width: Int) -> String {
+    s.count >= width ? s : s + String(repeating: " ", count: width - s.count)
 }
