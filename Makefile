@@ -19,7 +19,7 @@ MOTO_LOG     := .moto.log
 export
 
 .PHONY: help deps build release venv test test-swift test-py bench emulator emulator-stop clean doctor \
-        api delete status plan aws-env ensure-emulator
+        api delete status plan request aws-env ensure-emulator
 
 # A local endpoint in .env means the emulator must be running for the stack commands.
 IS_LOCAL := $(if $(findstring 127.0.0.1,$(AWS_ENDPOINT_URL))$(findstring localhost,$(AWS_ENDPOINT_URL)),yes,)
@@ -29,7 +29,7 @@ help:
 	@echo "make aws-env      write .env for your AWS account (asks for profile, region, password)"
 	@echo "make delete       tear it down (reverse order of state.json)"
 	@echo "make status|plan  show the stack's state / the calls create would make"
-	@echo "make request      call the API with and without a token"
+	@echo "make request      the demo: call the API without a token (401), with a token lacking the scope (403), with the right one (200)"
 	@echo "make test         build and run every test"
 	@echo "make bench        benchmarks (release build)"
 	@echo "make emulator     start the local AWS emulator (moto) on port $(MOTO_PORT); emulator-stop stops it"
@@ -56,7 +56,7 @@ venv: $(VENV)/.installed
 test: build venv test-swift test-py
 
 test-swift:
-	$(SWIFT) test
+	$(SWIFT) test --no-parallel
 
 test-py:
 	$(VPY) -m pytest -q -s tests
@@ -106,6 +106,20 @@ _status: ensure-emulator
 
 plan: build
 	$(BIN) plan
+
+# The tutorial's demo: no token (401), then a token (the answer depends on its scopes).
+request: build
+	@$(MAKE) --no-print-directory _request
+
+_request: ensure-emulator
+	-$(BIN) request GET /hello --no-token
+	-$(BIN) request GET /hello --password
+	-$(BIN) request POST /hello --password
+	@if [ -z "$(IS_LOCAL)" ]; then \
+	  $(BIN) request GET /hello --client-credentials --scope HelloAPI/hello.read; \
+	  $(BIN) request POST /hello --client-credentials --scope HelloAPI/hello.read || true; \
+	  $(BIN) request POST /hello --client-credentials --scope HelloAPI/hello.write; \
+	fi
 
 aws-env:
 	@tools/env-setup.sh aws

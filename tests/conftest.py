@@ -163,7 +163,8 @@ class Inventory:
         return c
 
 
-ONE_OF_EACH = {"user_pools": 1, "app_clients": 1, "users": 1, "resource_servers": 1, "apis": 1, "routes": 1,
+# The stack: two app clients (terminal, machine) and two routes (GET read, POST write).
+ONE_OF_EACH = {"user_pools": 1, "app_clients": 2, "users": 1, "resource_servers": 1, "apis": 1, "routes": 2,
                "integrations": 1, "stages": 1, "roles": 1, "attached_policies": 1, "functions": 1, "permissions": 1,
                "domains": 1, "log_groups": 0}
 NONE = {k: 0 for k in ONE_OF_EACH}

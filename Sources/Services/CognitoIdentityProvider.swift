@@ -178,6 +178,15 @@ public struct CognitoIdentityProvider: Sendable {
         _ = try await call("AdminDeleteUser", ["UserPoolId": .string(userPoolId), "Username": .string(username)])
     }
 
+    /// REFRESH_TOKEN_AUTH: new access and ID tokens from a refresh token (public client).
+    public func refreshAuth(clientId: String, refreshToken: String) async throws -> JSON {
+        let out = try await call("InitiateAuth", [
+            "ClientId": .string(clientId), "AuthFlow": "REFRESH_TOKEN_AUTH",
+            "AuthParameters": ["REFRESH_TOKEN": .string(refreshToken)],
+        ])
+        return try out.requiredObject("AuthenticationResult", "cognito-idp", "InitiateAuth")
+    }
+
     /// USER_PASSWORD_AUTH for the emulator (no hosted UI there). The answer holds tokens.
     public func initiateAuth(clientId: String, username: String, password: String) async throws -> JSON {
         let out = try await call("InitiateAuth", [

@@ -11,6 +11,7 @@ public struct StackConfig: Sendable, Equatable {
     public var resourceServerIdentifier: String
     public var scopes: [String]
     public var appClientName: String
+    public var machineClientName: String
     public var callbackURL: String
     public var username: String
     public var email: String
@@ -21,6 +22,8 @@ public struct StackConfig: Sendable, Equatable {
     public var runtime: String
     public var architecture: String
     public var routeKey: String
+    /// The route that needs the write scope.
+    public var writeRouteKey: String
     public var stageName: String
     public var minimumPasswordLength: Int
 
@@ -30,11 +33,12 @@ public struct StackConfig: Sendable, Equatable {
     public init(stackName: String = "HelloAPI", userPoolName: String = "HelloUserPool", domainPrefix: String,
                 domainPrefixGenerated: Bool, resourceServerIdentifier: String = "HelloAPI",
                 scopes: [String] = ["hello.read", "hello.write"], appClientName: String = "Terminal Application",
+                machineClientName: String = "Machine Client",
                 callbackURL: String = "http://localhost:8083/callback", username: String = "Testuser",
                 email: String = "testuser@example.com", apiName: String = "HelloAPI",
                 authorizerName: String = "CognitoJWTAuthorizer", roleName: String = "APIGatewayLambdaRole",
                 functionName: String = "EchoFunction", runtime: String = "python3.12", architecture: String = "arm64",
-                routeKey: String = "GET /hello", stageName: String = "dev", minimumPasswordLength: Int = 8) {
+                routeKey: String = "GET /hello", writeRouteKey: String = "POST /hello", stageName: String = "dev", minimumPasswordLength: Int = 8) {
         self.stackName = stackName
         self.userPoolName = userPoolName
         self.domainPrefix = domainPrefix
@@ -42,6 +46,7 @@ public struct StackConfig: Sendable, Equatable {
         self.resourceServerIdentifier = resourceServerIdentifier
         self.scopes = scopes
         self.appClientName = appClientName
+        self.machineClientName = machineClientName
         self.callbackURL = callbackURL
         self.username = username
         self.email = email
@@ -52,6 +57,7 @@ public struct StackConfig: Sendable, Equatable {
         self.runtime = runtime
         self.architecture = architecture
         self.routeKey = routeKey
+        self.writeRouteKey = writeRouteKey
         self.stageName = stageName
         self.minimumPasswordLength = minimumPasswordLength
     }
@@ -80,8 +86,13 @@ public struct StackConfig: Sendable, Equatable {
         guard callbackURL.hasPrefix("http://localhost") || callbackURL.hasPrefix("https://") || callbackURL.hasPrefix("http://127.0.0.1") else {
             throw StackError.invalidConfig("callback URL must be https:// or http://localhost (Cognito's rule): \(callbackURL)")
         }
-        guard routeKey.split(separator: " ").count == 2, routeKey.contains(" /") else {
-            throw StackError.invalidConfig("route key must look like 'GET /hello': \(routeKey)")
+        for key in [routeKey, writeRouteKey] {
+            guard key.split(separator: " ").count == 2, key.contains(" /") else {
+                throw StackError.invalidConfig("route key must look like 'GET /hello': \(key)")
+            }
+        }
+        guard scopes.contains(where: { $0.hasSuffix(".write") }) else {
+            throw StackError.invalidConfig("scopes need a '.write' scope for the write route (e.g. hello.write)")
         }
     }
 }
@@ -142,11 +153,11 @@ extension StackConfig {
         [
             "stack_name": .string(stackName), "user_pool_name": .string(userPoolName), "domain_prefix": .string(domainPrefix),
             "domain_prefix_generated": .bool(domainPrefixGenerated), "resource_server_identifier": .string(resourceServerIdentifier),
-            "scopes": .array(scopes.map { .string($0) }), "app_client_name": .string(appClientName),
+            "scopes": .array(scopes.map { .string($0) }), "app_client_name": .string(appClientName), "machine_client_name": .string(machineClientName),
             "callback_url": .string(callbackURL), "username": .string(username), "email": .string(email),
             "api_name": .string(apiName), "authorizer_name": .string(authorizerName), "role_name": .string(roleName),
             "function_name": .string(functionName), "runtime": .string(runtime), "architecture": .string(architecture),
-            "route_key": .string(routeKey), "stage_name": .string(stageName),
+            "route_key": .string(routeKey), "write_route_key": .string(writeRouteKey), "stage_name": .string(stageName),
             "minimum_password_length": .number(Double(minimumPasswordLength)),
         ]
     }
@@ -167,10 +178,11 @@ extension StackConfig {
         }
         self.init(stackName: try s("stack_name"), userPoolName: try s("user_pool_name"), domainPrefix: try s("domain_prefix"),
                   domainPrefixGenerated: generated, resourceServerIdentifier: try s("resource_server_identifier"),
-                  scopes: scopes, appClientName: try s("app_client_name"), callbackURL: try s("callback_url"),
+                  scopes: scopes, appClientName: try s("app_client_name"), machineClientName: try s("machine_client_name"), callbackURL: try s("callback_url"),
                   username: try s("username"), email: try s("email"), apiName: try s("api_name"),
                   authorizerName: try s("authorizer_name"), roleName: try s("role_name"), functionName: try s("function_name"),
                   runtime: try s("runtime"), architecture: try s("architecture"), routeKey: try s("route_key"),
+                  writeRouteKey: try s("write_route_key"),
                   stageName: try s("stage_name"), minimumPasswordLength: minLength)
     }
 }

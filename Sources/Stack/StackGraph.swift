@@ -19,6 +19,11 @@ public struct StackGraph: Sendable {
                 name: c.appClientName, generateSecret: false, flows: ["code"], scopes: c.appClientScopes,
                 callbackURLs: [c.callbackURL], explicitAuthFlows: ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_SRP_AUTH"])
         }),
+        AppClientResource(key: "machine_client", label: "Cognito app client (machine, secret)", settings: { c in
+            CognitoIdentityProvider.AppClientSettings(
+                name: c.machineClientName, generateSecret: true, flows: ["client_credentials"], scopes: c.qualifiedScopes,
+                callbackURLs: [], explicitAuthFlows: ["ALLOW_REFRESH_TOKEN_AUTH"])
+        }),
         TestUserResource(),
         HTTPAPIResource(),
         JWTAuthorizerResource(),
@@ -28,8 +33,10 @@ public struct StackGraph: Sendable {
         LogGroupResource(),
         InvokePermissionResource(),
         LambdaIntegrationResource(),
-        RouteResource(key: "route", label: "API route", routeKey: { $0.routeKey }, scopes: { $0.qualifiedScopes }),
-        StageResource(dependencies: ["http_api", "route"]),
+        RouteResource(key: "route", label: "API route (read)", routeKey: { $0.routeKey }, scopes: { $0.qualifiedScopes }),
+        RouteResource(key: "route_write", label: "API route (write)", routeKey: { $0.writeRouteKey },
+                      scopes: { $0.qualifiedScopes.filter { $0.hasSuffix(".write") } }),
+        StageResource(dependencies: ["http_api", "route", "route_write"]),
     ])
 
     /// Dependencies in order: each node after everything it needs (stable: graph order
@@ -102,6 +109,7 @@ extension StackState {
         if let f = created("lambda_function") { o["lambda_function_name"] = f.id; o["lambda_function_arn"] = f.arn }
         if let i = created("integration") { o["integration_id"] = i.id }
         if let r = created("route") { o["route_id"] = r.id; o["route_key"] = r.name }
+        if let r = created("route_write") { o["write_route_id"] = r.id; o["write_route_key"] = r.name }
         if let s = created("stage") { o["stage_name"] = s.id }
         if let l = created("lambda_log_group") { o["log_group_name"] = l.id }
         return o.compactMapValues { $0 }

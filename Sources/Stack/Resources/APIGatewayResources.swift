@@ -41,7 +41,7 @@ struct JWTAuthorizerResource: StackResource {
     let key = "authorizer"
     let type = "apigateway:authorizer"
     let label = "JWT authorizer"
-    let dependencies = ["http_api", "user_pool", "app_client"]
+    let dependencies = ["http_api", "user_pool", "app_client", "machine_client"]
 
     func pendingName(_ c: StackConfig) -> String? { c.authorizerName }
 
@@ -49,7 +49,7 @@ struct JWTAuthorizerResource: StackResource {
         [PlannedCall(service: "apigatewayv2", operation: "CreateAuthorizer", parameters: [
             ("ApiId", "<http_api>"), ("Name", c.authorizerName), ("AuthorizerType", "JWT"),
             ("IdentitySource", "$request.header.Authorization"),
-            ("Issuer", "https://cognito-idp.\(region).amazonaws.com/<user_pool>"), ("Audience", "<app_client>"),
+            ("Issuer", "https://cognito-idp.\(region).amazonaws.com/<user_pool>"), ("Audience", "<app_client>,<machine_client>"),
         ])]
     }
 
@@ -57,7 +57,7 @@ struct JWTAuthorizerResource: StackResource {
         let apiId = try ctx.id(of: "http_api")
         let id = try await ctx.services.apigateway.createJWTAuthorizer(
             apiId: apiId, name: ctx.config.authorizerName, issuer: ctx.issuer(poolId: try ctx.id(of: "user_pool")),
-            audience: [try ctx.id(of: "app_client")])
+            audience: [try ctx.id(of: "app_client"), try ctx.id(of: "machine_client")])
         return record(id: id, name: ctx.config.authorizerName, parentId: apiId)
     }
 

@@ -1,0 +1,154 @@
+import AWSClient
+import ArgumentParser
+import Foundation
+import OAuth
+import Services
+import Stack
+import Transport
+
+struct RequestCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "request",
+        abstract: "Call the stack's API with a token and explain the answer (200, 401 no/invalid token, 403 wrong scope).",
+        discussion: """
+            The token comes from --token, else the flow you name (--password, --client-credentials), else the token cache.
+            On the local emulator, which has no API Gateway data plane, the answer is worked out locally from the
+            route's and authorizer's real configuration (read from the emulator) and the token's verified claims,
+            and is labelled as such.
+            """)
+
+    @Argument(help: "HTTP method.") var method = "GET"
+    @Argument(help: "Path under the stage.") var path = "/hello"
+    @Option(help: "Bearer token to send.") var token: String?
+    @Flag(help: "Send no token (shows the 401).") var noToken = false
+    @Option(help: "Full URL to call instead of the stack's API URL.") var url: String?
+    @Option(help: "Request body.") var data: String?
+    @OptionGroup var source: TokenSourceOptions
+    @OptionGroup var aws: AWSOptions
+    @OptionGroup var stateOptions: StateOptions
+
+    func run() async throws {
+        let state = try loadStack(stateOptions.statePath)
+        let method = self.method.uppercased()
+        var bearer: String?
+        if !noToken {
+            if let token { bearer = token }
+            else if source.passwordFlow || source.clientCredentials {
+                bearer = try await TokenFetcher(state: state, aws: aws, options: source).fetch().accessToken
+            } else {
+                throw CLIError("no token: give --token, --password, --client-credentials, or --no-token to see the 401")
+            }
+        }
+        if url == nil, state.target.endpoint != nil {
+            try await simulate(state: state, method: method, token: bearer)
+            return
+        }
+        guard let base = url ?? state.outputs["api_url"].map({ $0 + path }) else {
+            throw CLIError("state.json has no api_url: is the stack complete? (secure-api status)")
+        }
+        var headers = [HTTPHeader("Accept", "*/*")]
+        if let bearer { headers.append(HTTPHeader("Authorization", "Bearer \(bearer)")) }
+        if data != nil { headers.append(HTTPHeader("Content-Type", "application/json")) }
+        Console.info("\(method) \(base)" + (bearer == nil ? " (no token)" : " (Bearer token)"))
+        let response = try await CurlTransport.shared.send(
+            HTTPRequest(method: method, url: base, headers: headers, body: Array((data ?? "").utf8)), timeouts: HTTPTimeouts())
+        print("HTTP \(response.status)")
+        for h in response.headers { print("\(h.name): \(h.value)") }
+        print("")
+        print(response.bodyText)
+        if let why = Self.explain(status: response.status, wwwAuthenticate: response.header("WWW-Authenticate")) { Console.info(why) }
+        if !(200..<300).contains(response.status) { throw ExitCode(1) }
+    }
+
+    /// What a 401 or 403 from API Gateway's JWT authorizer means, from WWW-Authenticate.
+    static func explain(status: Int, wwwAuthenticate: String?) -> String? {
+        let params = parseChallenge(wwwAuthenticate ?? "")
+        switch status {
+        case 401:
+            var s = "401 Unauthorized: the JWT authorizer found no valid token"
+            if let d = params["error_description"] { s += " (\(d))" } else { s += " (missing, expired, wrong issuer or audience, or bad signature)" }
+            return s
+        case 403:
+            if params["error"] == "insufficient_scope" {
+                let need = params["scope"] ?? "?"
+                return "403 Forbidden: insufficient_scope: the route needs one of [\(need)] and the token carries none of them"
+            }
+            return "403 Forbidden" + (params["error_description"].map { ": \($0)" } ?? "")
+        default:
+            return nil
+        }
+    }
+
+    /// `Bearer scope="a b" error="insufficient_scope" error_description="..."` → parameters.
+    static func parseChallenge(_ header: String) -> [String: String] {
+        var out: [String: String] = [:]
+        var rest = Substring(header)
+        if rest.lowercased().hasPrefix("bearer") { rest = rest.dropFirst(6) }
+        while let eq = rest.firstIndex(of: "=") {
+            let key = rest[..<eq].trimmingCharacters(in: CharacterSet(charactersIn: " ,"))
+            var value = ""
+            var i = rest.index(after: eq)
+            if i < rest.endIndex, rest[i] == "\"" {
+                i = rest.index(after: i)
+                while i < rest.endIndex, rest[i] != "\"" {
+                    if rest[i] == "\\", rest.index(after: i) < rest.endIndex { i = rest.index(after: i) }
+                    value.append(rest[i])
+                    i = rest.index(after: i)
+                }
+                if i < rest.endIndex { i = rest.index(after: i) }
+            } else {
+                while i < rest.endIndex, rest[i] != "," { value.append(rest[i]); i = rest.index(after: i) }
+            }
+            out[key] = value.trimmingCharacters(in: .whitespaces)
+            rest = rest[i...]
+        }
+        return out
+    }
+
+    /// The emulator cannot serve the API: evaluate the request as API Gateway's JWT authorizer
+    /// would, from the route and authorizer configuration the emulator really holds.
+    func simulate(state: StackState, method: String, token: String?) async throws {
+        var session = aws.session
+        session.region = state.target.region
+        let client = AWSClient(config: try session.resolve(log: { Console.info(Console.dim($0)) }))
+        let apigw = APIGatewayV2(client: client)
+        guard let apiId = state.outputs["api_id"] else { throw CLIError("state.json has no api_id") }
+        let routeKey = "\(method) \(path)"
+        guard let route = try await apigw.getRoutes(apiId: apiId).first(where: { $0["routeKey"]?.string == routeKey }) else {
+            print("simulated API Gateway answer: HTTP 404 {\"message\":\"Not Found\"} (no route \(routeKey))")
+            throw ExitCode(1)
+        }
+        Console.info("The local emulator has no API Gateway data plane: evaluating \(routeKey) as the JWT authorizer would.")
+        guard let token else {
+            print("simulated API Gateway answer: HTTP 401 {\"message\":\"Unauthorized\"}")
+            Console.info("401 Unauthorized: no Authorization header")
+            throw ExitCode(1)
+        }
+        guard let authorizerId = route["authorizerId"]?.string else {
+            print("simulated API Gateway answer: HTTP 200 (route has no authorizer)")
+            return
+        }
+        let authorizer = try await apigw.getAuthorizer(apiId: apiId, id: authorizerId)
+        guard let issuer = authorizer["jwtConfiguration"]?["issuer"]?.string else { throw CLIError("authorizer has no issuer") }
+        let audience = (authorizer["jwtConfiguration"]?["audience"]?.array ?? []).compactMap(\.string)
+        let scopes = (route["authorizationScopes"]?.array ?? []).compactMap(\.string)
+        let jwks = state.outputs["user_pool_jwks_url"].map { JWKSLocation.url($0) } ?? .discover(issuer: issuer)
+        // API Gateway: signature, exp/nbf/iat, iss, then aud (ID token) or client_id (access token), then scopes (any one).
+        let verifier = JWTVerifier(keys: RemoteJWKS(location: jwks),
+                                   policy: JWTPolicy(issuer: issuer, tokenUse: nil, clientIDs: audience, requiredScopes: []))
+        let claims: JWTClaims
+        do { claims = try await verifier.verify(token) } catch let e as JWTError {
+            print("simulated API Gateway answer: HTTP 401 {\"message\":\"Unauthorized\"}")
+            Console.info("401 Unauthorized: \(e)")
+            throw ExitCode(1)
+        }
+        if !scopes.isEmpty && !claims.scopes.contains(where: scopes.contains) {
+            print("simulated API Gateway answer: HTTP 403 {\"message\":\"Forbidden\"}")
+            print("www-authenticate: Bearer scope=\"\(scopes.joined(separator: " "))\" error=\"insufficient_scope\" error_description=\"expected scopes: [\(scopes.joined(separator: " "))]\"")
+            Console.info("403 Forbidden: insufficient_scope: the route needs one of [\(scopes.joined(separator: " "))]; the token has [\(claims.scopes.joined(separator: " "))]"
+                         + (claims.scopes == ["aws.cognito.signin.user.admin"] ? " (password-flow tokens carry only this; the hosted-UI login or client credentials give API scopes)" : ""))
+            throw ExitCode(1)
+        }
+        print("simulated API Gateway answer: HTTP 200 (the authorizer lets it through to the Lambda, which would answer \"hello world\"; the emulator cannot invoke it)")
+    }
+}

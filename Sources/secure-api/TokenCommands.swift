@@ -1,0 +1,266 @@
+import AWSClient
+import ArgumentParser
+import Foundation
+import OAuth
+import Services
+import Stack
+
+/// How a command gets a token for the stack.
+struct TokenSourceOptions: ParsableArguments {
+    @Flag(name: .customLong("password"), help: "Password flow for the test user (InitiateAuth; works on the emulator). Password from PASSWORD or --password-stdin.")
+    var passwordFlow = false
+    @Flag(help: "Client credentials flow with the machine client (its secret is read with DescribeUserPoolClient, never stored).")
+    var clientCredentials = false
+    @Flag(help: "Read the password from stdin.") var passwordStdin = false
+    @Option(name: .customLong("scope"), help: "Scope to ask for (repeatable; client credentials). Default: all of the stack's scopes.")
+    var scopes: [String] = []
+    @Option(help: "Token endpoint (default: the stack's Cognito domain).") var tokenURL: String?
+    @Flag(help: "Neither read nor write the token cache.") var noCache = false
+}
+
+/// Loads state.json for commands that only read it.
+func loadStack(_ path: String) throws -> StackState {
+    guard let state = try StateFile(path: path).load() else {
+        throw CLIError("no \(path): create the stack first (secure-api create)")
+    }
+    return state
+}
+
+/// Gets tokens by the flow the user named, reusing and refreshing cached ones.
+struct TokenFetcher {
+    let state: StackState
+    let aws: AWSOptions
+    let options: TokenSourceOptions
+    let cache = TokenCache()
+
+    var flow: String? {
+        if options.passwordFlow { return "password" }
+        if options.clientCredentials { return "client_credentials" }
+        return nil
+    }
+
+    func cacheKey(_ flow: String, clientId: String) -> String {
+        "\(state.stackId):\(flow):\(clientId):\(options.scopes.sorted().joined(separator: " "))"
+    }
+
+    func client() throws -> AWSClient {
+        var session = aws.session
+        session.region = state.target.region
+        return AWSClient(config: try session.resolve(log: { Console.info(Console.dim($0)) }))
+    }
+
+    func tokenURL() throws -> String {
+        if let u = options.tokenURL { return u }
+        guard let u = state.outputs["token_url"] else { throw CLIError("the stack has no Cognito domain yet: no token URL") }
+        if state.target.endpoint != nil {
+            throw CLIError("the local emulator has no Cognito hosted UI or /oauth2/token endpoint: use --password, or give --token-url")
+        }
+        return u
+    }
+
+    func fetch() async throws -> TokenCache.Entry {
+        guard let flow else { throw CLIError("choose a flow: --password (test user) or --client-credentials (machine client)") }
+        let clientId: String
+        switch flow {
+        case "password": clientId = try output("terminal_app_client_id")
+        default: clientId = try output("machine_client_id")
+        }
+        let key = cacheKey(flow, clientId: clientId)
+        if !options.noCache, let cached = cache.load(key) {
+            if cached.isFresh() { return cached }
+            if let refresh = cached.refreshToken, flow == "password",
+               let renewed = try? await refreshPassword(clientId: clientId, refreshToken: refresh) {
+                try? cache.store(key, renewed)
+                return renewed
+            }
+        }
+        let entry = flow == "password" ? try await password(clientId: clientId) : try await machine(clientId: clientId)
+        if !options.noCache { try cache.store(key, entry) }
+        return entry
+    }
+
+    func output(_ key: String) throws -> String {
+        guard let v = state.outputs[key] else { throw CLIError("state.json has no \(key): is the stack complete? (secure-api status)") }
+        return v
+    }
+
+    func password(clientId: String) async throws -> TokenCache.Entry {
+        let pw: String
+        if options.passwordStdin {
+            pw = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .newlines)
+        } else if let p = ProcessInfo.processInfo.environment["PASSWORD"], !p.isEmpty {
+            pw = p
+        } else {
+            throw CLIError("PASSWORD is not set (export PASSWORD=... or use --password-stdin)")
+        }
+        let result = try await CognitoIdentityProvider(client: try client())
+            .initiateAuth(clientId: clientId, username: try output("test_username"), password: pw)
+        return try entry(result, refresh: nil)
+    }
+
+    func refreshPassword(clientId: String, refreshToken: String) async throws -> TokenCache.Entry {
+        let result = try await CognitoIdentityProvider(client: try client()).refreshAuth(clientId: clientId, refreshToken: refreshToken)
+        return try entry(result, refresh: refreshToken)
+    }
+
+    func entry(_ r: JSON, refresh: String?) throws -> TokenCache.Entry {
+        guard let access = r["AccessToken"]?.string else { throw CLIError("InitiateAuth gave no AccessToken") }
+        return TokenCache.Entry(accessToken: access, idToken: r["IdToken"]?.string, refreshToken: r["RefreshToken"]?.string ?? refresh,
+                                expiresAt: Date().addingTimeInterval(Double(r["ExpiresIn"]?.int ?? 3600)), scope: nil)
+    }
+
+    func machine(clientId: String) async throws -> TokenCache.Entry {
+        let url = try tokenURL()
+        let description = try await CognitoIdentityProvider(client: try client())
+            .describeUserPoolClient(userPoolId: try output("user_pool_id"), clientId: clientId)
+        guard let secret = description["ClientSecret"]?.string else { throw CLIError("the machine client has no secret") }
+        let scopes = options.scopes.isEmpty ? state.config.qualifiedScopes : options.scopes
+        let t = try await TokenClient().clientCredentials(tokenURL: url, clientId: clientId, clientSecret: secret, scopes: scopes)
+        return TokenCache.Entry(accessToken: t.accessToken, idToken: t.idToken, refreshToken: t.refreshToken,
+                                expiresAt: Date().addingTimeInterval(Double(t.expiresIn ?? 3600)), scope: t.scope)
+    }
+}
+
+/// Header and claims of a JWT as pretty JSON, for people.
+func decodedForDisplay(_ token: String) -> String {
+    guard let jwt = try? DecodedJWT(token) else { return "  (not a JWT)" }
+    let header = JSON.object(jwt.header.fields).serialized(pretty: true)
+    var claims = JSON.object(jwt.claims.fields).serialized(pretty: true)
+    if let exp = jwt.claims.expiresAt { claims += "\n  expires \(ISO8601DateFormatter().string(from: exp)) (in \(Int(exp.timeIntervalSinceNow)) s)" }
+    return "header: \(header)\nclaims: \(claims)"
+}
+
+struct TokenCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "token",
+        abstract: "Get tokens for the stack (password or client credentials flow); print them raw and decoded.",
+        discussion: "Tokens are cached for reuse only in a 0600 file under the user's cache directory (never in state.json); an expired access token is renewed with the refresh token.")
+
+    @OptionGroup var source: TokenSourceOptions
+    @OptionGroup var aws: AWSOptions
+    @OptionGroup var stateOptions: StateOptions
+    @Flag(name: .shortAndLong, help: "Print only the access token (for scripts).") var quiet = false
+
+    func run() async throws {
+        let state = try loadStack(stateOptions.statePath)
+        let entry = try await TokenFetcher(state: state, aws: aws, options: source).fetch()
+        if quiet {
+            print(entry.accessToken)
+            return
+        }
+        print("access_token: \(entry.accessToken)\n\(decodedForDisplay(entry.accessToken))")
+        if let id = entry.idToken { print("\nid_token: \(id)\n\(decodedForDisplay(id))") }
+        if entry.refreshToken != nil { print("\nrefresh_token: (kept in the token cache, not shown)") }
+    }
+}
+
+struct JWTCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "jwt", abstract: "Work with JWTs.", subcommands: [JWTVerifyCommand.self])
+}
+
+struct JWTVerifyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Verify a JWT as API Gateway's JWT authorizer would: RS256 signature (JWKS by kid), iss, exp/nbf/iat, token_use, client_id/aud, scopes.",
+        discussion: "Defaults come from state.json (issuer, JWKS URL, client ids). Exit 0 when valid; otherwise one line naming the failed check.")
+
+    @Argument(help: "The token ('-' reads it from stdin).") var token: String
+    @Option(help: "Expected issuer (default: the stack's user pool).") var issuer: String?
+    @Option(help: "JWKS URL (default: the stack's; without a stack: the issuer's OIDC discovery document).") var jwksURL: String?
+    enum Use: String, ExpressibleByArgument { case access, id, any }
+    @Option(help: "Required token_use: access, id or any.") var tokenUse: Use = .access
+    @Option(name: .customLong("client-id"), help: "Accepted client id / audience (repeatable; default: the stack's app clients).") var clientIds: [String] = []
+    @Option(name: .customLong("scope"), help: "Required scope (repeatable; any one suffices, as API Gateway).") var scopes: [String] = []
+    @Flag(help: "Require every --scope (AND) instead of any one (OR).") var allScopes = false
+    @Option(help: "Clock skew allowed for exp/nbf/iat, seconds.") var leeway: Double = 60
+    @OptionGroup var stateOptions: StateOptions
+
+    func run() async throws {
+        let raw = token == "-" ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : token
+        let jwt = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        let state = try? StateFile(path: stateOptions.statePath).load()
+        guard let issuer = issuer ?? state?.outputs["user_pool_jwt_issuer_url"] else {
+            throw CLIError("no issuer: pass --issuer (or run in a directory with the stack's state.json)")
+        }
+        let location: JWKSLocation
+        if let u = jwksURL ?? (issuer == state?.outputs["user_pool_jwt_issuer_url"] ? state?.outputs["user_pool_jwks_url"] : nil) {
+            location = .url(u)
+        } else {
+            location = .discover(issuer: issuer)
+        }
+        let clients = clientIds.isEmpty ? [state?.outputs["terminal_app_client_id"], state?.outputs["machine_client_id"]].compactMap { $0 } : clientIds
+        let policy = JWTPolicy(issuer: issuer, tokenUse: tokenUse == .any ? nil : (tokenUse == .id ? .id : .access),
+                               clientIDs: clients, requiredScopes: scopes, scopeMatch: allScopes ? .all : .any, leeway: leeway)
+        do {
+            let claims = try await JWTVerifier(keys: RemoteJWKS(location: location), policy: policy).verify(jwt)
+            var facts = ["token_use=\(claims.tokenUse ?? "-")"]
+            if let c = claims.clientID { facts.append("client_id=\(c)") }
+            if !claims.audience.isEmpty { facts.append("aud=\(claims.audience.joined(separator: ","))") }
+            if let u = claims.username { facts.append("username=\(u)") }
+            if !claims.scopes.isEmpty { facts.append("scope=\"\(claims.scopes.joined(separator: " "))\"") }
+            if let exp = claims.expiresAt { facts.append("expires in \(Int(exp.timeIntervalSinceNow)) s") }
+            print("valid: " + facts.joined(separator: " "))
+        } catch let e as JWTError {
+            throw CLIError("invalid token: \(e)")
+        }
+    }
+}
+
+struct LoginCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "login",
+        abstract: "Sign in through the hosted UI: OAuth2 authorization code with PKCE (S256) for the public client.",
+        discussion: "A local server on the callback URL's port receives the code (checking state); the code is exchanged at the stack's /oauth2/token. Opens the browser, or prints the URL.")
+
+    @OptionGroup var aws: AWSOptions
+    @OptionGroup var stateOptions: StateOptions
+    @Flag(help: "Do not try to open a browser; print the URL.") var noBrowser = false
+    @Option(help: "Seconds to wait for the browser to come back.") var timeout: Double = 180
+    @Option(help: "Authorization endpoint (default: the stack's hosted UI).") var authorizeURL: String?
+    @Option(help: "Token endpoint (default: the stack's hosted UI).") var tokenURL: String?
+    @Option(help: "Public client id (default: the stack's terminal client).") var clientId: String?
+    @Option(help: "Redirect URI (default: the stack's callback URL).") var redirectURI: String?
+    @Flag(name: .shortAndLong, help: "Print only the access token.") var quiet = false
+
+    func run() async throws {
+        let state = try? StateFile(path: stateOptions.statePath).load()
+        let outputs = state?.outputs ?? [:]
+        if state?.target.endpoint != nil && authorizeURL == nil {
+            throw CLIError("the local emulator has no Cognito hosted UI: use 'secure-api token --password' there")
+        }
+        guard let authorize = authorizeURL ?? outputs["cognito_domain_url"].map({ $0 + "/oauth2/authorize" }),
+              let token = tokenURL ?? outputs["token_url"],
+              let client = clientId ?? outputs["terminal_app_client_id"],
+              let redirect = redirectURI ?? state?.config.callbackURL else {
+            throw CLIError("no stack to log in to: create it first, or pass --authorize-url, --token-url, --client-id and --redirect-uri")
+        }
+        let scopes = state?.config.appClientScopes ?? ["openid"]
+        let request = AuthorizationRequest(authorizeURL: authorize, clientId: client, redirectURI: redirect, scopes: scopes)
+        let server = try CallbackServer(redirectURI: redirect)
+        Console.info("Open this URL to sign in (waiting up to \(Int(timeout)) s for \(redirect)):\n\(request.url)")
+        if !noBrowser { openBrowser(request.url) }
+        let callback = try await server.waitForCallback(expectedState: request.state, timeout: timeout)
+        let tokens = try await TokenClient().exchangeCode(tokenURL: token, clientId: client, code: callback.code,
+                                                          redirectURI: redirect, codeVerifier: request.codeVerifier)
+        if let state {
+            let entry = TokenCache.Entry(accessToken: tokens.accessToken, idToken: tokens.idToken, refreshToken: tokens.refreshToken,
+                                         expiresAt: Date().addingTimeInterval(Double(tokens.expiresIn ?? 3600)), scope: tokens.scope)
+            try? TokenCache().store("\(state.stackId):login:\(client):", entry)
+        }
+        if quiet { print(tokens.accessToken); return }
+        print("access_token: \(tokens.accessToken)\n\(decodedForDisplay(tokens.accessToken))")
+        if let id = tokens.idToken { print("\nid_token: \(id)\n\(decodedForDisplay(id))") }
+    }
+
+    func openBrowser(_ url: String) {
+        for opener in ["/usr/bin/xdg-open", "/usr/bin/open"] where FileManager.default.isExecutableFile(atPath: opener) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: opener)
+            p.arguments = [url]
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            if (try? p.run()) != nil { return }
+        }
+        Console.info("(no browser opener found: open the URL yourself)")
+    }
+}
