@@ -14,7 +14,8 @@ from conftest import NONE, ONE_OF_EACH, Inventory, run_in, stack_env
 
 def fast_env(url):
     # Shorter retry backoff keeps the 30+ runs quick; the retry logic itself is unchanged.
-    return stack_env(url, SECURE_API_RETRY_BASE_SECONDS="0.05")
+    # A short HTTP timeout keeps the resume's wait for a killed run's in-flight request short.
+    return stack_env(url, SECURE_API_RETRY_BASE_SECONDS="0.05", SECURE_API_HTTP_TIMEOUT_SECONDS="4")
 
 
 def calls_of_a_clean_create(binary, proxy, tmp_path):

@@ -4,10 +4,12 @@ effect of concurrency when every AWS request takes 50 ms more (tools/faultproxy.
 
   1. no added latency: BENCH_RUNS x (create, delete) straight to moto; wall time and peak RSS of
      each secure-api process (os.wait4 on the child: ru_maxrss, KiB on Linux);
-  2. 50 ms per request: BENCH_RUNS x create with the default concurrency (4) and BENCH_RUNS x create
-     with --max-concurrency 1 (alternating), each followed by a delete; proxied requests counted;
-     the concurrent create compared with the serial one and with the critical-path bound
-     (longest dependency chain from `secure-api plan` x 50 ms).
+  2. through the proxy, 0 ms and 50 ms per request: BENCH_RUNS x create with the default
+     concurrency (4) and with --max-concurrency 1 at each latency (interleaved), each followed by a
+     delete; proxied requests counted and timed. The concurrent create is compared with the serial
+     one and with the critical-path bound (longest dependency chain from `secure-api plan` x 50 ms),
+     both as is and for the added-latency part only (50 ms run - 0 ms run), which takes the
+     emulator's own time out.
 
 Every run starts from a moto reset and a fresh temporary directory (state.json lives there).
 Prints a Markdown report; --write also puts it into BENCHMARKS.md as the section
@@ -21,6 +23,7 @@ import argparse
 import datetime
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -43,6 +46,8 @@ LATENCY_MS = float(os.environ.get("BENCH_LATENCY_MS", "50"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "4"))
 PASSWORD = "Corr3ct-Horse!"
 TIMEOUT_S = 300
+LOADAVG = (0.0, 0.0, 0.0)
+OTHER_CPU = ""  # filled in by main: CPU the rest of the machine used during the run
 SECTION_PREFIX = "## Stack create + delete (tools/bench_stack.py"
 
 
@@ -163,6 +168,9 @@ def one_cycle(moto, endpoint, create_args=(), proxy=None):
         if proxy:
             r["create_calls"] = proxy.count
             r["create_5xx"] = sum(1 for e in proxy.log if isinstance(e[4], int) and e[4] >= 500)
+            r["create_upstream"] = {}  # op -> the emulator's own time for it (sum over attempts)
+            for op, start, end, _ in proxy.timings:
+                r["create_upstream"][op] = r["create_upstream"].get(op, 0.0) + (end - start)
             proxy.reset_counters()
             proxy.timings = []
         r["delete_s"], r["delete_rss"], out, _ = run_measured(["delete"], cwd, env)
@@ -242,68 +250,155 @@ def mib(kib):
     return kib / 1024
 
 
-def report(plain, conc, serial, chain, date):
+def op_name(op):
+    return op.split(".")[-1]
+
+
+def busy_cpu_seconds():
+    """CPU seconds the whole machine has spent busy (Linux /proc/stat), or None."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    busy = sum(fields[:8]) - fields[3] - fields[4]  # all but idle and iowait
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds():
+    """CPU seconds of this script and its reaped children (moto, every secure-api, git)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def source_state():
+    """Which source the binary was built from, as far as git and file times can tell."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all", "--", "Sources",
+                                 "Package.swift"], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout
+        built = os.stat(BIN).st_mtime
+    except (OSError, subprocess.SubprocessError):
+        return "source commit unknown"
+    if not head:
+        return "source commit unknown"
+    dirty = {line[3:].split(" -> ")[-1] for line in status.splitlines() if line.strip()}
+    newer = {str(f.relative_to(ROOT)) for f in [*(ROOT / "Sources").rglob("*"), ROOT / "Package.swift"]
+             if f.is_file() and f.stat().st_mtime > built}
+    if not newer and not dirty:
+        return f"built from commit {head}"
+    if not newer:
+        return f"built from commit {head} plus uncommitted changes in Sources/"
+    if newer == dirty:
+        return f"built from commit {head}; later uncommitted edits in Sources/ are not in it"
+    return f"HEAD {head}, but the binary is older than some committed Sources/ files"
+
+
+def report(plain, runs, chain, date):
+    """runs: {(latency_ms, concurrency): [cycle figures]} through the proxy."""
     lat = LATENCY_MS / 1000
-    c_create, s_create = med(conc, "create_s"), med(serial, "create_s")
+    c0, s0 = runs[(0, CONCURRENCY)], runs[(0, 1)]
+    c1, s1 = runs[(LATENCY_MS, CONCURRENCY)], runs[(LATENCY_MS, 1)]
+    c_create, s_create = med(c1, "create_s"), med(s1, "create_s")
+    c_added, s_added = c_create - med(c0, "create_s"), s_create - med(s0, "create_s")
     bound = chain * lat
     bound_sts = (chain + 1) * lat
-    calls_c, calls_s = med(conc, "create_calls"), med(serial, "create_calls")
-    plain_create = med(plain, "create_s")
-    # Sequential round trips the concurrent create actually paid for: extra time over the
-    # no-latency run divided by the added latency per request.
-    effective_chain = (c_create - plain_create) / lat
-    serial_effective = (s_create - plain_create) / lat
-    failed = sorted({f.split("delete failed:")[-1].strip() for r in plain + conc + serial for f in r["delete_failed"]})
-    ops_5xx = sorted({op for r in conc + serial for op in r["delete_5xx_ops"]})
-    nproc = os.cpu_count()
+    calls_c, calls_s = med(c1, "create_calls"), med(s1, "create_calls")
+    all_proxied = c0 + s0 + c1 + s1
+    ops = {op for r in all_proxied for op in r["create_upstream"]}
+    upstream = sorted(((statistics.median(r["create_upstream"].get(op, 0.0) for r in all_proxied), op) for op in ops),
+                      reverse=True)
+    total_upstream = statistics.median(sum(r["create_upstream"].values()) for r in all_proxied)
+    slow = [(t, op) for t, op in upstream if t >= 0.02][:3]
+    pool_times = [t for r in all_proxied for op, t in r["create_upstream"].items() if op.endswith("CreateUserPool")]
+    pool_range = f"{min(pool_times):.2f}–{max(pool_times):.2f}" if pool_times else "?"
+    failed = sorted({f.split("delete failed:")[-1].strip() for r in plain + all_proxied for f in r["delete_failed"]})
+    ops_5xx = sorted({op_name(op) for r in all_proxied for op in r["delete_5xx_ops"]})
+    binary = os.path.relpath(BIN, ROOT) if os.path.abspath(BIN).startswith(str(ROOT) + os.sep) else BIN
     L = []
     L.append(f"{SECTION_PREFIX}, {date})")
     L.append("")
-    L.append(f"Release binary (`{os.path.relpath(BIN, ROOT) if BIN.startswith(str(ROOT)) else BIN}`), {nproc} cores, "
-             f"moto server (`python -m moto.server`, MOTO_IAM_LOAD_MANAGED_POLICIES=true) "
-             f"on localhost, {RUNS} runs of each kind after one untimed warm-up cycle; every run starts from a moto reset "
-             f"and an empty directory. Wall time is spawn to exit of the `secure-api` process; peak RSS is its "
-             f"`ru_maxrss` (os.wait4). Medians, with min–max.")
+    L.append(f"Release binary (`{binary}`, {source_state()}), {os.cpu_count()} cores, moto server "
+             f"(`python -m moto.server`, MOTO_IAM_LOAD_MANAGED_POLICIES=true) on localhost; load average at start "
+             f"{LOADAVG[0]:.2f}{OTHER_CPU}. {RUNS} runs of each kind after one untimed warm-up cycle; every run starts from a moto "
+             f"reset and an empty directory. Wall time is spawn to exit of the `secure-api` process; peak RSS is its "
+             f"`ru_maxrss` (os.wait4 on the child). Medians, with min–max. "
+             f"Reproduce: `BENCH_RUNS={RUNS} SECURE_API_BIN={binary} .venv/bin/python tools/bench_stack.py`.")
     L.append("")
-    L.append("### Straight to the emulator (no added latency)")
+    L.append("### Straight to the emulator (no proxy, no added latency)")
     L.append("")
     L.append("| command | median s | min–max s | peak RSS median MiB | min–max MiB |")
     L.append("|---|---:|---:|---:|---:|")
-    for key, label in (("create", "`create`"), ("delete", "`delete`")):
-        L.append(f"| {label} | {med(plain, key + '_s'):.2f} | {rng(plain, key + '_s')} | "
+    for key in ("create", "delete"):
+        L.append(f"| `{key}` | {med(plain, key + '_s'):.2f} | {rng(plain, key + '_s')} | "
                  f"{mib(med(plain, key + '_rss')):.1f} | "
                  f"{mib(min(r[key + '_rss'] for r in plain)):.1f}–{mib(max(r[key + '_rss'] for r in plain)):.1f} |")
     L.append("")
-    L.append(f"### {LATENCY_MS:g} ms added to every AWS request (tools/faultproxy.py in front of moto)")
+    L.append(f"### Through tools/faultproxy.py: 0 ms and {LATENCY_MS:g} ms added to every AWS request")
     L.append("")
-    L.append("| run | create median s | min–max s | requests per create | delete median s | min–max s | requests per delete |")
-    L.append("|---|---:|---:|---:|---:|---:|---:|")
-    for rows, label in ((conc, f"concurrent (default, `--max-concurrency {CONCURRENCY}`)"),
-                        (serial, "serial (`--max-concurrency 1`)")):
-        L.append(f"| {label} | {med(rows, 'create_s'):.2f} | {rng(rows, 'create_s')} | {med(rows, 'create_calls'):.0f} | "
-                 f"{med(rows, 'delete_s'):.2f} | {rng(rows, 'delete_s')} | {med(rows, 'delete_calls'):.0f} |")
+    L.append("The 0 ms rows are the same proxy with no delay: the baseline for the part of each time that the "
+             "added latency causes. Runs of the four kinds are interleaved.")
     L.append("")
-    L.append("| ratio | value |")
+    L.append("| added latency | create | create median s | min–max s | requests | delete median s | min–max s | "
+             "of which retry backoff s | requests |")
+    L.append("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+    for (ms, conc), rows in sorted(runs.items(), key=lambda kv: (kv[0][0], -kv[0][1])):
+        label = f"concurrent (`--max-concurrency {conc}`, the default)" if conc == CONCURRENCY and conc != 1 \
+            else ("serial (`--max-concurrency 1`)" if conc == 1 else f"`--max-concurrency {conc}`")
+        L.append(f"| {ms:g} ms | {label} | {med(rows, 'create_s'):.2f} | {rng(rows, 'create_s')} | "
+                 f"{med(rows, 'create_calls'):.0f} | {med(rows, 'delete_s'):.2f} | {rng(rows, 'delete_s')} | "
+                 f"{med(rows, 'delete_backoff_s'):.2f} | {med(rows, 'delete_calls'):.0f} |")
+    L.append("")
+    L.append(f"`delete` takes no concurrency option (it walks state.json in reverse, one call at a time), so its "
+             f"rows differ by noise only.")
+    L.append("")
+    L.append(f"| at {LATENCY_MS:g} ms per request | value |")
     L.append("|---|---:|")
-    L.append(f"| concurrent create / serial create | {c_create / s_create:.2f} (serial is {s_create / c_create:.2f}× slower) |")
+    L.append(f"| concurrent create / serial create | {c_create / s_create:.2f} |")
+    L.append(f"| the same for the added-latency part only (create time at {LATENCY_MS:g} ms − at 0 ms): "
+             f"{c_added:.2f} s / {s_added:.2f} s | {c_added / s_added:.2f} |")
     L.append(f"| concurrent create / critical-path bound ({chain} resources × {LATENCY_MS:g} ms = {bound:.2f} s) | "
              f"{c_create / bound:.2f} |")
-    L.append(f"| concurrent create / bound incl. the STS GetCallerIdentity call ({chain + 1} × {LATENCY_MS:g} ms = "
+    L.append(f"| concurrent create / bound incl. STS GetCallerIdentity ({chain + 1} × {LATENCY_MS:g} ms = "
              f"{bound_sts:.2f} s) | {c_create / bound_sts:.2f} |")
-    L.append(f"| serial create / (requests × {LATENCY_MS:g} ms = {calls_s * lat:.2f} s) | {s_create / (calls_s * lat):.2f} |")
+    L.append(f"| added-latency part of the concurrent create / bound incl. STS: {c_added:.2f} s / {bound_sts:.2f} s | "
+             f"{c_added / bound_sts:.2f} |")
+    L.append(f"| serial create / (requests × {LATENCY_MS:g} ms = {calls_s:.0f} × {LATENCY_MS:g} ms = "
+             f"{calls_s * lat:.2f} s) | {s_create / (calls_s * lat):.2f} |")
+    L.append(f"| added-latency part of the serial create / (requests × {LATENCY_MS:g} ms): {s_added:.2f} s / "
+             f"{calls_s * lat:.2f} s | {s_added / (calls_s * lat):.2f} |")
     L.append("")
-    L.append(f"Longest dependency chain from `secure-api plan`: {chain} resources. Every run first calls STS "
-             f"GetCallerIdentity (the account for ARNs), which is on the critical path too. "
-             f"Requests per create include that call. "
-             f"(Latency-run create − no-latency create) / {LATENCY_MS:g} ms = {effective_chain:.1f} sequential round trips "
-             f"for the concurrent create and {serial_effective:.1f} for the serial one "
-             f"({calls_c:.0f} and {calls_s:.0f} requests).")
-    if failed or ops_5xx:
+    L.append(f"The longest dependency chain (`secure-api plan`) is {chain} resources. Every command first calls STS "
+             f"GetCallerIdentity (the account for ARNs) before any resource, so that round trip is on the critical "
+             f"path too; the request counts include it. In round trips: the concurrent create paid for "
+             f"{c_added / lat:.1f} sequential {LATENCY_MS:g} ms delays ({chain + 1} is the floor: chain + STS; "
+             f"{calls_c:.0f} requests in all), the serial one for {s_added / lat:.1f} ({calls_s:.0f} requests).")
+    L.append("")
+    if slow:
+        L.append("The emulator's own time per create (median over the proxied runs, summed over requests): "
+                 f"{total_upstream:.2f} s, mostly "
+                 + ", ".join(f"{op_name(op)} {t:.2f} s" for t, op in slow)
+                 + ". "
+                 + (f"CreateUserPool is slow in moto (it imports and checks an RSA signing key for every new pool; "
+                    f"{pool_range} s per call here) and every Cognito resource waits for it, so "
+                    "it sits on the critical path in both modes: that is why the plain ratios are far from the "
+                    "latency-only figures, and why the added-latency rows subtract the 0 ms runs."
+                    if slow[0][1].endswith("CreateUserPool") else
+                    "That time is spent in both modes; the bound counts network latency only, which is why the "
+                    "added-latency rows subtract the 0 ms runs."))
         L.append("")
-        L.append("Emulator gaps seen during delete (the resource is still verified gone, so delete exits 0): "
-                 + "; ".join(failed)
-                 + (f". 5xx answers per delete (median, retried by the standard retry mode): "
-                    f"{med(conc + serial, 'delete_5xx'):.0f}." if ops_5xx else "."))
+    if failed or ops_5xx:
+        L.append("Emulator gap: " + "; ".join(failed)
+                 + (f" — moto does not implement {', '.join(ops_5xx)} and answers HTTP 500, which the standard retry "
+                    f"mode retries with jittered backoff ({med(all_proxied, 'delete_5xx'):.0f} attempts per delete); "
+                    f"delete then verifies the resource went with its user pool and exits 0. The backoff column "
+                    f"shows how much of each delete that is (the direct delete above pays it too); the rest of a "
+                    f"delete is its requests." if ops_5xx else "."))
+        L.append("")
+    L.append("The proxy runs with TCP_NODELAY on its client side (set by this script): without it, "
+             "http.server's separate header and body writes meet the client's delayed ACK and add up to "
+             "~40 ms to many responses, on top of the configured latency.")
     return "\n".join(L) + "\n"
 
 
@@ -335,6 +430,9 @@ def main():
     if RUNS < 1:
         print("bench_stack: BENCH_RUNS must be at least 1", file=sys.stderr)
         return 1
+    global LOADAVG, OTHER_CPU
+    LOADAVG = os.getloadavg()
+    busy0, own0 = busy_cpu_seconds(), own_cpu_seconds()
     date = datetime.date.today().isoformat()
     moto = proxy = None
     t0 = time.perf_counter()
@@ -349,25 +447,36 @@ def main():
             print(f"  plain {i + 1}/{RUNS}: create {plain[-1]['create_s']:.2f} s, delete {plain[-1]['delete_s']:.2f} s",
                   file=sys.stderr)
         proxy = start_proxy(moto.url)
+        kinds = [(0, CONCURRENCY), (0, 1), (LATENCY_MS, CONCURRENCY), (LATENCY_MS, 1)]
+        runs = {k: [] for k in kinds}
+        proxy.latency = LATENCY_MS / 1000
         one_cycle(moto, proxy.url, proxy=proxy)  # warm-up through the proxy
-        conc, serial = [], []
-        for i in range(RUNS):  # alternate so drift hits both alike
-            conc.append(one_cycle(moto, proxy.url, ["--max-concurrency", str(CONCURRENCY)], proxy))
-            serial.append(one_cycle(moto, proxy.url, ["--max-concurrency", "1"], proxy))
-            print(f"  {LATENCY_MS:g} ms {i + 1}/{RUNS}: concurrent create {conc[-1]['create_s']:.2f} s "
-                  f"({conc[-1]['create_calls']} req), serial create {serial[-1]['create_s']:.2f} s "
-                  f"({serial[-1]['create_calls']} req)", file=sys.stderr)
+        for i in range(RUNS):  # interleaved so drift hits every kind alike
+            for ms, conc in kinds:
+                proxy.latency = ms / 1000  # read by the proxy per request
+                runs[(ms, conc)].append(one_cycle(moto, proxy.url, ["--max-concurrency", str(conc)], proxy))
+            print(f"  proxied {i + 1}/{RUNS}: create " + ", ".join(
+                f"{ms:g} ms x{conc} {runs[(ms, conc)][-1]['create_s']:.2f} s" for ms, conc in kinds), file=sys.stderr)
     except BenchError as e:
         print(f"bench_stack: FAILED: {e}", file=sys.stderr)
         if moto:
-            print("--- moto log (tail) ---\n" + moto.log_tail(), file=sys.stderr)
+            print(f"--- moto (exit status {moto.proc.poll()}) log tail ---\n" + moto.log_tail(), file=sys.stderr)
         return 1
     finally:
         if proxy:
             proxy.stop()
         if moto:
             moto.stop()
-    text = report(plain, conc, serial, chain, date)
+    wall = time.perf_counter() - t0
+    busy1 = busy_cpu_seconds()
+    if busy0 is not None and busy1 is not None:
+        other = max(0.0, (busy1 - busy0) - (own_cpu_seconds() - own0))
+        share = other / (wall * (os.cpu_count() or 1))
+        OTHER_CPU = f"; other processes used {other:.0f} CPU-s during the {wall:.0f} s run ({share:.0%} of the machine)"
+        if share > 0.10:
+            print(f"bench_stack: WARNING: other processes used {share:.0%} of the CPU during the run; "
+                  "the figures may be skewed", file=sys.stderr)
+    text = report(plain, runs, chain, date)
     print(text)
     print(f"bench_stack: total {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     if args.write:

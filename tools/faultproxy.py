@@ -34,6 +34,93 @@ def operation_of(method, path, headers):
     return f"{method} {path.split('?')[0]}"
 
 
+def protocol_of(path, headers, body):
+    if headers.get("X-Amz-Target"):
+        return "json"
+    if b"Action=" in body:
+        return "query"
+    return "rest"
+
+
+def error_answer(kind, protocol):
+    """A fault as the service itself would phrase it: (status, headers, body)."""
+    if kind == "throttle":
+        if protocol == "json":
+            return 400, [("Content-Type", "application/x-amz-json-1.1")], b'{"__type":"ThrottlingException","message":"Rate exceeded"}'
+        if protocol == "query":
+            return 400, [("Content-Type", "text/xml")], (b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
+                                                       b"<Message>Rate exceeded</Message></Error><RequestId>f1</RequestId></ErrorResponse>")
+        return 429, [("Content-Type", "application/json"), ("x-amzn-ErrorType", "TooManyRequestsException")], b'{"message":"Too Many Requests"}'
+    if kind == "too_many":
+        if protocol == "json":
+            return 400, [("Content-Type", "application/x-amz-json-1.1")], b'{"__type":"TooManyRequestsException","message":"Too many requests"}'
+        return error_answer("throttle", protocol)
+    if kind == "500":
+        return 500, [("Content-Type", "application/json")], b'{"message":"Internal server error"}'
+    if kind == "503":
+        return 503, [("Content-Type", "application/json")], b'{"message":"Service unavailable"}'
+    if kind == "html502":
+        return 502, [("Content-Type", "text/html")], b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
+    raise ValueError(kind)
+
+
+# Faults decided before the request reaches the emulator, and those applied to its answer.
+BEFORE = {"throttle", "too_many", "500", "503", "html502", "reset_before"}
+AFTER = {"reset_after", "truncate", "garbage", "missing_fields", "wrong_types"}
+
+
+def random_faults(seed, rate, kinds=("throttle", "too_many", "500", "503", "html502", "reset_before", "reset_after", "truncate")):
+    """A fault plan: each request, with probability `rate`, gets one of `kinds` (fixed seed)."""
+    import random
+    rng = random.Random(seed)
+    lock = threading.Lock()
+
+    def plan(index, method, path, headers, body):
+        with lock:
+            if rng.random() >= rate:
+                return None
+            return rng.choice(kinds)
+    return plan
+
+
+def iam_propagation(seconds):
+    """CreateFunction is refused as Lambda refuses a role IAM has not propagated yet, until
+    `seconds` after CreateRole."""
+    created = {}
+
+    def plan(index, method, path, headers, body):
+        if b"Action=CreateRole" in body:
+            created.setdefault("at", time.time())
+        if method == "POST" and path.rstrip("/") == "/2015-03-31/functions" and time.time() - created.get("at", time.time()) < seconds:
+            return {"kind": "custom", "status": 400,
+                    "headers": [("Content-Type", "application/json"), ("x-amzn-ErrorType", "InvalidParameterValueException")],
+                    "body": b'{"Type":"User","message":"The role defined for the function cannot be assumed by Lambda."}'}
+        return None
+    return plan
+
+
+def broken_operation(operation, kind):
+    """Every answer to one operation (e.g. CreateUserPool, CreateApi = POST /v2/apis) is broken."""
+    def plan(index, method, path, headers, body):
+        return kind if operation_of_request(method, path, headers, body) == operation else None
+    return plan
+
+
+def operation_of_request(method, path, headers, body):
+    op = operation_of(method, path, headers)
+    if b"Action=" in body:
+        op = body.decode(errors="replace").split("Action=")[1].split("&")[0]
+    return op
+
+
+def wrong_types(value):
+    if isinstance(value, dict):
+        return {k: wrong_types(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return 7
+    return 7
+
+
 class FaultProxy:
     def __init__(self, upstream, latency_ms=0, port=0):
         self.upstream = urlsplit(upstream)
@@ -42,6 +129,7 @@ class FaultProxy:
         self.count = 0
         self.log = []            # (index, method, path, operation, status)
         self.kill_at = None      # (index, pid, "before" | "after")
+        self.faults_injected = 0
         self.fault = None        # callable(index, method, path, headers, body) -> None | action
         proxy = self
 
@@ -58,9 +146,7 @@ class FaultProxy:
                     proxy.count += 1
                     index = proxy.count
                     kill = proxy.kill_at
-                op = operation_of(self.command, self.path, self.headers)
-                if b"Action=" in body:
-                    op = body.decode(errors="replace").split("Action=")[1].split("&")[0]
+                op = operation_of_request(self.command, self.path, self.headers, body)
                 if proxy.latency:
                     time.sleep(proxy.latency)
                 if kill and kill[0] == index and kill[2] == "before":
@@ -68,31 +154,52 @@ class FaultProxy:
                     self.close_connection = True
                     return
                 action = proxy.fault(index, self.command, self.path, dict(self.headers), body) if proxy.fault else None
-                if action is not None and action.get("before_upstream"):
-                    return self.apply(action, index, op)
+                if isinstance(action, str):
+                    action = {"kind": action}
+                if action is not None:
+                    with proxy.lock:
+                        proxy.faults_injected += 1
+                protocol = protocol_of(self.path, self.headers, body)
+                if action is not None and (action["kind"] in BEFORE or action["kind"] == "custom"):
+                    return self.apply(action, index, op, protocol)
                 status, headers, data = proxy.forward(self.command, self.path, self.headers, body)
                 if kill and kill[0] == index and kill[2] == "after":
                     os.kill(kill[1], signal.SIGKILL)
                     time.sleep(0.05)
                 if action is not None:
-                    return self.apply(action, index, op, (status, headers, data))
+                    return self.apply(action, index, op, protocol, (status, headers, data))
                 proxy.log.append((index, self.command, self.path, op, status))
                 self.respond(status, headers, data)
 
-            def apply(self, action, index, op, upstream=None):
+            def apply(self, action, index, op, protocol, upstream=None):
                 kind = action["kind"]
                 proxy.log.append((index, self.command, self.path, op, kind))
-                if kind == "reset":
-                    # Abortive close: RST instead of FIN.
+                if kind in ("reset_before", "reset_after"):
+                    # Abortive close: RST instead of FIN, no answer at all.
                     self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
                     self.close_connection = True
                     return
-                if kind == "truncate" and upstream:
-                    status, headers, data = upstream
-                    cut = data[: max(1, len(data) // 2)]
-                    self.respond(status, headers, cut)
-                    return
-                self.respond(action["status"], action.get("headers", []), action.get("body", b""))
+                if kind == "custom":
+                    return self.respond(action["status"], action.get("headers", []), action.get("body", b""))
+                if kind in BEFORE:
+                    return self.respond(*error_answer(kind, protocol))
+                status, headers, data = upstream
+                if kind == "truncate":
+                    return self.respond(status, headers, data[: max(1, len(data) // 2)])
+                if kind == "garbage":
+                    return self.respond(status, [("Content-Type", "text/plain")], b"this is not what you asked for")
+                if kind == "missing_fields":
+                    empty = b"{}" if protocol != "query" else f"<{op}Response><{op}Result></{op}Result></{op}Response>".encode()
+                    return self.respond(status, headers, empty)
+                if kind == "wrong_types":
+                    if protocol == "query":
+                        return self.respond(status, headers, f"<{op}Response><{op}Result>7</{op}Result></{op}Response>".encode())
+                    try:
+                        import json as _json
+                        return self.respond(status, headers, _json.dumps(wrong_types(_json.loads(data or b"{}"))).encode())
+                    except ValueError:
+                        return self.respond(status, headers, b"7")
+                raise ValueError(kind)
 
             def respond(self, status, headers, data):
                 self.send_response(status)
@@ -139,6 +246,7 @@ class FaultProxy:
             self.log = []
             self.kill_at = None
             self.fault = None
+            self.faults_injected = 0
 
 
 def main():

@@ -48,12 +48,12 @@ public struct AWSClient: Sendable {
         guard case .json(let version, let prefix) = service.wireProtocol else {
             preconditionFailure("\(service.name) is not a JSON-protocol service")
         }
-        let response = try await send(
+        return try await send(
             service: service, operation: operation, method: "POST", path: "/", query: "",
             headers: [HTTPHeader("Content-Type", "application/x-amz-json-\(version)"),
                       HTTPHeader("X-Amz-Target", "\(prefix).\(operation)")],
-            body: Array(input.serialized().utf8), idempotent: idempotent)
-        return try decodeJSON(response, service: service, operation: operation)
+            body: Array(input.serialized().utf8), idempotent: idempotent,
+            decode: { try Self.decodeJSON($0, service: service, operation: operation) })
     }
 
     /// REST-JSON (apigatewayv2, lambda). `path` segments must already be escaped with
@@ -67,9 +67,9 @@ public struct AWSClient: Sendable {
             bytes = Array(body.serialized().utf8)
         }
         let queryString = query.map { "\(Self.escapeQuery($0.0))=\(Self.escapeQuery($0.1))" }.joined(separator: "&")
-        let response = try await send(service: service, operation: operation, method: method, path: path,
-                                      query: queryString, headers: headers, body: bytes, idempotent: idempotent)
-        return try decodeJSON(response, service: service, operation: operation)
+        return try await send(service: service, operation: operation, method: method, path: path,
+                              query: queryString, headers: headers, body: bytes, idempotent: idempotent,
+                              decode: { try Self.decodeJSON($0, service: service, operation: operation) })
     }
 
     /// Query protocol (iam, sts): form-encoded POST, XML answer.
@@ -80,15 +80,17 @@ public struct AWSClient: Sendable {
         }
         let form = ([("Action", action), ("Version", apiVersion)] + parameters)
             .map { "\(Self.escapeQuery($0.0))=\(Self.escapeQuery($0.1))" }.joined(separator: "&")
-        let response = try await send(
+        return try await send(
             service: service, operation: action, method: "POST", path: "/", query: "",
             headers: [HTTPHeader("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")],
-            body: Array(form.utf8), idempotent: idempotent)
-        do {
-            return try XMLNode(parsing: response.body)
-        } catch {
-            throw AWSClientError.malformedResponse(service: service.name, operation: action, reason: "\(error)")
-        }
+            body: Array(form.utf8), idempotent: idempotent,
+            decode: { response in
+                do {
+                    return try XMLNode(parsing: response.body)
+                } catch {
+                    throw AWSClientError.malformedResponse(service: service.name, operation: action, reason: "\(error)")
+                }
+            })
     }
 
     // MARK: - Sending with signing and retries
@@ -98,6 +100,16 @@ public struct AWSClient: Sendable {
     /// connections that never opened. Otherwise the caller decides (it can look the resource up).
     public func send(service: AWSService, operation: String, method: String, path: String, query: String,
                      headers: [HTTPHeader], body: [UInt8], idempotent: Bool = true) async throws -> HTTPResponse {
+        try await send(service: service, operation: operation, method: method, path: path, query: query,
+                       headers: headers, body: body, idempotent: idempotent, decode: { $0 })
+    }
+
+    /// As above, decoding the answer inside the retry loop: a 2xx answer that cannot be decoded
+    /// (truncated, not JSON/XML) is retried like a broken connection when the operation is
+    /// idempotent; for a create it is reported, since the create may have happened.
+    public func send<T>(service: AWSService, operation: String, method: String, path: String, query: String,
+                        headers: [HTTPHeader], body: [UInt8], idempotent: Bool = true,
+                        decode: (HTTPResponse) throws -> T) async throws -> T {
         let (endpoint, _) = try config.endpoints.resolve(service)
         var attempt = 0
         while true {
@@ -106,20 +118,28 @@ public struct AWSClient: Sendable {
                                headers: headers, body: body)
             let started = DispatchTime.now().uptimeNanoseconds
             logRequest(request, service: service, operation: operation, attempt: attempt)
-            let failure: Error
+            var failure: Error
             var isTimeout = false
             do {
                 let response = try await config.transport.send(request, timeouts: config.timeouts)
                 let ms = (DispatchTime.now().uptimeNanoseconds - started) / 1_000_000
                 logResponse(response, ms: ms)
                 if (200..<300).contains(response.status) {
-                    config.retry.recordSuccess()
-                    return response
+                    do {
+                        let value = try decode(response)
+                        config.retry.recordSuccess()
+                        return value
+                    } catch let e as AWSClientError {
+                        guard idempotent, case .malformedResponse = e else { throw e }
+                        config.log?("  ✗ \(e)")
+                        failure = e
+                    }
+                } else {
+                    let error = Self.decodeError(response, service: service, operation: operation)
+                    let safe = idempotent ? error.isRetryable : error.isThrottling
+                    guard safe else { throw error }
+                    failure = error
                 }
-                let error = Self.decodeError(response, service: service, operation: operation)
-                let safe = idempotent ? error.isRetryable : error.isThrottling
-                guard safe else { throw error }
-                failure = error
             } catch let error as TransportError {
                 let ms = (DispatchTime.now().uptimeNanoseconds - started) / 1_000_000
                 config.log?("  ✗ \(error) after \(ms) ms")
@@ -174,7 +194,7 @@ public struct AWSClient: Sendable {
 
     // MARK: - Decoding
 
-    func decodeJSON(_ response: HTTPResponse, service: AWSService, operation: String) throws -> JSON {
+    static func decodeJSON(_ response: HTTPResponse, service: AWSService, operation: String) throws -> JSON {
         if response.body.allSatisfy({ $0 == 0x20 || $0 == 0x0a || $0 == 0x0d || $0 == 0x09 }) { return .object([:]) }
         do {
             let value = try JSON(parsing: response.body)

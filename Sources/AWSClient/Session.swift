@@ -35,7 +35,15 @@ public struct SessionOptions: Sendable {
                                                        profileFlagGiven: profile != nil)
         return AWSConfiguration(credentials: credentials, region: region, regionSource: regionSource,
                                 endpoints: endpoints, retry: RetryPolicy.fromEnvironment(environment),
-                                timeouts: HTTPTimeouts(), log: verbose ? log : nil)
+                                timeouts: Self.timeouts(environment), log: verbose ? log : nil)
+    }
+}
+
+extension SessionOptions {
+    /// Per-request timeout: SECURE_API_HTTP_TIMEOUT_SECONDS (default 60), connect at most 10 s.
+    static func timeouts(_ env: [String: String]) -> HTTPTimeouts {
+        let total = env["SECURE_API_HTTP_TIMEOUT_SECONDS"].flatMap(Double.init).map { max(1, $0) } ?? 60
+        return HTTPTimeouts(connectMilliseconds: Int(min(10, total) * 1000), totalMilliseconds: Int(total * 1000))
     }
 }
 

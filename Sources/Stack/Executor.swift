@@ -33,10 +33,12 @@ actor Journal {
 
     /// Write-ahead: the entry exists (pending) before the call that creates the resource.
     func markPending(key: String, type: String, name: String?) throws {
+        let now = String(Int(Date().timeIntervalSince1970))
         if let i = state.resources.firstIndex(where: { $0.key == key }) {
             state.resources[i].name = name ?? state.resources[i].name
+            state.resources[i].requestedAt = now
         } else {
-            state.resources.append(ResourceRecord(key: key, type: type, status: .pending, name: name))
+            state.resources.append(ResourceRecord(key: key, type: type, status: .pending, name: name, requestedAt: now))
         }
         try save()
     }
@@ -61,13 +63,28 @@ public struct StackExecutor: Sendable {
     public let graph: StackGraph
     public let services: StackServices
     public let maxConcurrency: Int
+    /// How long a request may take (the HTTP timeout): a killed run's create may still be in
+    /// flight at AWS for that long, so a resume waits it out before looking for it.
+    public let inFlightWindowSeconds: Double
     public let events: @Sendable (StackEvent) -> Void
 
-    public init(graph: StackGraph, services: StackServices, maxConcurrency: Int = 4, events: @escaping @Sendable (StackEvent) -> Void) {
+    public init(graph: StackGraph, services: StackServices, maxConcurrency: Int = 4, inFlightWindowSeconds: Double = 60,
+                events: @escaping @Sendable (StackEvent) -> Void) {
         self.graph = graph
         self.services = services
         self.maxConcurrency = max(1, maxConcurrency)
+        self.inFlightWindowSeconds = inFlightWindowSeconds
         self.events = events
+    }
+
+    /// Waits until a pending create of a kind AWS does not deduplicate by name can no longer
+    /// be in flight, so the lookup that follows cannot miss it.
+    func waitOutInFlight(_ node: any StackResource, _ pending: ResourceRecord) async throws {
+        guard !node.uniqueName, let sent = pending.requestedAt.flatMap(Double.init) else { return }
+        let remaining = sent + inFlightWindowSeconds - Date().timeIntervalSince1970
+        guard remaining > 0 else { return }
+        events(.note("\(node.label): the interrupted run's create may still be in flight; waiting \(Int(remaining.rounded(.up))) s before looking for it"))
+        try await Task.sleep(nanoseconds: UInt64(remaining * 1e9))
     }
 
     func context(_ state: StackState, _ records: [String: ResourceRecord], password: String?, journal: Journal?, key: String) -> ResourceContext {
@@ -144,6 +161,7 @@ public struct StackExecutor: Sendable {
                    journal: Journal) async throws -> (ResourceRecord, Bool) {
         let ctx = context(state, records, password: password, journal: journal, key: node.key)
         if let pending = records[node.key], pending.status == .pending {
+            try await waitOutInFlight(node, pending)
             if let found = try await node.find(ctx, pending: pending) {
                 try await node.finishAdoption(found, ctx)
                 try await journal.markCreated(found)
@@ -159,7 +177,8 @@ public struct StackExecutor: Sendable {
                 let record = try await node.create(ctx)
                 try await journal.markCreated(record)
                 return (record, false)
-            } catch let error as AWSClientError where Self.outcomeUnknown(error) && attempt < 3 {
+            } catch where Self.outcomeUnknown(error) && attempt < Self.createAttempts {
+                // Look before trying again: the first attempt may have created it.
                 let pending = await journal.records()[node.key] ?? ResourceRecord(key: node.key, type: node.type, status: .pending)
                 events(.note("\(node.label): \(error); checking whether it was created"))
                 if let found = try await node.find(ctx, pending: pending) {
@@ -167,6 +186,7 @@ public struct StackExecutor: Sendable {
                     try await journal.markCreated(found)
                     return (found, true)
                 }
+                try await Task.sleep(nanoseconds: UInt64(200_000_000 * attempt))
             } catch let e as StackError {
                 throw e
             } catch {
@@ -175,11 +195,17 @@ public struct StackExecutor: Sendable {
         }
     }
 
-    /// The request may or may not have taken effect.
-    static func outcomeUnknown(_ error: AWSClientError) -> Bool {
+    /// Tries of one create whose outcome stayed unknown (each after a lookup found nothing).
+    static let createAttempts = 5
+
+    /// The request may or may not have taken effect: the connection broke after sending, the
+    /// answer was unreadable, or the service failed with a 5xx (AWS may have done the work).
+    static func outcomeUnknown(_ error: Error) -> Bool {
+        if let e = error as? AWSServiceError { return e.isTransient }
+        guard let error = error as? AWSClientError else { return false }
         if case .transport(_, _, let t, _) = error {
             switch t {
-            case .connection, .timeout: return true
+            case .connection, .timeout, .connectFailed: return true
             default: return false
             }
         }
@@ -208,6 +234,7 @@ public struct StackExecutor: Sendable {
             let started = DispatchTime.now().uptimeNanoseconds
             do {
                 if record.status == .pending {
+                    try await waitOutInFlight(node, record)
                     // Created by a crashed run, perhaps: find it to delete it, else nothing to do.
                     // One with our name but not our tag is someone else's: left alone.
                     let found: ResourceRecord?

@@ -76,6 +76,10 @@ public protocol StackResource: Sendable {
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord
     /// Finds a resource a crashed run may have created (by unique name or tag), to adopt it.
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord?
+    /// True when AWS refuses a second resource with the same name (role, function, domain...):
+    /// then a create racing a killed run's in-flight request fails and we adopt. False for
+    /// kinds found by tag or listing (user pool, API, app client, route...).
+    var uniqueName: Bool { get }
     /// True for resources AWS creates on its own later (the log group): absent is not drift.
     var createdOnDemand: Bool { get }
     /// Completes an adopted resource whose create was interrupted midway (default: nothing).
@@ -87,6 +91,7 @@ public protocol StackResource: Sendable {
 
 extension StackResource {
     public var createdOnDemand: Bool { false }
+    public var uniqueName: Bool { false }
 
     func finishAdoption(_ record: ResourceRecord, _ ctx: ResourceContext) async throws {}
 

@@ -17,9 +17,12 @@ public struct ResourceRecord: Sendable, Equatable {
     /// nothing but the journal.
     public var parentId: String?
     public var createdAt: String?
+    /// When the create call was (last) sent, Unix seconds: a resumed run knows whether that
+    /// request could still be in flight.
+    public var requestedAt: String?
 
     public init(key: String, type: String, status: Status, id: String? = nil, name: String? = nil, arn: String? = nil,
-                parentId: String? = nil, createdAt: String? = nil) {
+                parentId: String? = nil, createdAt: String? = nil, requestedAt: String? = nil) {
         self.key = key
         self.type = type
         self.status = status
@@ -28,6 +31,7 @@ public struct ResourceRecord: Sendable, Equatable {
         self.arn = arn
         self.parentId = parentId
         self.createdAt = createdAt
+        self.requestedAt = requestedAt
     }
 
     func toJSON() -> JSON {
@@ -37,6 +41,7 @@ public struct ResourceRecord: Sendable, Equatable {
         if let arn { o["arn"] = .string(arn) }
         if let parentId { o["parent_id"] = .string(parentId) }
         if let createdAt { o["created_at"] = .string(createdAt) }
+        if let requestedAt, status == .pending { o["requested_at"] = .string(requestedAt) }
         return .object(o)
     }
 
@@ -54,7 +59,7 @@ public struct ResourceRecord: Sendable, Equatable {
             throw StackError.malformedState("resources[\(index)].status must be 'pending' or 'created', not '\(statusText)'")
         }
         self.init(key: key, type: type, status: status, id: try opt("id"), name: try opt("name"), arn: try opt("arn"),
-                  parentId: try opt("parent_id"), createdAt: try opt("created_at"))
+                  parentId: try opt("parent_id"), createdAt: try opt("created_at"), requestedAt: try opt("requested_at"))
     }
 }
 

@@ -151,7 +151,9 @@ struct CreateCommand: AsyncParsableCommand {
             printer.line("Resuming stack '\(state.config.stackName)' from \(file.path) (\(state.resources.count) entries)")
         }
         let executor = StackExecutor(graph: .cognito, services: StackServices(client: AWSClient(config: run.config)),
-                                     maxConcurrency: maxConcurrency, events: { printer($0) })
+                                     maxConcurrency: maxConcurrency,
+                                     inFlightWindowSeconds: Double(run.config.timeouts.totalMilliseconds) / 1000,
+                                     events: { printer($0) })
         let started = Date()
         let summary = try await executor.create(state: state, file: file, password: password)
         let seconds = Date().timeIntervalSince(started)
@@ -159,7 +161,8 @@ struct CreateCommand: AsyncParsableCommand {
         if summary.alreadyComplete {
             printer.line("Stack '\(state.config.stackName)' is complete: nothing to create (\(state.resources.count) resources in \(file.path)).")
         } else {
-            printer.line(String(format: "Created %d, adopted %d in %.1fs. State: %@", summary.created, summary.adopted, seconds, file.path))
+            printer.line(String(format: "Created %d, adopted %d in %.1fs (%d retries). State: %@", summary.created, summary.adopted,
+                                seconds, run.config.retry.retryCount, file.path))
         }
         if output == .json {
             let json: JSON = ["target": .string(run.description), "created": .number(Double(summary.created)),
@@ -202,11 +205,13 @@ struct DeleteCommand: AsyncParsableCommand {
         print("Deleting stack '\(state.config.stackName)': \(state.resources.count) resources, newest first")
         let printer = EventPrinter(toStderr: false)
         let executor = StackExecutor(graph: .cognito, services: StackServices(client: AWSClient(config: run.config)),
+                                     inFlightWindowSeconds: Double(run.config.timeouts.totalMilliseconds) / 1000,
                                      events: { printer($0) })
         let started = Date()
         let summary = try await executor.delete(state: state, file: file)
         if summary.remaining.isEmpty {
-            print(String(format: "Deleted in %.1fs; verified nothing remains. Removed %@.", Date().timeIntervalSince(started), file.path))
+            print(String(format: "Deleted in %.1fs (%d retries); verified nothing remains. Removed %@.", Date().timeIntervalSince(started),
+                         run.config.retry.retryCount, file.path))
         } else {
             let names = summary.remaining.map { "\($0.type) \($0.id ?? $0.name ?? "?")" }.joined(separator: ", ")
             throw CLIError("\(summary.remaining.count) resource(s) remain: \(names); state kept in \(file.path), run delete again")

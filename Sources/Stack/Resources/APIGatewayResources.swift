@@ -173,6 +173,7 @@ struct StageResource: StackResource {
     let key = "stage"
     let type = "apigateway:stage"
     let label = "API stage"
+    var uniqueName: Bool { true }
     let dependencies: [String]
 
     func pendingName(_ c: StackConfig) -> String? { c.stageName }

@@ -46,6 +46,7 @@ struct UserPoolDomainResource: StackResource {
     let key = "user_pool_domain"
     let type = "cognito-idp:user-pool-domain"
     let label = "Cognito domain"
+    var uniqueName: Bool { true }
     let dependencies = ["user_pool"]
 
     func pendingName(_ c: StackConfig) -> String? { c.domainPrefix }
@@ -110,6 +111,7 @@ struct ResourceServerResource: StackResource {
     let key = "resource_server"
     let type = "cognito-idp:resource-server"
     let label = "Cognito resource server"
+    var uniqueName: Bool { true }
     let dependencies = ["user_pool"]
 
     func pendingName(_ c: StackConfig) -> String? { c.resourceServerIdentifier }
@@ -192,6 +194,7 @@ struct TestUserResource: StackResource {
     let key = "test_user"
     let type = "cognito-idp:user"
     let label = "Cognito test user"
+    var uniqueName: Bool { true }
     let dependencies = ["user_pool"]
 
     func pendingName(_ c: StackConfig) -> String? { c.username }

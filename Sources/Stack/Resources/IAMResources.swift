@@ -7,6 +7,7 @@ struct LambdaRoleResource: StackResource {
     let key = "lambda_role"
     let type = "iam:role"
     let label = "IAM role"
+    var uniqueName: Bool { true }
     let dependencies: [String] = []
 
     static let assumeRolePolicy = #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#
@@ -54,6 +55,7 @@ struct RolePolicyAttachmentResource: StackResource {
     let key = "lambda_role_policy"
     let type = "iam:role-policy-attachment"
     let label = "IAM policy attachment"
+    var uniqueName: Bool { true }
     let dependencies = ["lambda_role"]
 
     func pendingName(_ c: StackConfig) -> String? { StackConfig.basicExecutionPolicyArn }

@@ -1,5 +1,6 @@
 import AWSClient
 import Dispatch
+import Foundation
 import Services
 
 /// 9. The echo function. CreateFunction is retried, bounded, while IAM propagates the new
@@ -8,10 +9,14 @@ struct LambdaFunctionResource: StackResource {
     let key = "lambda_function"
     let type = "lambda:function"
     let label = "Lambda function"
+    var uniqueName: Bool { true }
     let dependencies = ["lambda_role", "lambda_role_policy"]
 
-    /// How long to wait for IAM propagation in total (AWS usually takes 5-10 s).
-    static let propagationBudgetSeconds = 90.0
+    /// How long to wait for IAM propagation in total (AWS usually takes 5-10 s);
+    /// SECURE_API_IAM_PROPAGATION_SECONDS overrides it.
+    static var propagationBudgetSeconds: Double {
+        ProcessInfo.processInfo.environment["SECURE_API_IAM_PROPAGATION_SECONDS"].flatMap(Double.init) ?? 90
+    }
 
     func pendingName(_ c: StackConfig) -> String? { c.functionName }
 
@@ -28,7 +33,7 @@ struct LambdaFunctionResource: StackResource {
                                        roleArn: try ctx.arn(of: "lambda_role"), architecture: c.architecture,
                                        zip: EchoFunctionCode.zip(), tags: ctx.tags)
         let started = DispatchTime.now().uptimeNanoseconds
-        var delay = 0.5
+        var delay = 0.25
         var announced = false
         while true {
             do {
@@ -43,7 +48,7 @@ struct LambdaFunctionResource: StackResource {
                                    : "waiting for IAM role \(c.roleName) to propagate before Lambda can assume it (up to \(Int(Self.propagationBudgetSeconds)) s)")
                 announced = true
                 try await Task.sleep(nanoseconds: UInt64(delay * 1e9))
-                delay = min(delay * 1.5, 5)
+                delay = min(delay * 2, 1)  // poll about once a second: finish soon after IAM is ready
             } catch let e as AWSServiceError where e.code == "ResourceConflictException" {
                 // Exists already: ours (an earlier attempt whose answer was lost) or not.
                 if let mine = try await find(ctx, pending: record(id: nil, name: c.functionName)) { return mine }
@@ -75,6 +80,7 @@ struct InvokePermissionResource: StackResource {
     let key = "invoke_permission"
     let type = "lambda:permission"
     let label = "Lambda invoke permission"
+    var uniqueName: Bool { true }
     let dependencies = ["lambda_function", "http_api"]
 
     func pendingName(_ c: StackConfig) -> String? { StackConfig.invokeStatementId }
@@ -127,6 +133,7 @@ struct LogGroupResource: StackResource {
     let key = "lambda_log_group"
     let type = "logs:log-group"
     let label = "Lambda log group"
+    var uniqueName: Bool { true }
     let dependencies = ["lambda_function"]
     var createdOnDemand: Bool { true }
 
