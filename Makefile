@@ -19,7 +19,7 @@ MOTO_LOG     := .moto.log
 export
 
 .PHONY: help deps build release venv test test-swift test-py bench emulator emulator-stop clean doctor \
-        api delete status plan request aws-env ensure-emulator
+        api delete status plan request aws-env ensure-emulator embed
 
 # A local endpoint in .env means the emulator must be running for the stack commands.
 IS_LOCAL := $(if $(findstring 127.0.0.1,$(AWS_ENDPOINT_URL))$(findstring localhost,$(AWS_ENDPOINT_URL)),yes,)
@@ -123,6 +123,10 @@ _request: ensure-emulator
 
 aws-env:
 	@tools/env-setup.sh aws
+
+# Re-embed lambda/authorizer/authorizer.py into the Swift sources after editing it.
+embed:
+	$(PYTHON) tools/embed_authorizer.py
 
 ensure-emulator:
 	@if [ -n "$(IS_LOCAL)" ]; then $(MAKE) --no-print-directory emulator MOTO_PORT=$$(echo "$(AWS_ENDPOINT_URL)" | sed -E 's#.*:([0-9]+).*#\1#'); fi

@@ -16,7 +16,8 @@ Prints a Markdown report; --write also puts it into BENCHMARKS.md as the section
 "## Stack create + delete (tools/bench_stack.py, DATE)", replacing an earlier one.
 
 Environment: SECURE_API_BIN (default .build/release/secure-api), BENCH_RUNS (default 5),
-BENCH_LATENCY_MS (default 50), BENCH_CONCURRENCY (default 4). Needs moto[server] in the running
+BENCH_LATENCY_MS (default 50), BENCH_CONCURRENCY (default 4), BENCH_SOURCE (what the binary was
+built from, for the report; default: worked out from git and file times). Needs moto[server] in the running
 Python (the project's .venv).
 """
 import argparse
@@ -272,7 +273,10 @@ def own_cpu_seconds():
 
 
 def source_state():
-    """Which source the binary was built from, as far as git and file times can tell."""
+    """Which source the binary was built from: BENCH_SOURCE if set (e.g. when the binary was built
+    from a `git archive` of a commit), else as far as git and file times in this tree can tell."""
+    if os.environ.get("BENCH_SOURCE"):
+        return os.environ["BENCH_SOURCE"]
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
                               timeout=10).stdout.strip()
@@ -373,7 +377,10 @@ def report(plain, runs, chain, date):
              f"GetCallerIdentity (the account for ARNs) before any resource, so that round trip is on the critical "
              f"path too; the request counts include it. In round trips: the concurrent create paid for "
              f"{c_added / lat:.1f} sequential {LATENCY_MS:g} ms delays ({chain + 1} is the floor: chain + STS; "
-             f"{calls_c:.0f} requests in all), the serial one for {s_added / lat:.1f} ({calls_s:.0f} requests).")
+             f"{calls_c:.0f} requests in all), the serial one for {s_added / lat:.1f} ({calls_s:.0f} requests). "
+             f"These are differences of medians and carry the emulator's jitter (the 0 ms concurrent creates alone "
+             f"span {rng(c0, 'create_s')} s, i.e. ±{(max(r['create_s'] for r in c0) - min(r['create_s'] for r in c0)) / 2 / lat:.0f} "
+             f"round trips), so read them as approximate.")
     L.append("")
     if slow:
         L.append("The emulator's own time per create (median over the proxied runs, summed over requests): "

@@ -62,6 +62,18 @@ public struct APIGatewayV2: Sendable {
         return try out.required("authorizerId", "apigatewayv2", "CreateAuthorizer")
     }
 
+    /// A Lambda REQUEST authorizer (payload 2.0, simple responses). Result caching is off:
+    /// the function decides per route (scopes), so a cached Allow must not cross routes.
+    public func createRequestAuthorizer(apiId: String, name: String, functionArn: String, region: String) async throws -> String {
+        let uri = "arn:aws:apigateway:\(region):lambda:path/2015-03-31/functions/\(functionArn)/invocations"
+        let out = try await call("CreateAuthorizer", "POST", Self.apiPath(apiId, "/authorizers"), [
+            "name": .string(name), "authorizerType": "REQUEST", "authorizerUri": .string(uri),
+            "authorizerPayloadFormatVersion": "2.0", "enableSimpleResponses": true,
+            "identitySource": ["$request.header.Authorization"], "authorizerResultTtlInSeconds": 0,
+        ], idempotent: false)
+        return try out.required("authorizerId", "apigatewayv2", "CreateAuthorizer")
+    }
+
     public func getAuthorizer(apiId: String, id: String) async throws -> JSON {
         try await call("GetAuthorizer", "GET", Self.apiPath(apiId, "/authorizers/\(AWSClient.escapePathSegment(id))"))
     }

@@ -15,7 +15,10 @@ public struct Lambda: Sendable {
         public var architecture: String
         public var zip: [UInt8]
         public var tags: Tags
-        public init(name: String, runtime: String, handler: String, roleArn: String, architecture: String, zip: [UInt8], tags: Tags) {
+        public var environment: [String: String]
+        public init(name: String, runtime: String, handler: String, roleArn: String, architecture: String, zip: [UInt8], tags: Tags,
+                    environment: [String: String] = [:]) {
+            self.environment = environment
             self.name = name
             self.runtime = runtime
             self.handler = handler
@@ -32,7 +35,7 @@ public struct Lambda: Sendable {
             "FunctionName": .string(spec.name), "Runtime": .string(spec.runtime), "Handler": .string(spec.handler),
             "Role": .string(spec.roleArn), "Architectures": [.string(spec.architecture)],
             "Code": ["ZipFile": .string(Base64.encode(spec.zip))], "Tags": .stringMap(spec.tags),
-            "Timeout": 10, "MemorySize": 128,
+            "Timeout": 10, "MemorySize": 128, "Environment": ["Variables": .stringMap(spec.environment)],
         ], idempotent: false)
         return try out.required("FunctionArn", "lambda", "CreateFunction")
     }

@@ -1,4 +1,17 @@
-/// The Lambda's code, zipped in memory at create time.
+/// A Lambda function's code: one Python file, zipped in memory at create time.
+struct FunctionCode: Sendable {
+    let fileName: String
+    let handler: String
+    let source: String
+
+    func zip() -> [UInt8] { ZipArchive.stored([(fileName, Array(source.utf8))]) }
+
+    static let echo = FunctionCode(fileName: EchoFunctionCode.fileName, handler: EchoFunctionCode.handler, source: EchoFunctionCode.source)
+    /// lambda/authorizer/authorizer.py, embedded by tools/embed_authorizer.py.
+    static let authorizer = FunctionCode(fileName: AuthorizerSource.fileName, handler: AuthorizerSource.handler, source: AuthorizerSource.code)
+}
+
+/// The echo function's code.
 enum EchoFunctionCode {
     static let fileName = "lambda_function.py"
     static let handler = "lambda_function.lambda_handler"

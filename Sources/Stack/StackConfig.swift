@@ -1,8 +1,26 @@
 import AWSClient
 
+/// How the API's routes are protected (DESIGN.md's patterns).
+public enum AuthPattern: String, Sendable, CaseIterable {
+    /// JWT authorizer trusting the stack's Cognito user pool (default).
+    case cognito
+    /// JWT authorizer trusting an external OIDC issuer (e.g. Keycloak); no Cognito.
+    case oidc
+    /// A Lambda REQUEST authorizer that verifies the Cognito access token itself.
+    case lambda
+    /// AWS_IAM: callers sign requests with SigV4 (service execute-api); no Cognito.
+    case iam
+}
+
 /// What a stack is created with. Recorded in state.json so `delete`, `status` and resumes
 /// never depend on today's flags. Holds no secret: the password is passed separately.
 public struct StackConfig: Sendable, Equatable {
+    public var auth: AuthPattern = .cognito
+    /// The external issuer and audience (auth = oidc).
+    public var oidcIssuer: String?
+    public var oidcAudience: String?
+    public var authorizerRoleName = "APIGatewayAuthorizerRole"
+    public var authorizerFunctionName = "CognitoAuthorizerFunction"
     public var stackName: String
     public var userPoolName: String
     public var domainPrefix: String
@@ -73,6 +91,16 @@ public struct StackConfig: Sendable, Equatable {
     // MARK: validation (before any AWS call)
 
     public func validate() throws {
+        if auth == .oidc {
+            guard let issuer = oidcIssuer, issuer.hasPrefix("https://") || issuer.hasPrefix("http://localhost") || issuer.hasPrefix("http://127.0.0.1") else {
+                throw StackError.invalidConfig("--auth oidc needs --issuer https://HOST/... (e.g. https://HOST/realms/REALM)")
+            }
+            guard let audience = oidcAudience, !audience.isEmpty else {
+                throw StackError.invalidConfig("--auth oidc needs --audience (Keycloak's default is 'account')")
+            }
+        }
+        try Validate.iamName(authorizerRoleName, what: "authorizer role name", max: 64)
+        try Validate.iamName(authorizerFunctionName, what: "authorizer function name", max: 64)
         try Validate.domainPrefix(domainPrefix)
         try Validate.name(stackName, what: "stack name", max: 64)
         try Validate.name(userPoolName, what: "user pool name", max: 128)
@@ -150,6 +178,16 @@ enum Validate {
 
 extension StackConfig {
     func toJSON() -> JSON {
+        var o = toJSONBase().object ?? [:]
+        o["auth"] = .string(auth.rawValue)
+        if let oidcIssuer { o["oidc_issuer"] = .string(oidcIssuer) }
+        if let oidcAudience { o["oidc_audience"] = .string(oidcAudience) }
+        o["authorizer_role_name"] = .string(authorizerRoleName)
+        o["authorizer_function_name"] = .string(authorizerFunctionName)
+        return .object(o)
+    }
+
+    func toJSONBase() -> JSON {
         [
             "stack_name": .string(stackName), "user_pool_name": .string(userPoolName), "domain_prefix": .string(domainPrefix),
             "domain_prefix_generated": .bool(domainPrefixGenerated), "resource_server_identifier": .string(resourceServerIdentifier),
@@ -184,6 +222,16 @@ extension StackConfig {
                   runtime: try s("runtime"), architecture: try s("architecture"), routeKey: try s("route_key"),
                   writeRouteKey: try s("write_route_key"),
                   stageName: try s("stage_name"), minimumPasswordLength: minLength)
+        if let a = json["auth"] {
+            guard let text = a.string, let pattern = AuthPattern(rawValue: text) else {
+                throw StackError.malformedState("config.auth must be one of \(AuthPattern.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            auth = pattern
+        }
+        oidcIssuer = json["oidc_issuer"]?.string
+        oidcAudience = json["oidc_audience"]?.string
+        if let r = json["authorizer_role_name"]?.string { authorizerRoleName = r }
+        if let f = json["authorizer_function_name"]?.string { authorizerFunctionName = f }
     }
 }
 

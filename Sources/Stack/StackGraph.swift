@@ -1,3 +1,4 @@
+import AWSClient
 import Services
 
 /// The stack as data: the resources in a stable order, each naming what it needs.
@@ -9,8 +10,18 @@ public struct StackGraph: Sendable {
 
     public func node(_ key: String) -> (any StackResource)? { nodes.first { $0.key == key } }
 
-    /// The default Cognito-secured stack of DESIGN.md.
-    public static let cognito = StackGraph(nodes: [
+    /// The graph for an auth pattern.
+    public static func forAuth(_ auth: AuthPattern) -> StackGraph {
+        switch auth {
+        case .cognito: return .cognito
+        case .oidc: return .oidc
+        case .lambda: return .lambdaAuthorizer
+        case .iam: return .iam
+        }
+    }
+
+    // The building blocks the patterns share.
+    static let cognitoNodes: [any StackResource] = [
         UserPoolResource(),
         UserPoolDomainResource(),
         ResourceServerResource(),
@@ -25,19 +36,74 @@ public struct StackGraph: Sendable {
                 callbackURLs: [], explicitAuthFlows: ["ALLOW_REFRESH_TOKEN_AUTH"])
         }),
         TestUserResource(),
-        HTTPAPIResource(),
-        JWTAuthorizerResource(),
+    ]
+
+    /// The echo function and what it needs.
+    static let echoFunctionNodes: [any StackResource] = [
         LambdaRoleResource(),
         RolePolicyAttachmentResource(),
         LambdaFunctionResource(),
         LogGroupResource(),
         InvokePermissionResource(),
         LambdaIntegrationResource(),
-        RouteResource(key: "route", label: "API route (read)", routeKey: { $0.routeKey }, scopes: { $0.qualifiedScopes }),
-        RouteResource(key: "route_write", label: "API route (write)", routeKey: { $0.writeRouteKey },
-                      scopes: { $0.qualifiedScopes.filter { $0.hasSuffix(".write") } }),
-        StageResource(dependencies: ["http_api", "route", "route_write"]),
-    ])
+    ]
+
+    /// GET (read or write scope) and POST (write scope) routes with one authorization type.
+    static func routes(_ authorizationType: String, scoped: Bool) -> [any StackResource] {
+        [
+            RouteResource(key: "route", label: "API route (read)", routeKey: { $0.routeKey },
+                          scopes: { scoped ? $0.qualifiedScopes : [] }, authorizationType: authorizationType),
+            RouteResource(key: "route_write", label: "API route (write)", routeKey: { $0.writeRouteKey },
+                          scopes: { scoped ? $0.qualifiedScopes.filter { $0.hasSuffix(".write") } : [] }, authorizationType: authorizationType),
+            StageResource(dependencies: ["http_api", "route", "route_write"]),
+        ]
+    }
+
+    /// The default Cognito-secured stack of DESIGN.md.
+    public static let cognito = StackGraph(nodes: cognitoNodes + [HTTPAPIResource(), JWTAuthorizerResource.cognito]
+        + echoFunctionNodes + routes("JWT", scoped: true))
+
+    /// JWT authorizer trusting an external OIDC issuer; no Cognito. Routes need a valid token
+    /// for the audience (scopes differ between providers, so none are required).
+    public static let oidc = StackGraph(nodes: [HTTPAPIResource(), JWTAuthorizerResource.oidc]
+        + echoFunctionNodes + routes("JWT", scoped: false))
+
+    /// A Lambda REQUEST authorizer (its own role, function and invoke permission) verifying the
+    /// Cognito access token; the function enforces the routes' scopes.
+    public static let lambdaAuthorizer = StackGraph(nodes: cognitoNodes + [
+        HTTPAPIResource(),
+        LambdaRoleResource(key: "authorizer_role", label: "IAM role (authorizer)", roleName: { $0.authorizerRoleName }),
+        RolePolicyAttachmentResource(key: "authorizer_role_policy", label: "IAM policy attachment (authorizer)",
+                                     roleKey: "authorizer_role", roleName: { $0.authorizerRoleName }),
+        LambdaFunctionResource(key: "authorizer_function", label: "Lambda function (authorizer)", roleKey: "authorizer_role",
+                               attachmentKey: "authorizer_role_policy", extraDependencies: ["user_pool", "app_client", "machine_client"],
+                               functionName: { $0.authorizerFunctionName },
+                               roleName: { $0.authorizerRoleName }, code: .authorizer, environment: authorizerEnvironment),
+        LogGroupResource(key: "authorizer_log_group", label: "Lambda log group (authorizer)", functionKey: "authorizer_function",
+                         functionName: { $0.authorizerFunctionName }),
+        RequestAuthorizerResource(),
+        InvokePermissionResource(key: "authorizer_permission", label: "Lambda invoke permission (authorizer)",
+                                 functionKey: "authorizer_function", functionName: { $0.authorizerFunctionName },
+                                 statementId: "secure-api-apigateway-authorizer", scopeKey: "authorizer",
+                                 sourceArnSuffix: { "/authorizers/\(try $0.id(of: "authorizer"))" }),
+    ] + echoFunctionNodes + routes("CUSTOM", scoped: false))
+
+    /// AWS_IAM routes: callers sign with SigV4 (service execute-api); no authorizer, no Cognito.
+    public static let iam = StackGraph(nodes: [HTTPAPIResource()] + echoFunctionNodes + routes("AWS_IAM", scoped: false))
+
+    /// The authorizer function's settings (lambda/authorizer/authorizer.py reads them).
+    static let authorizerEnvironment: @Sendable (ResourceContext) throws -> [String: String] = { ctx in
+        let c = ctx.config
+        let read = c.qualifiedScopes
+        let write = c.qualifiedScopes.filter { $0.hasSuffix(".write") }
+        let scopes: JSON = .object([c.routeKey: .array(read.map { .string($0) }), c.writeRouteKey: .array(write.map { .string($0) })])
+        return [
+            "ISSUER": ctx.issuer(poolId: try ctx.id(of: "user_pool")),
+            "CLIENT_IDS": [try ctx.id(of: "app_client"), try ctx.id(of: "machine_client")].joined(separator: ","),
+            "REQUIRED_SCOPES": scopes.serialized(),
+            "RESPONSE_MODE": "simple",
+        ]
+    }
 
     /// Dependencies in order: each node after everything it needs (stable: graph order
     /// breaks ties), so `plan` shows exactly the order a serial create makes.
@@ -73,7 +139,11 @@ public struct StackGraph: Sendable {
 extension StackState {
     /// Flat outputs with the tutorial's key names (`jq -r .outputs.api_url state.json`).
     public var outputs: [String: String] {
-        var o: [String: String] = ["region": target.region, "stack_name": config.stackName]
+        var o: [String: String] = ["region": target.region, "stack_name": config.stackName, "auth": config.auth.rawValue]
+        if config.auth == .oidc {
+            o["oidc_issuer"] = config.oidcIssuer
+            o["oidc_audience"] = config.oidcAudience
+        }
         func created(_ key: String) -> ResourceRecord? {
             guard let r = record(key), r.status == .created else { return nil }
             return r
@@ -107,6 +177,10 @@ extension StackState {
         if let a = created("authorizer") { o["authorizer_id"] = a.id }
         if let r = created("lambda_role") { o["lambda_role_arn"] = r.arn }
         if let f = created("lambda_function") { o["lambda_function_name"] = f.id; o["lambda_function_arn"] = f.arn }
+        if let f = created("authorizer_function") { o["authorizer_function_name"] = f.id; o["authorizer_function_arn"] = f.arn }
+        if config.auth == .iam, let api = created("http_api")?.id, let stage = created("stage")?.id {
+            o["invoke_arn_pattern"] = "arn:aws:execute-api:\(target.region):\(target.account):\(api)/\(stage)/*/*"
+        }
         if let i = created("integration") { o["integration_id"] = i.id }
         if let r = created("route") { o["route_id"] = r.id; o["route_key"] = r.name }
         if let r = created("route_write") { o["write_route_id"] = r.id; o["write_route_key"] = r.name }

@@ -4,6 +4,7 @@ import Foundation
 import OAuth
 import Services
 import Stack
+import SigV4
 import Transport
 
 struct RequestCommand: AsyncParsableCommand {
@@ -23,6 +24,7 @@ struct RequestCommand: AsyncParsableCommand {
     @Flag(help: "Send no token (shows the 401).") var noToken = false
     @Option(help: "Full URL to call instead of the stack's API URL.") var url: String?
     @Option(help: "Request body.") var data: String?
+    @Flag(help: "Sign the request with SigV4 (service execute-api) using your AWS credentials, for AWS_IAM routes.") var sigv4 = false
     @OptionGroup var source: TokenSourceOptions
     @OptionGroup var aws: AWSOptions
     @OptionGroup var stateOptions: StateOptions
@@ -31,6 +33,13 @@ struct RequestCommand: AsyncParsableCommand {
         let state = try loadStack(stateOptions.statePath)
         let method = self.method.uppercased()
         var bearer: String?
+        if sigv4 {
+            try await sendSigned(state: state, method: method)
+            return
+        }
+        if state.config.auth == .iam && !noToken {
+            throw CLIError("this stack's routes use AWS_IAM: call them with --sigv4 (or --no-token to see the 403)")
+        }
         if !noToken {
             if let token { bearer = token }
             else if source.passwordFlow || source.clientCredentials {
@@ -40,6 +49,9 @@ struct RequestCommand: AsyncParsableCommand {
             }
         }
         if url == nil, state.target.endpoint != nil {
+            guard state.config.auth == .cognito || state.config.auth == .oidc else {
+                throw CLIError("the local emulator has no API Gateway data plane and cannot run a \(state.config.auth == .lambda ? "Lambda authorizer" : "IAM authorization") check; check the token with 'secure-api jwt verify', or give --url")
+            }
             try await simulate(state: state, method: method, token: bearer)
             return
         }
@@ -58,6 +70,65 @@ struct RequestCommand: AsyncParsableCommand {
         print(response.bodyText)
         if let why = Self.explain(status: response.status, wwwAuthenticate: response.header("WWW-Authenticate")) { Console.info(why) }
         if !(200..<300).contains(response.status) { throw ExitCode(1) }
+    }
+
+    /// AWS_IAM routes: the call is signed with the caller's credentials for `execute-api`.
+    func sendSigned(state: StackState, method: String) async throws {
+        guard let target = url ?? state.outputs["api_url"].map({ $0 + path }) else {
+            throw CLIError("state.json has no api_url: is the stack complete? (secure-api status)")
+        }
+        guard let endpoint = Self.endpointOf(target) else {
+            throw CLIError("cannot sign for URL \(target)")
+        }
+        var session = aws.session
+        session.region = state.target.region
+        let shared = try SharedConfig(environment: session.environment, profileOverride: aws.profile)
+        let credentials = try CredentialsChain.resolve(environment: session.environment, shared: shared, profileFlagGiven: aws.profile != nil)
+        let (pathPart, queryPart) = Self.split(target)
+        let body = Array((data ?? "").utf8)
+        var headers = [HeaderField("Host", endpoint.hostHeader)]
+        if data != nil { headers.append(HeaderField("Content-Type", "application/json")) }
+        let signer = SigV4Signer(credentials: credentials.credentials, region: state.target.region, service: "execute-api")
+        let time = SigningTime(secondsSince1970: Int64(Date().timeIntervalSince1970))
+        let result = try signer.signHeaders(SigningRequest(method: method, path: pathPart, query: queryPart, headers: headers, body: body), at: time)
+        let all = (headers + result.addedHeaders).map { HTTPHeader($0.name, $0.value) }
+        if url == nil, state.target.endpoint != nil {
+            Console.info("The local emulator has no API Gateway data plane: the SigV4-signed request would be:")
+            print("\(method) \(target)")
+            for h in all { print("\(h.name): \(Redaction.displayHeader(name: h.name, value: h.value))") }
+            throw ExitCode(1)
+        }
+        Console.info("\(method) \(target) (SigV4, execute-api, \(credentials.source))")
+        let response = try await CurlTransport.shared.send(HTTPRequest(method: method, url: target, headers: all, body: body),
+                                                           timeouts: HTTPTimeouts())
+        print("HTTP \(response.status)")
+        for h in response.headers { print("\(h.name): \(h.value)") }
+        print("")
+        print(response.bodyText)
+        if response.status == 403 {
+            Console.info("403 Forbidden: IAM denied the call: the caller needs execute-api:Invoke on \(state.outputs["invoke_arn_pattern"] ?? "arn:aws:execute-api:REGION:ACCOUNT:API/STAGE/METHOD/PATH")")
+        }
+        if !(200..<300).contains(response.status) { throw ExitCode(1) }
+    }
+
+    static func endpointOf(_ url: String) -> Endpoint? {
+        guard let schemeEnd = url.range(of: "://") else { return nil }
+        let rest = url[schemeEnd.upperBound...]
+        let authority = rest.prefix(while: { $0 != "/" && $0 != "?" })
+        return Endpoint(parsing: String(url[..<schemeEnd.upperBound]) + authority)
+    }
+
+    /// Path and query of an absolute URL.
+    static func split(_ url: String) -> (String, String?) {
+        guard let schemeEnd = url.range(of: "://") else { return ("/", nil) }
+        let rest = url[schemeEnd.upperBound...]
+        guard let slash = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) else { return ("/", nil) }
+        let target = rest[slash...]
+        if let q = target.firstIndex(of: "?") {
+            let p = String(target[..<q])
+            return (p.isEmpty ? "/" : p, String(target[target.index(after: q)...]))
+        }
+        return (String(target), nil)
     }
 
     /// What a 401 or 403 from API Gateway's JWT authorizer means, from WWW-Authenticate.

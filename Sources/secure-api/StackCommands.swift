@@ -88,6 +88,10 @@ struct CreateCommand: AsyncParsableCommand {
     @OptionGroup var aws: AWSOptions
     @OptionGroup var stateOptions: StateOptions
 
+    @Option(help: "How routes are protected: cognito (JWT authorizer + Cognito), oidc (JWT authorizer + external issuer), lambda (Lambda REQUEST authorizer), iam (AWS_IAM, SigV4 callers).")
+    var auth: AuthPattern = .cognito
+    @Option(help: "OIDC issuer URL for --auth oidc, e.g. https://HOST/realms/REALM.") var issuer: String?
+    @Option(help: "Audience for --auth oidc (Keycloak's default is 'account').") var audience: String?
     @Option(help: "Stack name (tag secure-api:stack=NAME on every resource that takes tags).") var stackName = "HelloAPI"
     @Option(help: "Cognito user pool name.") var userPoolName = "HelloUserPool"
     @Option(help: "Hosted-UI domain prefix (default: DOMAIN_PREFIX, else 16 random letters).") var domainPrefix: String?
@@ -118,8 +122,12 @@ struct CreateCommand: AsyncParsableCommand {
             scopes: scopes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }, appClientName: appClientName,
             callbackURL: callbackURL, username: username, email: email, apiName: apiName, roleName: roleName,
             functionName: functionName, runtime: runtime, stageName: stage)
-        try config.validate()
-        return config
+        var withAuth = config
+        withAuth.auth = auth
+        withAuth.oidcIssuer = issuer.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+        withAuth.oidcAudience = audience
+        try withAuth.validate()
+        return withAuth
     }
 
     func readPassword(env: [String: String]) -> String? {
@@ -136,8 +144,9 @@ struct CreateCommand: AsyncParsableCommand {
         try file.lock()
         let existing = try file.load()
         let config = try existing?.config ?? newConfig(env: env)
-        let password = readPassword(env: env)
-        if existing?.record("test_user")?.status != .created {
+        let graph = StackGraph.forAuth(config.auth)
+        let password = graph.node("test_user") == nil ? nil : readPassword(env: env)
+        if graph.node("test_user") != nil, existing?.record("test_user")?.status != .created {
             guard let password else {
                 throw CLIError("PASSWORD is not set: the test user needs one (export PASSWORD=... or pipe it to --password-stdin)")
             }
@@ -147,10 +156,10 @@ struct CreateCommand: AsyncParsableCommand {
         let printer = EventPrinter(toStderr: output == .json)
         printer.line("Target: \(run.description)")
         let state = existing ?? StackState(stackId: StackDefaults.newStackId(), target: run.target, config: config, resources: [])
-        if existing != nil, !StackGraph.cognito.nodes.allSatisfy({ existing?.record($0.key)?.status == .created }) {
+        if existing != nil, !graph.nodes.allSatisfy({ existing?.record($0.key)?.status == .created }) {
             printer.line("Resuming stack '\(state.config.stackName)' from \(file.path) (\(state.resources.count) entries)")
         }
-        let executor = StackExecutor(graph: .cognito, services: StackServices(client: AWSClient(config: run.config)),
+        let executor = StackExecutor(graph: graph, services: StackServices(client: AWSClient(config: run.config)),
                                      maxConcurrency: maxConcurrency,
                                      inFlightWindowSeconds: Double(run.config.timeouts.totalMilliseconds) / 1000,
                                      events: { printer($0) })
@@ -204,7 +213,7 @@ struct DeleteCommand: AsyncParsableCommand {
         }
         print("Deleting stack '\(state.config.stackName)': \(state.resources.count) resources, newest first")
         let printer = EventPrinter(toStderr: false)
-        let executor = StackExecutor(graph: .cognito, services: StackServices(client: AWSClient(config: run.config)),
+        let executor = StackExecutor(graph: .forAuth(state.config.auth), services: StackServices(client: AWSClient(config: run.config)),
                                      inFlightWindowSeconds: Double(run.config.timeouts.totalMilliseconds) / 1000,
                                      events: { printer($0) })
         let started = Date()
@@ -236,7 +245,8 @@ struct StatusCommand: AsyncParsableCommand {
         }
         let run = try await StackRun.open(aws, state: state)
         print("Target: \(run.description)")
-        let executor = StackExecutor(graph: .cognito, services: StackServices(client: AWSClient(config: run.config)), events: { _ in })
+        let executor = StackExecutor(graph: .forAuth(state.config.auth), services: StackServices(client: AWSClient(config: run.config)),
+                                     events: { _ in })
         var complete = true
         for (node, record, status) in try await executor.status(state: state) {
             if status != .exists && status != .notYet { complete = false }
@@ -255,16 +265,18 @@ struct PlanCommand: ParsableCommand {
     enum Format: String, ExpressibleByArgument, CaseIterable { case text, mermaid }
     @Option(help: "text or mermaid (the dependency graph).") var format: Format = .text
     @Option(help: "Region to show in ARNs and URLs.") var region: String?
+    @Option(help: "Auth pattern to plan: cognito, oidc, lambda or iam.") var auth: AuthPattern = .cognito
 
     func run() throws {
-        let graph = StackGraph.cognito
+        let graph = StackGraph.forAuth(auth)
         if format == .mermaid {
             print(graph.mermaid())
             return
         }
         let env = ProcessInfo.processInfo.environment
         let region = self.region ?? env["AWS_REGION"] ?? env["AWS_DEFAULT_REGION"] ?? "<region>"
-        let config = StackConfig(domainPrefix: env["DOMAIN_PREFIX"] ?? "<random 16 letters>", domainPrefixGenerated: env["DOMAIN_PREFIX"] == nil)
+        var config = StackConfig(domainPrefix: env["DOMAIN_PREFIX"] ?? "<random 16 letters>", domainPrefixGenerated: env["DOMAIN_PREFIX"] == nil)
+        config.auth = auth
         var n = 0
         for node in graph.topologicalOrder() {
             for call in node.plan(config, region: region) {
@@ -290,3 +302,5 @@ enum StackDefaults {
 func pad(_ s: String, _ width: Int) -> String {
     s.count >= width ? s : s + String(repeating: " ", count: width - s.count)
 }
+
+extension AuthPattern: ExpressibleByArgument {}

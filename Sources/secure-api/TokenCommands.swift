@@ -15,6 +15,9 @@ struct TokenSourceOptions: ParsableArguments {
     @Option(name: .customLong("scope"), help: "Scope to ask for (repeatable; client credentials). Default: all of the stack's scopes.")
     var scopes: [String] = []
     @Option(help: "Token endpoint (default: the stack's Cognito domain).") var tokenURL: String?
+    @Option(help: "Client id at any OIDC provider (with --client-credentials and --token-url; secret from CLIENT_SECRET or --client-secret-stdin).")
+    var clientId: String?
+    @Flag(help: "Read the client secret from stdin (never pass a secret as a flag value).") var clientSecretStdin = false
     @Flag(help: "Neither read nor write the token cache.") var noCache = false
 }
 
@@ -142,8 +145,13 @@ struct TokenCommand: AsyncParsableCommand {
     @Flag(name: .shortAndLong, help: "Print only the access token (for scripts).") var quiet = false
 
     func run() async throws {
-        let state = try loadStack(stateOptions.statePath)
-        let entry = try await TokenFetcher(state: state, aws: aws, options: source).fetch()
+        let entry: TokenCache.Entry
+        if let clientId = source.clientId {
+            entry = try await genericClientCredentials(clientId: clientId)
+        } else {
+            let state = try loadStack(stateOptions.statePath)
+            entry = try await TokenFetcher(state: state, aws: aws, options: source).fetch()
+        }
         if quiet {
             print(entry.accessToken)
             return
@@ -151,6 +159,26 @@ struct TokenCommand: AsyncParsableCommand {
         print("access_token: \(entry.accessToken)\n\(decodedForDisplay(entry.accessToken))")
         if let id = entry.idToken { print("\nid_token: \(id)\n\(decodedForDisplay(id))") }
         if entry.refreshToken != nil { print("\nrefresh_token: (kept in the token cache, not shown)") }
+    }
+}
+
+extension TokenCommand {
+    /// Client credentials at any OIDC provider (Keycloak, ...): no stack needed.
+    func genericClientCredentials(clientId: String) async throws -> TokenCache.Entry {
+        guard source.clientCredentials, let url = source.tokenURL else {
+            throw CLIError("--client-id is for --client-credentials with --token-url (any OIDC provider)")
+        }
+        let secret: String
+        if source.clientSecretStdin {
+            secret = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .newlines)
+        } else if let s = ProcessInfo.processInfo.environment["CLIENT_SECRET"], !s.isEmpty {
+            secret = s
+        } else {
+            throw CLIError("no client secret: set CLIENT_SECRET or pipe it to --client-secret-stdin")
+        }
+        let t = try await TokenClient().clientCredentials(tokenURL: url, clientId: clientId, clientSecret: secret, scopes: source.scopes)
+        return TokenCache.Entry(accessToken: t.accessToken, idToken: t.idToken, refreshToken: t.refreshToken,
+                                expiresAt: Date().addingTimeInterval(Double(t.expiresIn ?? 300)), scope: t.scope)
     }
 }
 
@@ -168,7 +196,9 @@ struct JWTVerifyCommand: AsyncParsableCommand {
     @Option(help: "Expected issuer (default: the stack's user pool).") var issuer: String?
     @Option(help: "JWKS URL (default: the stack's; without a stack: the issuer's OIDC discovery document).") var jwksURL: String?
     enum Use: String, ExpressibleByArgument { case access, id, any }
-    @Option(help: "Required token_use: access, id or any.") var tokenUse: Use = .access
+    @Option(name: .customLong("token-use"), help: "Required token_use: access, id or any (default: access; any for an oidc stack).") var tokenUseOption: Use?
+    var tokenUse: Use { tokenUseOption ?? .access }
+    var tokenUseDefaulted: Bool { tokenUseOption == nil }
     @Option(name: .customLong("client-id"), help: "Accepted client id / audience (repeatable; default: the stack's app clients).") var clientIds: [String] = []
     @Option(name: .customLong("scope"), help: "Required scope (repeatable; any one suffices, as API Gateway).") var scopes: [String] = []
     @Flag(help: "Require every --scope (AND) instead of any one (OR).") var allScopes = false
@@ -179,7 +209,7 @@ struct JWTVerifyCommand: AsyncParsableCommand {
         let raw = token == "-" ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : token
         let jwt = raw.trimmingCharacters(in: .whitespacesAndNewlines)
         let state = try? StateFile(path: stateOptions.statePath).load()
-        guard let issuer = issuer ?? state?.outputs["user_pool_jwt_issuer_url"] else {
+        guard let issuer = issuer ?? state?.outputs["user_pool_jwt_issuer_url"] ?? state?.config.oidcIssuer else {
             throw CLIError("no issuer: pass --issuer (or run in a directory with the stack's state.json)")
         }
         let location: JWKSLocation
@@ -188,8 +218,12 @@ struct JWTVerifyCommand: AsyncParsableCommand {
         } else {
             location = .discover(issuer: issuer)
         }
-        let clients = clientIds.isEmpty ? [state?.outputs["terminal_app_client_id"], state?.outputs["machine_client_id"]].compactMap { $0 } : clientIds
-        let policy = JWTPolicy(issuer: issuer, tokenUse: tokenUse == .any ? nil : (tokenUse == .id ? .id : .access),
+        let clients = clientIds.isEmpty
+            ? [state?.outputs["terminal_app_client_id"], state?.outputs["machine_client_id"], state?.config.oidcAudience].compactMap { $0 }
+            : clientIds
+        // Other OIDC providers (Keycloak) put no token_use in their tokens: check aud only.
+        let use: JWTPolicy.TokenUse? = tokenUse == .any || (tokenUseDefaulted && state?.config.auth == .oidc) ? nil : (tokenUse == .id ? .id : .access)
+        let policy = JWTPolicy(issuer: issuer, tokenUse: use,
                                clientIDs: clients, requiredScopes: scopes, scopeMatch: allScopes ? .all : .any, leeway: leeway)
         do {
             let claims = try await JWTVerifier(keys: RemoteJWKS(location: location), policy: policy).verify(jwt)

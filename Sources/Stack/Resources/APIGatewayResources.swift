@@ -36,45 +36,51 @@ struct HTTPAPIResource: StackResource {
     }
 }
 
-/// 7. The JWT authorizer trusting the pool, audience = the app client.
+/// 7. The JWT authorizer: trusts the stack's user pool (audience: its app clients), or an
+/// external OIDC issuer (auth = oidc).
 struct JWTAuthorizerResource: StackResource {
     let key = "authorizer"
     let type = "apigateway:authorizer"
     let label = "JWT authorizer"
-    let dependencies = ["http_api", "user_pool", "app_client", "machine_client"]
+    let dependencies: [String]
+    let issuer: @Sendable (ResourceContext) throws -> String
+    let audience: @Sendable (ResourceContext) throws -> [String]
+    let planIssuer: @Sendable (StackConfig, String) -> (issuer: String, audience: String)
+
+    static let cognito = JWTAuthorizerResource(
+        dependencies: ["http_api", "user_pool", "app_client", "machine_client"],
+        issuer: { $0.issuer(poolId: try $0.id(of: "user_pool")) },
+        audience: { [try $0.id(of: "app_client"), try $0.id(of: "machine_client")] },
+        planIssuer: { _, region in ("https://cognito-idp.\(region).amazonaws.com/<user_pool>", "<app_client>,<machine_client>") })
+
+    static let oidc = JWTAuthorizerResource(
+        dependencies: ["http_api"],
+        issuer: { ctx in
+            guard let i = ctx.config.oidcIssuer else { throw StackError.invalidConfig("no OIDC issuer in the stack's config") }
+            return i
+        },
+        audience: { ctx in [ctx.config.oidcAudience].compactMap { $0 } },
+        planIssuer: { c, _ in (c.oidcIssuer ?? "<--issuer>", c.oidcAudience ?? "<--audience>") })
 
     func pendingName(_ c: StackConfig) -> String? { c.authorizerName }
 
     func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
-        [PlannedCall(service: "apigatewayv2", operation: "CreateAuthorizer", parameters: [
+        let (issuer, audience) = planIssuer(c, region)
+        return [PlannedCall(service: "apigatewayv2", operation: "CreateAuthorizer", parameters: [
             ("ApiId", "<http_api>"), ("Name", c.authorizerName), ("AuthorizerType", "JWT"),
-            ("IdentitySource", "$request.header.Authorization"),
-            ("Issuer", "https://cognito-idp.\(region).amazonaws.com/<user_pool>"), ("Audience", "<app_client>,<machine_client>"),
+            ("IdentitySource", "$request.header.Authorization"), ("Issuer", issuer), ("Audience", audience),
         ])]
     }
 
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
         let apiId = try ctx.id(of: "http_api")
         let id = try await ctx.services.apigateway.createJWTAuthorizer(
-            apiId: apiId, name: ctx.config.authorizerName, issuer: ctx.issuer(poolId: try ctx.id(of: "user_pool")),
-            audience: [try ctx.id(of: "app_client"), try ctx.id(of: "machine_client")])
+            apiId: apiId, name: ctx.config.authorizerName, issuer: try issuer(ctx), audience: try audience(ctx))
         return record(id: id, name: ctx.config.authorizerName, parentId: apiId)
     }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
-        let apiId = try ctx.id(of: "http_api")
-        let all: [JSON]
-        do {
-            all = try await ctx.services.apigateway.getAuthorizers(apiId: apiId)
-        } catch let e as AWSServiceError where e.httpStatus >= 500 {
-            // Some emulators do not implement GetAuthorizers; a duplicate would live inside our
-            // API and go with it, so creating again leaks nothing.
-            ctx.note("cannot list authorizers (\(e.code)); creating a new one")
-            return nil
-        }
-        guard let hit = all.first(where: { $0["name"]?.string == ctx.config.authorizerName }),
-              let id = hit["authorizerId"]?.string else { return nil }
-        return record(id: id, name: ctx.config.authorizerName, parentId: apiId)
+        try await findAuthorizer(ctx, name: ctx.config.authorizerName, key: key)
     }
 
     func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
@@ -84,6 +90,62 @@ struct JWTAuthorizerResource: StackResource {
     func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
         try await probe { _ = try await ctx.services.apigateway.getAuthorizer(apiId: try r.requireParent(), id: try r.requireId()) }
     }
+}
+
+/// 7 (auth = lambda). A Lambda REQUEST authorizer: API Gateway calls the authorizer function,
+/// which verifies the Cognito access token and the route's scopes itself.
+struct RequestAuthorizerResource: StackResource {
+    let key = "authorizer"
+    let type = "apigateway:authorizer"
+    let label = "Lambda REQUEST authorizer"
+    let dependencies = ["http_api", "authorizer_function"]
+
+    static let name = "CognitoLambdaAuthorizer"
+
+    func pendingName(_ c: StackConfig) -> String? { Self.name }
+
+    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
+        [PlannedCall(service: "apigatewayv2", operation: "CreateAuthorizer", parameters: [
+            ("ApiId", "<http_api>"), ("Name", Self.name), ("AuthorizerType", "REQUEST"),
+            ("AuthorizerUri", "arn:aws:apigateway:\(region):lambda:path/2015-03-31/functions/<authorizer_function arn>/invocations"),
+            ("AuthorizerPayloadFormatVersion", "2.0"), ("EnableSimpleResponses", "true"), ("AuthorizerResultTtlInSeconds", "0"),
+        ])]
+    }
+
+    func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
+        let apiId = try ctx.id(of: "http_api")
+        let id = try await ctx.services.apigateway.createRequestAuthorizer(
+            apiId: apiId, name: Self.name, functionArn: try ctx.arn(of: "authorizer_function"), region: ctx.target.region)
+        return record(id: id, name: Self.name, parentId: apiId)
+    }
+
+    func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
+        try await findAuthorizer(ctx, name: Self.name, key: key)
+    }
+
+    func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
+        try await ctx.services.apigateway.deleteAuthorizer(apiId: try r.requireParent(), id: try r.requireId())
+    }
+
+    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
+        try await probe { _ = try await ctx.services.apigateway.getAuthorizer(apiId: try r.requireParent(), id: try r.requireId()) }
+    }
+}
+
+/// An authorizer of ours in the API, by name.
+func findAuthorizer(_ ctx: ResourceContext, name: String, key: String) async throws -> ResourceRecord? {
+    let apiId = try ctx.id(of: "http_api")
+    let all: [JSON]
+    do {
+        all = try await ctx.services.apigateway.getAuthorizers(apiId: apiId)
+    } catch let e as AWSServiceError where e.httpStatus >= 500 {
+        // Some emulators do not implement GetAuthorizers; a duplicate would live inside our
+        // API and go with it, so creating again leaks nothing.
+        ctx.note("cannot list authorizers (\(e.code)); creating a new one")
+        return nil
+    }
+    guard let hit = all.first(where: { $0["name"]?.string == name }), let id = hit["authorizerId"]?.string else { return nil }
+    return ResourceRecord(key: key, type: "apigateway:authorizer", status: .created, id: id, name: name, parentId: apiId)
 }
 
 /// 11. The Lambda proxy integration (payload 2.0).
@@ -132,21 +194,26 @@ struct RouteResource: StackResource {
     let label: String
     let routeKey: @Sendable (StackConfig) -> String
     let scopes: @Sendable (StackConfig) -> [String]
-    let dependencies = ["http_api", "authorizer", "integration"]
+    /// JWT, CUSTOM (Lambda authorizer) or AWS_IAM.
+    var authorizationType = "JWT"
+    var usesAuthorizer: Bool { authorizationType != "AWS_IAM" && authorizationType != "NONE" }
+    var dependencies: [String] { usesAuthorizer ? ["http_api", "authorizer", "integration"] : ["http_api", "integration"] }
 
     func pendingName(_ c: StackConfig) -> String? { routeKey(c) }
 
     func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
-        [PlannedCall(service: "apigatewayv2", operation: "CreateRoute", parameters: [
-            ("ApiId", "<http_api>"), ("RouteKey", routeKey(c)), ("AuthorizationType", "JWT"), ("AuthorizerId", "<authorizer>"),
-            ("AuthorizationScopes", scopes(c).joined(separator: " OR ")), ("Target", "integrations/<integration>"),
-        ])]
+        var p: [(String, String)] = [("ApiId", "<http_api>"), ("RouteKey", routeKey(c)), ("AuthorizationType", authorizationType)]
+        if usesAuthorizer { p.append(("AuthorizerId", "<authorizer>")) }
+        if !scopes(c).isEmpty { p.append(("AuthorizationScopes", scopes(c).joined(separator: " OR "))) }
+        p.append(("Target", "integrations/<integration>"))
+        return [PlannedCall(service: "apigatewayv2", operation: "CreateRoute", parameters: p)]
     }
 
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
         let apiId = try ctx.id(of: "http_api")
         let id = try await ctx.services.apigateway.createRoute(
-            apiId: apiId, routeKey: routeKey(ctx.config), authorizationType: "JWT", authorizerId: try ctx.id(of: "authorizer"),
+            apiId: apiId, routeKey: routeKey(ctx.config), authorizationType: authorizationType,
+            authorizerId: usesAuthorizer ? try ctx.id(of: "authorizer") : nil,
             scopes: scopes(ctx.config), target: "integrations/\(try ctx.id(of: "integration"))")
         return record(id: id, name: routeKey(ctx.config), parentId: apiId)
     }

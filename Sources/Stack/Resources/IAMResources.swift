@@ -4,41 +4,43 @@ import Services
 /// 8. The Lambda execution role. Role names are unique per account; one carrying another
 /// stack's tags (or none) is never adopted — that would later delete someone else's role.
 struct LambdaRoleResource: StackResource {
-    let key = "lambda_role"
+    var key = "lambda_role"
     let type = "iam:role"
-    let label = "IAM role"
+    var label = "IAM role"
     var uniqueName: Bool { true }
     let dependencies: [String] = []
+    var roleName: @Sendable (StackConfig) -> String = { $0.roleName }
 
     static let assumeRolePolicy = #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#
 
-    func pendingName(_ c: StackConfig) -> String? { c.roleName }
+    func pendingName(_ c: StackConfig) -> String? { roleName(c) }
 
     func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
         [PlannedCall(service: "iam", operation: "CreateRole", parameters: [
-            ("RoleName", c.roleName), ("AssumeRolePolicyDocument", "lambda.amazonaws.com may sts:AssumeRole"),
+            ("RoleName", roleName(c)), ("AssumeRolePolicyDocument", "lambda.amazonaws.com may sts:AssumeRole"),
             ("Tags", "secure-api:stack=\(c.stackName)"),
         ])]
     }
 
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
         do {
-            let arn = try await ctx.services.iam.createRole(name: ctx.config.roleName, assumeRolePolicy: Self.assumeRolePolicy, tags: ctx.tags)
-            return record(id: ctx.config.roleName, name: ctx.config.roleName, arn: arn)
+            let arn = try await ctx.services.iam.createRole(name: roleName(ctx.config), assumeRolePolicy: Self.assumeRolePolicy, tags: ctx.tags)
+            return record(id: roleName(ctx.config), name: roleName(ctx.config), arn: arn)
         } catch let e as AWSServiceError where e.code == "EntityAlreadyExists" {
             // Ours from an attempt whose answer was lost, or someone else's (then find refuses).
-            if let mine = try await find(ctx, pending: record(id: nil, name: ctx.config.roleName)) { return mine }
+            if let mine = try await find(ctx, pending: record(id: nil, name: roleName(ctx.config))) { return mine }
             throw e
         }
     }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
         let role: (arn: String, tags: Tags)
-        do { role = try await ctx.services.iam.getRole(name: ctx.config.roleName) } catch where NotFound.matches(error) { return nil }
+        let name = roleName(ctx.config)
+        do { role = try await ctx.services.iam.getRole(name: name) } catch where NotFound.matches(error) { return nil }
         guard role.tags["secure-api:id"] == ctx.stackId else {
-            throw StackError.foreignResource("IAM role \(ctx.config.roleName) already exists and was not created by this stack; choose another --role-name")
+            throw StackError.foreignResource("IAM role \(name) already exists and was not created by this stack; choose another --role-name")
         }
-        return record(id: ctx.config.roleName, name: ctx.config.roleName, arn: role.arn)
+        return record(id: name, name: name, arn: role.arn)
     }
 
     func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
@@ -52,27 +54,29 @@ struct LambdaRoleResource: StackResource {
 
 /// 8b. The AWS managed policy attached to the role (AttachRolePolicy is idempotent).
 struct RolePolicyAttachmentResource: StackResource {
-    let key = "lambda_role_policy"
+    var key = "lambda_role_policy"
     let type = "iam:role-policy-attachment"
-    let label = "IAM policy attachment"
+    var label = "IAM policy attachment"
     var uniqueName: Bool { true }
-    let dependencies = ["lambda_role"]
+    var roleKey = "lambda_role"
+    var roleName: @Sendable (StackConfig) -> String = { $0.roleName }
+    var dependencies: [String] { [roleKey] }
 
     func pendingName(_ c: StackConfig) -> String? { StackConfig.basicExecutionPolicyArn }
 
     func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
         [PlannedCall(service: "iam", operation: "AttachRolePolicy",
-                     parameters: [("RoleName", c.roleName), ("PolicyArn", StackConfig.basicExecutionPolicyArn)])]
+                     parameters: [("RoleName", roleName(c)), ("PolicyArn", StackConfig.basicExecutionPolicyArn)])]
     }
 
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
-        let role = try ctx.id(of: "lambda_role")
+        let role = try ctx.id(of: roleKey)
         try await ctx.services.iam.attachRolePolicy(roleName: role, policyArn: StackConfig.basicExecutionPolicyArn)
         return record(id: StackConfig.basicExecutionPolicyArn, name: "AWSLambdaBasicExecutionRole", arn: StackConfig.basicExecutionPolicyArn, parentId: role)
     }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
-        let role = try ctx.id(of: "lambda_role")
+        let role = try ctx.id(of: roleKey)
         guard try await ctx.services.iam.listAttachedRolePolicies(roleName: role).contains(StackConfig.basicExecutionPolicyArn) else { return nil }
         return record(id: StackConfig.basicExecutionPolicyArn, name: "AWSLambdaBasicExecutionRole", arn: StackConfig.basicExecutionPolicyArn, parentId: role)
     }

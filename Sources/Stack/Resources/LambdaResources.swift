@@ -6,11 +6,20 @@ import Services
 /// 9. The echo function. CreateFunction is retried, bounded, while IAM propagates the new
 /// role ("cannot be assumed by Lambda") — never a fixed sleep.
 struct LambdaFunctionResource: StackResource {
-    let key = "lambda_function"
+    var key = "lambda_function"
     let type = "lambda:function"
-    let label = "Lambda function"
+    var label = "Lambda function"
     var uniqueName: Bool { true }
-    let dependencies = ["lambda_role", "lambda_role_policy"]
+    var roleKey = "lambda_role"
+    var attachmentKey = "lambda_role_policy"
+    /// Resources the function's environment names (the authorizer's user pool and clients).
+    var extraDependencies: [String] = []
+    var dependencies: [String] { [roleKey, attachmentKey] + extraDependencies }
+    var functionName: @Sendable (StackConfig) -> String = { $0.functionName }
+    var roleName: @Sendable (StackConfig) -> String = { $0.roleName }
+    var code: FunctionCode = .echo
+    /// Environment variables, from the created resources (the authorizer needs the pool).
+    var environment: @Sendable (ResourceContext) throws -> [String: String] = { _ in [:] }
 
     /// How long to wait for IAM propagation in total (AWS usually takes 5-10 s);
     /// SECURE_API_IAM_PROPAGATION_SECONDS overrides it.
@@ -18,40 +27,41 @@ struct LambdaFunctionResource: StackResource {
         ProcessInfo.processInfo.environment["SECURE_API_IAM_PROPAGATION_SECONDS"].flatMap(Double.init) ?? 90
     }
 
-    func pendingName(_ c: StackConfig) -> String? { c.functionName }
+    func pendingName(_ c: StackConfig) -> String? { functionName(c) }
 
     func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
         [PlannedCall(service: "lambda", operation: "CreateFunction", parameters: [
-            ("FunctionName", c.functionName), ("Runtime", c.runtime), ("Architectures", c.architecture),
-            ("Handler", EchoFunctionCode.handler), ("Role", "<lambda_role arn>"), ("Code.ZipFile", "in-memory zip of \(EchoFunctionCode.fileName)"),
+            ("FunctionName", functionName(c)), ("Runtime", c.runtime), ("Architectures", c.architecture),
+            ("Handler", code.handler), ("Role", "<\(roleKey) arn>"), ("Code.ZipFile", "in-memory zip of \(code.fileName)"),
         ])]
     }
 
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
         let c = ctx.config
-        let spec = Lambda.FunctionSpec(name: c.functionName, runtime: c.runtime, handler: EchoFunctionCode.handler,
-                                       roleArn: try ctx.arn(of: "lambda_role"), architecture: c.architecture,
-                                       zip: EchoFunctionCode.zip(), tags: ctx.tags)
+        let name = functionName(c)
+        let spec = Lambda.FunctionSpec(name: name, runtime: c.runtime, handler: code.handler,
+                                       roleArn: try ctx.arn(of: roleKey), architecture: c.architecture,
+                                       zip: code.zip(), tags: ctx.tags, environment: try environment(ctx))
         let started = DispatchTime.now().uptimeNanoseconds
         var delay = 0.25
         var announced = false
         while true {
             do {
                 let arn = try await ctx.services.lambda.createFunction(spec)
-                return record(id: c.functionName, name: c.functionName, arn: arn)
+                return record(id: name, name: name, arn: arn)
             } catch let e as AWSServiceError where e.code == "InvalidParameterValueException" && e.message.contains("cannot be assumed by Lambda") {
                 let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
                 guard elapsed + delay <= Self.propagationBudgetSeconds else {
                     throw StackError.iamPropagationTimeout(seconds: Int(elapsed.rounded()), last: e.message)
                 }
                 ctx.note(announced ? "still waiting for IAM role to propagate (\(Int(elapsed)) s)"
-                                   : "waiting for IAM role \(c.roleName) to propagate before Lambda can assume it (up to \(Int(Self.propagationBudgetSeconds)) s)")
+                                   : "waiting for IAM role \(roleName(c)) to propagate before Lambda can assume it (up to \(Int(Self.propagationBudgetSeconds)) s)")
                 announced = true
                 try await Task.sleep(nanoseconds: UInt64(delay * 1e9))
                 delay = min(delay * 2, 1)  // poll about once a second: finish soon after IAM is ready
             } catch let e as AWSServiceError where e.code == "ResourceConflictException" {
                 // Exists already: ours (an earlier attempt whose answer was lost) or not.
-                if let mine = try await find(ctx, pending: record(id: nil, name: c.functionName)) { return mine }
+                if let mine = try await find(ctx, pending: record(id: nil, name: name)) { return mine }
                 throw e
             }
         }
@@ -59,11 +69,12 @@ struct LambdaFunctionResource: StackResource {
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
         let fn: (arn: String, tags: Tags)
-        do { fn = try await ctx.services.lambda.getFunction(name: ctx.config.functionName) } catch where NotFound.matches(error) { return nil }
+        let name = functionName(ctx.config)
+        do { fn = try await ctx.services.lambda.getFunction(name: name) } catch where NotFound.matches(error) { return nil }
         guard fn.tags["secure-api:id"] == ctx.stackId else {
-            throw StackError.foreignResource("Lambda function \(ctx.config.functionName) already exists and was not created by this stack; choose another --function-name")
+            throw StackError.foreignResource("Lambda function \(name) already exists and was not created by this stack; choose another --function-name")
         }
-        return record(id: ctx.config.functionName, name: ctx.config.functionName, arn: fn.arn)
+        return record(id: name, name: name, arn: fn.arn)
     }
 
     func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
@@ -77,41 +88,49 @@ struct LambdaFunctionResource: StackResource {
 
 /// 10. API Gateway's permission to invoke the function, scoped to this API.
 struct InvokePermissionResource: StackResource {
-    let key = "invoke_permission"
+    var key = "invoke_permission"
     let type = "lambda:permission"
-    let label = "Lambda invoke permission"
+    var label = "Lambda invoke permission"
     var uniqueName: Bool { true }
-    let dependencies = ["lambda_function", "http_api"]
+    var functionKey = "lambda_function"
+    var functionName: @Sendable (StackConfig) -> String = { $0.functionName }
+    var statementId = StackConfig.invokeStatementId
+    /// The resource that scopes the permission (the API; for an authorizer, the authorizer).
+    var scopeKey = "http_api"
+    var dependencies: [String] { [functionKey, "http_api", scopeKey].reduce(into: []) { if !$0.contains($1) { $0.append($1) } } }
+    /// `arn:aws:execute-api:region:account:api/*/*`, or `.../authorizers/<id>` for an authorizer.
+    var sourceArnSuffix: @Sendable (ResourceContext) throws -> String = { _ in "/*/*" }
 
-    func pendingName(_ c: StackConfig) -> String? { StackConfig.invokeStatementId }
+    func pendingName(_ c: StackConfig) -> String? { statementId }
 
     func sourceArn(_ ctx: ResourceContext) throws -> String {
-        "arn:aws:execute-api:\(ctx.target.region):\(ctx.target.account):\(try ctx.id(of: "http_api"))/*/*"
+        "arn:aws:execute-api:\(ctx.target.region):\(ctx.target.account):\(try ctx.id(of: "http_api"))\(try sourceArnSuffix(ctx))"
     }
 
     func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
-        [PlannedCall(service: "lambda", operation: "AddPermission", parameters: [
-            ("FunctionName", c.functionName), ("StatementId", StackConfig.invokeStatementId), ("Action", "lambda:InvokeFunction"),
-            ("Principal", "apigateway.amazonaws.com"), ("SourceArn", "arn:aws:execute-api:\(region):<account>:<http_api>/*/*"),
+        let suffix = scopeKey == "http_api" ? "/*/*" : "/authorizers/<\(scopeKey)>"
+        return [PlannedCall(service: "lambda", operation: "AddPermission", parameters: [
+            ("FunctionName", functionName(c)), ("StatementId", statementId), ("Action", "lambda:InvokeFunction"),
+            ("Principal", "apigateway.amazonaws.com"), ("SourceArn", "arn:aws:execute-api:\(region):<account>:<http_api>\(suffix)"),
         ])]
     }
 
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
-        let fn = try ctx.id(of: "lambda_function")
+        let fn = try ctx.id(of: functionKey)
         let arn = try sourceArn(ctx)
         do {
-            try await ctx.services.lambda.addPermission(functionName: fn, statementId: StackConfig.invokeStatementId,
+            try await ctx.services.lambda.addPermission(functionName: fn, statementId: statementId,
                                                         principal: "apigateway.amazonaws.com", sourceArn: arn)
         } catch let e as AWSServiceError where e.code == "ResourceConflictException" {
             // The statement id is ours and already there (an earlier attempt's answer was lost).
         }
-        return record(id: StackConfig.invokeStatementId, name: StackConfig.invokeStatementId, arn: arn, parentId: fn)
+        return record(id: statementId, name: statementId, arn: arn, parentId: fn)
     }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
-        let fn = try ctx.id(of: "lambda_function")
-        guard try await ctx.services.lambda.policyStatementIds(functionName: fn).contains(StackConfig.invokeStatementId) else { return nil }
-        return record(id: StackConfig.invokeStatementId, name: StackConfig.invokeStatementId, arn: try sourceArn(ctx), parentId: fn)
+        let fn = try ctx.id(of: functionKey)
+        guard try await ctx.services.lambda.policyStatementIds(functionName: fn).contains(statementId) else { return nil }
+        return record(id: statementId, name: statementId, arn: try sourceArn(ctx), parentId: fn)
     }
 
     func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
@@ -130,26 +149,30 @@ struct InvokePermissionResource: StackResource {
 /// 14. The function's log group: Lambda creates it on first invocation; we record it so
 /// teardown removes it.
 struct LogGroupResource: StackResource {
-    let key = "lambda_log_group"
+    var key = "lambda_log_group"
     let type = "logs:log-group"
-    let label = "Lambda log group"
+    var label = "Lambda log group"
     var uniqueName: Bool { true }
-    let dependencies = ["lambda_function"]
+    var functionKey = "lambda_function"
+    var dependencies: [String] { [functionKey] }
     var createdOnDemand: Bool { true }
+    var functionName: @Sendable (StackConfig) -> String = { $0.functionName }
 
-    func pendingName(_ c: StackConfig) -> String? { c.logGroupName }
+    func logGroupName(_ c: StackConfig) -> String { "/aws/lambda/\(functionName(c))" }
+
+    func pendingName(_ c: StackConfig) -> String? { logGroupName(c) }
 
     func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
         [PlannedCall(service: "logs", operation: "(none: created by Lambda on first call; deleted by teardown)",
-                     parameters: [("logGroupName", c.logGroupName)])]
+                     parameters: [("logGroupName", logGroupName(c))])]
     }
 
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
-        record(id: ctx.config.logGroupName, name: ctx.config.logGroupName)
+        record(id: logGroupName(ctx.config), name: logGroupName(ctx.config))
     }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
-        record(id: ctx.config.logGroupName, name: ctx.config.logGroupName)
+        record(id: logGroupName(ctx.config), name: logGroupName(ctx.config))
     }
 
     func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
