@@ -30,7 +30,9 @@ def binary():
 
 def clean_env(**extra):
     """An environment with no AWS settings from the developer's machine."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    # Nothing from the developer's machine or .env (make exports it) may steer a test.
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AWS_", "SECURE_API_")) and k not in ("PASSWORD", "DOMAIN_PREFIX", "CLIENT_SECRET", "XDG_CACHE_HOME")}
     env["HOME"] = extra.pop("HOME", "/nonexistent-home")
     env["NO_COLOR"] = "1"
     env.update({k: str(v) for k, v in extra.items()})

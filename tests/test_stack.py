@@ -177,3 +177,19 @@ def test_existing_role_of_someone_else_is_not_adopted(binary, fresh_moto, tmp_pa
     # Our resources are gone; the foreign role is untouched.
     assert inv.iam.get_role(RoleName="APIGatewayLambdaRole")["Role"]["RoleName"] == "APIGatewayLambdaRole"
     assert inv.counts()["user_pools"] == 0 and inv.counts()["apis"] == 0
+
+
+def test_a_given_domain_prefix_taken_by_another_pool_fails_clearly(binary, fresh_moto, tmp_path):
+    inv = Inventory(fresh_moto)
+    other = inv.cognito.create_user_pool(PoolName="SomeoneElse")["UserPool"]["Id"]
+    inv.cognito.create_user_pool_domain(Domain="takenprefix", UserPoolId=other)
+    env = stack_env(fresh_moto.url, DOMAIN_PREFIX="takenprefix")
+    r = run_in(binary, tmp_path, "create", env=env)
+    assert r.returncode == 1
+    (line,) = r.stderr.strip().splitlines()
+    assert "domain prefix 'takenprefix' is already taken by another user pool" in line
+    # the other pool's domain is untouched; our partial stack deletes cleanly
+    assert inv.cognito.describe_user_pool_domain(Domain="takenprefix")["DomainDescription"]["UserPoolId"] == other
+    assert run_in(binary, tmp_path, "delete", env=env).returncode == 0
+    assert inv.cognito.describe_user_pool_domain(Domain="takenprefix")["DomainDescription"]["UserPoolId"] == other
+    assert [p["Id"] for p in inv.cognito.list_user_pools(MaxResults=60)["UserPools"]] == [other]
