@@ -86,7 +86,7 @@ def test_iam_propagation_is_waited_out_not_slept(binary, fresh_moto, proxy, tmp_
     elapsed = time.time() - t0
     assert r.returncode == 0, r.stderr
     assert "waiting for IAM role APIGatewayLambdaRole to propagate" in r.stdout
-    assert 5 <= elapsed < 12, elapsed  # about T, not a fixed long sleep
+    assert 5 <= elapsed < 25, elapsed  # about T (plus the rest of the stack), not the 90 s budget
     print(f"\nIAM propagation T=5 s: create took {elapsed:.1f} s")
     assert run_in(binary, tmp_path, "delete", env=env_for(proxy.url)).returncode == 0
 

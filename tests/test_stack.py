@@ -154,7 +154,11 @@ def test_two_concurrent_creates_one_is_refused(binary, proxy, tmp_path):
     proxy.latency = 0.2  # keep the first run busy
     env = stack_env(proxy.url)
     first = subprocess.Popen([binary, "create"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.0)
+    lock = tmp_path / "state.json.lock"
+    deadline = time.time() + 30
+    while not (lock.exists() and lock.read_text().strip() == str(first.pid)):  # the first run holds the lock
+        assert time.time() < deadline and first.poll() is None
+        time.sleep(0.05)
     second = run_in(binary, tmp_path, "create", env=env)
     out, err = first.communicate(timeout=120)
     assert first.returncode == 0, err

@@ -28,6 +28,12 @@ def variants(real):
     wrong_id_type = json.loads(real)
     wrong_id_type["resources"][0]["id"] = 42
     no_config = {k: v for k, v in doc.items() if k != "config"}
+    bad_requested = json.loads(real)
+    bad_requested["resources"][0].update(status="pending", requested_at="inf")
+    bad_function = json.loads(real)
+    bad_function["config"]["function_name"] = ".."
+    bad_auth = json.loads(real)
+    bad_auth["config"]["auth"] = "kerberos"
     return {
         "not json": ("this is not json\n", "not valid JSON"),
         "truncated": (real[: len(real) // 2], "not valid JSON"),
@@ -39,6 +45,10 @@ def variants(real):
         "id wrong type": (json.dumps(wrong_id_type), "id must be a string"),
         "no config": (json.dumps(no_config), "'config' must be an object"),
         "array": ("[]", "top level must be a JSON object"),
+        "requested_at not a time": (json.dumps(bad_requested), "requested_at must be Unix seconds"),
+        "invalid function name": (json.dumps(bad_function), "invalid function name"),
+        "unknown auth": (json.dumps(bad_auth), "config.auth must be one of"),
+        "lone surrogate": (real.replace('"version": 1', '"version": 1, "x": "\\ud800\\u0041"', 1), "not valid JSON"),
     }
 
 

@@ -150,6 +150,8 @@ class FaultProxy:
                 op = operation_of_request(self.command, self.path, self.headers, body)
                 if proxy.latency:
                     time.sleep(proxy.latency)
+                if kill and kill[1] <= 0:
+                    kill = None  # not armed yet: never os.kill(0), which is our own process group
                 if kill and kill[0] == index and kill[2] == "before":
                     os.kill(kill[1], signal.SIGKILL)
                     self.close_connection = True

@@ -154,6 +154,12 @@ public struct EndpointResolver: Sendable {
     public var customEndpoint: (endpoint: Endpoint?, raw: String, source: String)? {
         if let f = flag, !f.isEmpty { return (Endpoint(parsing: f), f, "--endpoint-url") }
         if let e = environment["AWS_ENDPOINT_URL"], !e.isEmpty { return (Endpoint(parsing: e), e, "AWS_ENDPOINT_URL") }
+        // A service-specific override alone still means "not (only) AWS": name it.
+        for service in AWSService.all {
+            for suffix in service.endpointEnvSuffixes {
+                if let e = environment["AWS_ENDPOINT_URL_\(suffix)"], !e.isEmpty { return (Endpoint(parsing: e), e, "AWS_ENDPOINT_URL_\(suffix)") }
+            }
+        }
         return nil
     }
 

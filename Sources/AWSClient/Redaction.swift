@@ -35,7 +35,32 @@ public enum Redaction {
                 return isSecret(key) ? "\(key)=\(placeholder)" : String(pair)
             }.joined(separator: "&")
         }
-        return text.count > 2000 ? String(text.prefix(2000)) + "… (\(body.count) bytes)" : text
+        let masked = maskQuotedSecrets(text)
+        return masked.count > 2000 ? String(masked.prefix(2000)) + "… (\(body.count) bytes)" : masked
+    }
+
+    /// For bodies that are not valid JSON (cut short, say): hide the value after any
+    /// `"SecretKey": "` even when its closing quote never came.
+    static func maskQuotedSecrets(_ text: String) -> String {
+        var out = ""
+        var rest = Substring(text)
+        while let quote = rest.firstIndex(of: "\"") {
+            out += rest[...quote]
+            rest = rest[rest.index(after: quote)...]
+            guard let close = rest.firstIndex(of: "\"") else { break }
+            let key = rest[..<close]
+            out += rest[...close]
+            rest = rest[rest.index(after: close)...]
+            guard isSecret(String(key)) else { continue }
+            let afterColon = rest.drop(while: { $0 == " " })
+            guard afterColon.first == ":" else { continue }
+            let value = afterColon.dropFirst().drop(while: { $0 == " " })
+            guard value.first == "\"" else { continue }
+            out += ":\"" + placeholder + "\""
+            let body = value.dropFirst()
+            rest = body.firstIndex(of: "\"").map { body[body.index(after: $0)...] } ?? ""
+        }
+        return out + rest
     }
 
     /// Header values for display: tokens and signatures hidden.

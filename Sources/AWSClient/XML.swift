@@ -88,6 +88,7 @@ private struct XMLParserState {
                 guard i < bytes.count else { throw fail("unterminated tag <\(name)") }
                 i += 1
                 let node = XMLNode(name: localName(name))
+                guard stack.count < 100 else { throw fail("elements nested too deep") }
                 if selfClosing {
                     if stack.isEmpty { root = node } else { stack[stack.count - 1].children.append(node) }
                 } else {

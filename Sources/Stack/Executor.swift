@@ -80,8 +80,9 @@ public struct StackExecutor: Sendable {
     /// Waits until a pending create of a kind AWS does not deduplicate by name can no longer
     /// be in flight, so the lookup that follows cannot miss it.
     func waitOutInFlight(_ node: any StackResource, _ pending: ResourceRecord) async throws {
-        guard !node.uniqueName, let sent = pending.requestedAt.flatMap(Double.init) else { return }
-        let remaining = sent + inFlightWindowSeconds - Date().timeIntervalSince1970
+        guard !node.uniqueName, let sent = pending.requestedAt.flatMap(Double.init), sent.isFinite else { return }
+        // Clamped: a timestamp from the future (clock skew, a hand edit) never means a long sleep.
+        let remaining = min(sent + inFlightWindowSeconds - Date().timeIntervalSince1970, inFlightWindowSeconds)
         guard remaining > 0 else { return }
         events(.note("\(node.label): the interrupted run's create may still be in flight; waiting \(Int(remaining.rounded(.up))) s before looking for it"))
         try await Task.sleep(nanoseconds: UInt64(remaining * 1e9))
@@ -174,6 +175,11 @@ public struct StackExecutor: Sendable {
         while true {
             attempt += 1
             do {
+                // Each attempt is journalled with its send time, so a resume after a kill
+                // during this very attempt waits it out too.
+                if attempt > 1 || records[node.key]?.status == .pending {
+                    try await journal.markPending(key: node.key, type: node.type, name: await journal.records()[node.key]?.name ?? node.pendingName(state.config))
+                }
                 let record = try await node.create(ctx)
                 try await journal.markCreated(record)
                 return (record, false)

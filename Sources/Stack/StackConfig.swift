@@ -100,13 +100,13 @@ public struct StackConfig: Sendable, Equatable {
             }
         }
         try Validate.iamName(authorizerRoleName, what: "authorizer role name", max: 64)
-        try Validate.iamName(authorizerFunctionName, what: "authorizer function name", max: 64)
+        try Validate.functionName(authorizerFunctionName, what: "authorizer function name")
         try Validate.domainPrefix(domainPrefix)
         try Validate.name(stackName, what: "stack name", max: 64)
         try Validate.name(userPoolName, what: "user pool name", max: 128)
         try Validate.name(apiName, what: "API name", max: 128)
         try Validate.iamName(roleName, what: "role name", max: 64)
-        try Validate.iamName(functionName, what: "function name", max: 64)
+        try Validate.functionName(functionName, what: "function name")
         try Validate.name(resourceServerIdentifier, what: "resource server identifier", max: 256)
         guard !scopes.isEmpty, scopes.allSatisfy({ !$0.isEmpty && !$0.contains(" ") && !$0.contains("/") }) else {
             throw StackError.invalidConfig("scopes must be non-empty names without spaces or '/'")
@@ -152,7 +152,15 @@ enum Validate {
         }
     }
 
-    /// IAM role and Lambda function names: letters, digits and `+=,.@_-`.
+    /// Lambda function names: letters, digits, '-' and '_' (they also form URL path segments).
+    static func functionName(_ n: String, what: String) throws {
+        let ok = !n.isEmpty && n.count <= 64 && n.utf8.allSatisfy {
+            ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2d || $0 == 0x5f
+        }
+        guard ok else { throw StackError.invalidConfig("invalid \(what) '\(n)': 1-64 letters, digits, '-' and '_'") }
+    }
+
+    /// IAM role names: letters, digits and `+=,.@_-`.
     static func iamName(_ n: String, what: String, max: Int) throws {
         let ok = !n.isEmpty && n.count <= max && n.utf8.allSatisfy {
             ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || "+=,.@_-".utf8.contains($0)

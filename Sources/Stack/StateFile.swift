@@ -58,8 +58,12 @@ public struct ResourceRecord: Sendable, Equatable {
         guard let status = Status(rawValue: statusText) else {
             throw StackError.malformedState("resources[\(index)].status must be 'pending' or 'created', not '\(statusText)'")
         }
+        let requestedAt = try opt("requested_at")
+        if let r = requestedAt, r.isEmpty || r.count > 12 || !r.allSatisfy({ $0.isASCII && $0.isNumber }) {
+            throw StackError.malformedState("resources[\(index)].requested_at must be Unix seconds, not '\(r.prefix(20))'")
+        }
         self.init(key: key, type: type, status: status, id: try opt("id"), name: try opt("name"), arn: try opt("arn"),
-                  parentId: try opt("parent_id"), createdAt: try opt("created_at"), requestedAt: try opt("requested_at"))
+                  parentId: try opt("parent_id"), createdAt: try opt("created_at"), requestedAt: requestedAt)
     }
 }
 
@@ -128,6 +132,9 @@ public struct StackState: Sendable, Equatable {
         self.stackId = stackId
         self.target = StackTarget(region: region, account: account, endpoint: t["endpoint"]?.string)
         self.config = try StackConfig(json: configJSON)
+        do { try config.validate() } catch let StackError.invalidConfig(m) {
+            throw StackError.malformedState("config: \(m)")
+        }
         self.resources = try list.enumerated().map { try ResourceRecord(json: $0.element, index: $0.offset) }
         var seen = Set<String>()
         for r in resources where !seen.insert(r.key).inserted {
@@ -190,16 +197,17 @@ public final class StateFile: @unchecked Sendable {
         try Self.atomicWrite(Array(text.utf8), to: path)
     }
 
-    /// Removes the state file (and its lock file: nothing of the stack is left behind).
+    /// Removes the state file. The lock file stays: unlinking a file others may be waiting
+    /// to lock would let two runs each lock a different inode.
     public func remove() throws {
         if exists, unlink(path) != 0 { throw StackError.stateIO("cannot remove \(path): \(String(cString: strerror(errno)))") }
-        if lockFD >= 0 { unlink(path + ".lock") }
     }
 
     static func atomicWrite(_ bytes: [UInt8], to path: String) throws {
         let dir = (path as NSString).deletingLastPathComponent
         let tmp = "\(path).tmp.\(getpid())"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        unlink(tmp)  // a leftover of a killed run with our pid; O_EXCL below refuses anything else
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw StackError.stateIO("cannot write \(tmp): \(String(cString: strerror(errno)))") }
         var written = 0
         while written < bytes.count {

@@ -29,21 +29,23 @@ struct CallCommand: AsyncParsableCommand {
         let body: JSON
         do { body = try JSON(parsing: input) } catch { throw CLIError("INPUT is not valid JSON: \(error)") }
         let client = AWSClient(config: try aws.configuration())
+        // Only reads are retried after an ambiguous failure; anything else might run twice.
+        let idempotent = ["Get", "List", "Describe", "Head"].contains { operation.hasPrefix($0) }
         switch svc.wireProtocol {
         case .json:
-            print(try await client.json(svc, operation, body).serialized(pretty: true))
+            print(try await client.json(svc, operation, body, idempotent: idempotent).serialized(pretty: true))
         case .query:
             var params: [(String, String)] = []
             for (k, v) in (body.object ?? [:]).sorted(by: { $0.key < $1.key }) {
                 params.append((k, v.string ?? v.serialized()))
             }
-            let xml = try await client.query(svc, operation, params)
+            let xml = try await client.query(svc, operation, params, idempotent: idempotent)
             print(xmlToJSON(xml).serialized(pretty: true))
         case .restJSON:
             guard let method, let path else { throw CLIError("\(svc.name) is a REST service: give --method and --path") }
             let hasBody = !(body.object?.isEmpty ?? false)
             print(try await client.rest(svc, operation, method: method.uppercased(), path: path,
-                                        body: hasBody ? body : nil).serialized(pretty: true))
+                                        body: hasBody ? body : nil, idempotent: idempotent).serialized(pretty: true))
         }
     }
 

@@ -4,7 +4,7 @@ import Foundation
 /// never with NO_COLOR.
 enum Console {
     static let colorEnabled: Bool = {
-        ProcessInfo.processInfo.environment["NO_COLOR"] == nil && isatty(STDERR_FILENO) == 1
+        ProcessInfo.processInfo.environment["NO_COLOR"] == nil && isatty(STDERR_FILENO) == 1 && isatty(STDOUT_FILENO) == 1
             && ProcessInfo.processInfo.environment["TERM"] != "dumb"
     }()
 

@@ -89,7 +89,7 @@ struct CreateCommand: AsyncParsableCommand {
     @OptionGroup var stateOptions: StateOptions
 
     @Option(help: "How routes are protected: cognito (JWT authorizer + Cognito), oidc (JWT authorizer + external issuer), lambda (Lambda REQUEST authorizer), iam (AWS_IAM, SigV4 callers).")
-    var auth: AuthPattern = .cognito
+    var auth: AuthPattern?
     @Option(help: "OIDC issuer URL for --auth oidc, e.g. https://HOST/realms/REALM.") var issuer: String?
     @Option(help: "Audience for --auth oidc (Keycloak's default is 'account').") var audience: String?
     @Option(help: "Stack name (tag secure-api:stack=NAME on every resource that takes tags).") var stackName = "HelloAPI"
@@ -123,7 +123,7 @@ struct CreateCommand: AsyncParsableCommand {
             callbackURL: callbackURL, username: username, email: email, apiName: apiName, roleName: roleName,
             functionName: functionName, runtime: runtime, stageName: stage)
         var withAuth = config
-        withAuth.auth = auth
+        withAuth.auth = auth ?? .cognito
         withAuth.oidcIssuer = issuer.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
         withAuth.oidcAudience = audience
         try withAuth.validate()
@@ -143,6 +143,9 @@ struct CreateCommand: AsyncParsableCommand {
         let file = StateFile(path: stateOptions.statePath)
         try file.lock()
         let existing = try file.load()
+        if let existing, let auth, auth != existing.config.auth {
+            throw CLIError("\(file.path) holds a stack created with --auth \(existing.config.auth.rawValue), not \(auth.rawValue): delete it first, or use another --state")
+        }
         let config = try existing?.config ?? newConfig(env: env)
         let graph = StackGraph.forAuth(config.auth)
         let password = graph.node("test_user") == nil ? nil : readPassword(env: env)

@@ -124,12 +124,21 @@ struct TokenFetcher {
     }
 }
 
+/// Whole seconds until a date from a token, or nil for absurd values (they come from outside).
+func secondsFromNow(_ date: Date) -> Int? {
+    let s = date.timeIntervalSinceNow
+    guard s.isFinite, abs(s) < 1e12 else { return nil }
+    return Int(s)
+}
+
 /// Header and claims of a JWT as pretty JSON, for people.
 func decodedForDisplay(_ token: String) -> String {
     guard let jwt = try? DecodedJWT(token) else { return "  (not a JWT)" }
     let header = JSON.object(jwt.header.fields).serialized(pretty: true)
     var claims = JSON.object(jwt.claims.fields).serialized(pretty: true)
-    if let exp = jwt.claims.expiresAt { claims += "\n  expires \(ISO8601DateFormatter().string(from: exp)) (in \(Int(exp.timeIntervalSinceNow)) s)" }
+    if let exp = jwt.claims.expiresAt, let seconds = secondsFromNow(exp) {
+        claims += "\n  expires \(ISO8601DateFormatter().string(from: exp)) (in \(seconds) s)"
+    }
     return "header: \(header)\nclaims: \(claims)"
 }
 
@@ -232,7 +241,7 @@ struct JWTVerifyCommand: AsyncParsableCommand {
             if !claims.audience.isEmpty { facts.append("aud=\(claims.audience.joined(separator: ","))") }
             if let u = claims.username { facts.append("username=\(u)") }
             if !claims.scopes.isEmpty { facts.append("scope=\"\(claims.scopes.joined(separator: " "))\"") }
-            if let exp = claims.expiresAt { facts.append("expires in \(Int(exp.timeIntervalSinceNow)) s") }
+            if let exp = claims.expiresAt, let seconds = secondsFromNow(exp) { facts.append("expires in \(seconds) s") }
             print("valid: " + facts.joined(separator: " "))
         } catch let e as JWTError {
             throw CLIError("invalid token: \(e)")

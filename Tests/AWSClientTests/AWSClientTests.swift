@@ -12,9 +12,26 @@ struct JSONTests {
     }
 
     @Test func rejectsBrokenInput() {
-        for bad in ["", "{", "{\"a\":}", "[1,]", "{\"a\":1} x", "\"unterminated", "tru"] {
+        for bad in ["", "{", "{\"a\":}", "[1,]", "{\"a\":1} x", "\"unterminated", "tru",
+                    #""\ud800\u0041""#, #""\udc00""#, #""\ud800""#, #""\ud800\ud800""#] {
             #expect(throws: JSON.ParseError.self) { try JSON(parsing: bad) }
         }
+    }
+}
+
+struct RedactionTests {
+    @Test func truncatedJSONStillHidesSecrets() {
+        let body = Array(#"{"AuthenticationResult":{"AccessToken":"eyJhbGciOi.secret.part","RefreshToken":"abc"#.utf8)
+        let shown = Redaction.displayBody(body, contentType: "application/x-amz-json-1.1")
+        #expect(!shown.contains("eyJhbGciOi") && !shown.contains("abc"))
+        #expect(shown.contains(#""AccessToken":"***""#))
+    }
+
+    @Test func formAndHeaders() {
+        #expect(Redaction.displayBody(Array("grant_type=refresh_token&refresh_token=r1&client_id=c".utf8),
+                                      contentType: "application/x-www-form-urlencoded") == "grant_type=refresh_token&refresh_token=***&client_id=c")
+        #expect(Redaction.displayHeader(name: "Authorization", value: "Bearer tok") == "Bearer ***")
+        #expect(!Redaction.displayHeader(name: "Authorization", value: "AWS4-HMAC-SHA256 Credential=a/b, Signature=abcdef").contains("abcdef"))
     }
 }
 
@@ -30,6 +47,11 @@ struct XMLTests {
         #expect(xml.name == "GetCallerIdentityResponse")
         #expect(xml.value("Arn") == "arn:aws:iam::1:user/a&b")
         #expect(xml.value("RequestId") == "r-1")
+    }
+
+    @Test func rejectsAbsurdNesting() {
+        let deep = String(repeating: "<a>", count: 5000) + String(repeating: "</a>", count: 5000)
+        #expect(throws: XMLNode.ParseError.self) { try XMLNode(parsing: Array(deep.utf8)) }
     }
 
     @Test func rejectsMismatchedTags() {

@@ -252,7 +252,13 @@ struct StageResource: StackResource {
 
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
         let apiId = try ctx.id(of: "http_api")
-        try await ctx.services.apigateway.createStage(apiId: apiId, name: ctx.config.stageName, autoDeploy: true, tags: ctx.tags)
+        do {
+            try await ctx.services.apigateway.createStage(apiId: apiId, name: ctx.config.stageName, autoDeploy: true, tags: ctx.tags)
+        } catch let e as AWSServiceError where e.code == "ConflictException" {
+            // Made by an interrupted run whose answer we never saw: the stage in our API is ours.
+            if let mine = try await find(ctx, pending: record(id: nil, name: ctx.config.stageName)) { return mine }
+            throw e
+        }
         return record(id: ctx.config.stageName, name: ctx.config.stageName, parentId: apiId)
     }
 

@@ -125,9 +125,15 @@ struct ResourceServerResource: StackResource {
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
         let poolId = try ctx.id(of: "user_pool")
         let c = ctx.config
-        try await ctx.services.cognito.createResourceServer(
-            userPoolId: poolId, identifier: c.resourceServerIdentifier, name: c.resourceServerIdentifier,
-            scopes: c.scopes.map { ($0, "\($0) access to \(c.resourceServerIdentifier)") })
+        do {
+            try await ctx.services.cognito.createResourceServer(
+                userPoolId: poolId, identifier: c.resourceServerIdentifier, name: c.resourceServerIdentifier,
+                scopes: c.scopes.map { ($0, "\($0) access to \(c.resourceServerIdentifier)") })
+        } catch let e as AWSServiceError where e.code == "InvalidParameterException" && e.message.contains("already exists") {
+            // Made by an interrupted run whose answer we never saw: in our pool, so ours.
+            if let mine = try await find(ctx, pending: record(id: nil, name: c.resourceServerIdentifier)) { return mine }
+            throw e
+        }
         return record(id: c.resourceServerIdentifier, name: c.resourceServerIdentifier, parentId: poolId)
     }
 

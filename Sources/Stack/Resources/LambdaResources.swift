@@ -118,11 +118,18 @@ struct InvokePermissionResource: StackResource {
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
         let fn = try ctx.id(of: functionKey)
         let arn = try sourceArn(ctx)
-        do {
-            try await ctx.services.lambda.addPermission(functionName: fn, statementId: statementId,
-                                                        principal: "apigateway.amazonaws.com", sourceArn: arn)
-        } catch let e as AWSServiceError where e.code == "ResourceConflictException" {
-            // The statement id is ours and already there (an earlier attempt's answer was lost).
+        for attempt in 1...10 {
+            do {
+                try await ctx.services.lambda.addPermission(functionName: fn, statementId: statementId,
+                                                            principal: "apigateway.amazonaws.com", sourceArn: arn)
+                break
+            } catch let e as AWSServiceError where e.code == "ResourceConflictException" {
+                // Either our statement is already there (an earlier attempt's answer was lost),
+                // or the function is busy (still being created or updated): look, then wait.
+                if try await ctx.services.lambda.policyStatementIds(functionName: fn).contains(statementId) { break }
+                guard attempt < 10 else { throw e }
+                try await Task.sleep(nanoseconds: 500_000_000)
+            }
         }
         return record(id: statementId, name: statementId, arn: arn, parentId: fn)
     }
