@@ -11,7 +11,9 @@ from faultproxy import broken_operation, iam_propagation, random_faults
 
 
 def env_for(url, **extra):
-    settings = dict(SECURE_API_RETRY_BASE_SECONDS="0.05", SECURE_API_HTTP_TIMEOUT_SECONDS="4", AWS_MAX_ATTEMPTS="6")
+    # A roomy HTTP timeout: on a loaded 2-core machine moto can be slow, and a timed-out create
+    # makes the tool wait out the whole in-flight window before re-creating (correct, but slow).
+    settings = dict(SECURE_API_RETRY_BASE_SECONDS="0.05", SECURE_API_HTTP_TIMEOUT_SECONDS="30", AWS_MAX_ATTEMPTS="6")
     settings.update(extra)
     return stack_env(url, **settings)
 
@@ -121,7 +123,7 @@ BROKEN = [
 @pytest.mark.parametrize("operation,kind", BROKEN)
 def test_broken_responses_end_clearly_and_keep_every_id(binary, fresh_moto, proxy, tmp_path, operation, kind):
     proxy.fault = broken_operation(operation, kind)
-    env = env_for(proxy.url, AWS_MAX_ATTEMPTS="3")
+    env = env_for(proxy.url, AWS_MAX_ATTEMPTS="3", SECURE_API_HTTP_TIMEOUT_SECONDS="8")
     r = run_in(binary, tmp_path, "create", env=env)
     assert r.returncode in (0, 1), f"crashed: {r.returncode} {r.stderr}"
     assert "Fatal error" not in r.stderr and "Stack dump" not in r.stderr

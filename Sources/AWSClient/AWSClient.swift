@@ -114,8 +114,9 @@ public struct AWSClient: Sendable {
         var attempt = 0
         while true {
             attempt += 1
-            let request = sign(service: service, endpoint: endpoint, method: method, path: path, query: query,
+            var request = sign(service: service, endpoint: endpoint, method: method, path: path, query: query,
                                headers: headers, body: body)
+            request.freshConnection = !idempotent  // never let the HTTP layer re-send a create
             let started = DispatchTime.now().uptimeNanoseconds
             logRequest(request, service: service, operation: operation, attempt: attempt)
             var failure: Error

@@ -42,7 +42,7 @@ void shim_curl_handle_free(void *handle) {
 void shim_curl_perform(void *handle, const char *method, const char *url,
                        const char *const *headers, size_t header_count,
                        const uint8_t *body, size_t body_len,
-                       long connect_timeout_ms, long timeout_ms,
+                       long connect_timeout_ms, long timeout_ms, int fresh_connection,
                        shim_response *out) {
     CURL *curl = (CURL *)handle;
     memset(out, 0, sizeof(*out));
@@ -66,6 +66,7 @@ void shim_curl_perform(void *handle, const char *method, const char *url,
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, &out->headers);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, out->error);
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (fresh_connection) curl_easy_setopt(curl, CURLOPT_FRESH_CONNECT, 1L);
 
     if (strcmp(method, "HEAD") == 0) {
         curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);

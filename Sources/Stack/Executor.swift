@@ -184,13 +184,24 @@ public struct StackExecutor: Sendable {
                 try await journal.markCreated(record)
                 return (record, false)
             } catch where Self.outcomeUnknown(error) && attempt < Self.createAttempts {
-                // Look before trying again: the first attempt may have created it.
+                // Look before trying again: the attempt may have created it. After a timeout the
+                // request may even still be running at AWS, so for kinds AWS does not
+                // deduplicate by name keep looking for the in-flight window before re-creating.
                 let pending = await journal.records()[node.key] ?? ResourceRecord(key: node.key, type: node.type, status: .pending)
                 events(.note("\(node.label): \(error); checking whether it was created"))
-                if let found = try await node.find(ctx, pending: pending) {
-                    try await node.finishAdoption(found, ctx)
-                    try await journal.markCreated(found)
-                    return (found, true)
+                let patience = Self.isTimeout(error) && !node.uniqueName ? inFlightWindowSeconds : 0
+                let lookStarted = Date()
+                var pause = 0.5
+                while true {
+                    if let found = try await node.find(ctx, pending: pending) {
+                        try await node.finishAdoption(found, ctx)
+                        try await journal.markCreated(found)
+                        return (found, true)
+                    }
+                    let waited = Date().timeIntervalSince(lookStarted)
+                    guard waited < patience else { break }
+                    try await Task.sleep(nanoseconds: UInt64(min(pause, patience - waited) * 1e9))
+                    pause = min(pause * 2, 5)
                 }
                 try await Task.sleep(nanoseconds: UInt64(200_000_000 * attempt))
             } catch let e as StackError {
@@ -203,6 +214,11 @@ public struct StackExecutor: Sendable {
 
     /// Tries of one create whose outcome stayed unknown (each after a lookup found nothing).
     static let createAttempts = 5
+
+    static func isTimeout(_ error: Error) -> Bool {
+        if let e = error as? AWSClientError, case .transport(_, _, .timeout, _) = e { return true }
+        return false
+    }
 
     /// The request may or may not have taken effect: the connection broke after sending, the
     /// answer was unreadable, or the service failed with a 5xx (AWS may have done the work).

@@ -40,7 +40,7 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
             request.body.withUnsafeBufferPointer { body in
                 shim_curl_perform(handle, request.method, request.url, lines, headerLines.count,
                                   body.baseAddress, body.count, timeouts.connectMilliseconds,
-                                  timeouts.totalMilliseconds, &out)
+                                  timeouts.totalMilliseconds, request.freshConnection ? 1 : 0, &out)
             }
         }
         if out.curl_code != 0 {

@@ -14,11 +14,15 @@ public struct HTTPRequest: Sendable {
     public var url: String
     public var headers: [HTTPHeader]
     public var body: [UInt8]
-    public init(method: String, url: String, headers: [HTTPHeader] = [], body: [UInt8] = []) {
+    /// Send on a new connection only. For requests that must not run twice: HTTP clients
+    /// (libcurl among them) silently re-send a request whose pooled connection turned out dead.
+    public var freshConnection: Bool
+    public init(method: String, url: String, headers: [HTTPHeader] = [], body: [UInt8] = [], freshConnection: Bool = false) {
         self.method = method
         self.url = url
         self.headers = headers
         self.body = body
+        self.freshConnection = freshConnection
     }
 }
 

@@ -29,10 +29,12 @@ void shim_curl_handle_free(void *handle);
 
 /// Performs one request. `headers` are full "Name: value" lines. The URL is sent exactly
 /// as given (no dot-segment squashing), so what was signed is what goes on the wire.
+/// `fresh_connection` forbids reusing a pooled connection: libcurl silently re-sends a
+/// request whose reused connection died, which for a create could make a second resource.
 void shim_curl_perform(void *handle, const char *method, const char *url,
                        const char *const *headers, size_t header_count,
                        const uint8_t *body, size_t body_len,
-                       long connect_timeout_ms, long timeout_ms,
+                       long connect_timeout_ms, long timeout_ms, int fresh_connection,
                        shim_response *out);
 
 void shim_response_free(shim_response *response);
