@@ -1,4 +1,5 @@
 import AWSClient
+import Foundation
 
 /// AWS Lambda (REST-JSON, API version 2015-03-31).
 public struct Lambda: Sendable {
@@ -34,7 +35,7 @@ public struct Lambda: Sendable {
         let out = try await client.rest(.lambda, "CreateFunction", method: "POST", path: "/2015-03-31/functions", body: [
             "FunctionName": .string(spec.name), "Runtime": .string(spec.runtime), "Handler": .string(spec.handler),
             "Role": .string(spec.roleArn), "Architectures": [.string(spec.architecture)],
-            "Code": ["ZipFile": .string(Base64.encode(spec.zip))], "Tags": .stringMap(spec.tags),
+            "Code": ["ZipFile": .string(Data(spec.zip).base64EncodedString())], "Tags": .stringMap(spec.tags),
             "Timeout": 10, "MemorySize": 128, "Environment": ["Variables": .stringMap(spec.environment)],
         ], idempotent: false)
         return try out.required("FunctionArn", "lambda", "CreateFunction")
@@ -74,29 +75,5 @@ public struct Lambda: Sendable {
     public func removePermission(functionName: String, statementId: String) async throws {
         _ = try await client.rest(.lambda, "RemovePermission", method: "DELETE",
                                   path: Self.functionPath(functionName) + "/policy/\(AWSClient.escapePathSegment(statementId))")
-    }
-}
-
-/// Standard base64 (RFC 4648 §4), for Lambda's ZipFile blob.
-public enum Base64 {
-    static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-    public static func encode(_ bytes: [UInt8]) -> String {
-        var out = [UInt8]()
-        out.reserveCapacity((bytes.count + 2) / 3 * 4)
-        var i = 0
-        while i + 2 < bytes.count {
-            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
-            out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], alphabet[Int(n & 63)]]
-            i += 3
-        }
-        let rest = bytes.count - i
-        if rest == 1 {
-            let n = UInt32(bytes[i]) << 16
-            out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], 61, 61]
-        } else if rest == 2 {
-            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8
-            out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], 61]
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }

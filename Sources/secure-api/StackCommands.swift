@@ -117,7 +117,7 @@ struct CreateCommand: AsyncParsableCommand {
     func newConfig(env: [String: String]) throws -> StackConfig {
         let given = domainPrefix ?? env["DOMAIN_PREFIX"].flatMap { $0.isEmpty ? nil : $0 }
         let config = StackConfig(
-            stackName: stackName, userPoolName: userPoolName, domainPrefix: given ?? StackDefaults.randomDomainPrefix(),
+            stackName: stackName, userPoolName: userPoolName, domainPrefix: given ?? DomainPrefix.generate(),
             domainPrefixGenerated: given == nil, resourceServerIdentifier: resourceServer,
             scopes: scopes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }, appClientName: appClientName,
             callbackURL: callbackURL, username: username, email: email, apiName: apiName, roleName: roleName,
@@ -293,11 +293,6 @@ struct PlanCommand: ParsableCommand {
 }
 
 enum StackDefaults {
-    static func randomDomainPrefix() -> String {
-        let letters = Array("abcdefghijklmnopqrstuvwxyz")
-        return String(Crypto.randomBytes(16).map { letters[Int($0) % 26] })
-    }
-
     static func newStackId() -> String { "sa-" + Crypto.randomBytes(6).hexString }
 }
 

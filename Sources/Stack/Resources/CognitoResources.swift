@@ -98,9 +98,9 @@ struct UserPoolDomainResource: StackResource {
     }
 }
 
-enum DomainPrefix {
+public enum DomainPrefix {
     /// 16 random lower-case letters, as the tutorial does when DOMAIN_PREFIX is unset.
-    static func generate() -> String {
+    public static func generate() -> String {
         let letters = Array("abcdefghijklmnopqrstuvwxyz")
         return String(Crypto.randomBytes(16).map { letters[Int($0) % 26] })
     }
