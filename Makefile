@@ -64,9 +64,9 @@ test-py:
 # Benchmarks (not tests): process start, create+delete on the emulator (0/50 ms latency,
 # concurrent vs serial), and create+delete under 20 % faults. --write updates BENCHMARKS.md.
 bench: release venv
-	SECURE_API_BIN=$(RELEASE_BIN) $(VPY) tools/bench_startup.py
-	SECURE_API_BIN=$(RELEASE_BIN) $(VPY) tools/bench_stack.py --write
-	SECURE_API_BIN=$(RELEASE_BIN) $(VPY) tools/bench_faults.py --write
+	SECURE_API_BIN=$(CURDIR)/$(RELEASE_BIN) $(VPY) tools/bench_startup.py
+	SECURE_API_BIN=$(CURDIR)/$(RELEASE_BIN) $(VPY) tools/bench_stack.py --write
+	SECURE_API_BIN=$(CURDIR)/$(RELEASE_BIN) $(VPY) tools/bench_faults.py --write
 
 doctor: build
 	$(BIN) doctor
