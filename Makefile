@@ -133,7 +133,10 @@ embed:
 	$(PYTHON) tools/embed_authorizer.py
 
 ensure-emulator:
-	@if [ -n "$(IS_LOCAL)" ]; then $(MAKE) --no-print-directory emulator MOTO_PORT=$$(echo "$(AWS_ENDPOINT_URL)" | sed -E 's#.*:([0-9]+).*#\1#'); fi
+	@if [ -n "$(IS_LOCAL)" ]; then \
+	  port=$$(echo "$(AWS_ENDPOINT_URL)" | sed -nE 's#^https?://[^/:]+:([0-9]+).*#\1#p'); \
+	  [ -n "$$port" ] || { echo "AWS_ENDPOINT_URL=$(AWS_ENDPOINT_URL) names no port: write it as http://127.0.0.1:PORT" >&2; exit 1; }; \
+	  $(MAKE) --no-print-directory emulator MOTO_PORT=$$port; fi
 
 clean:
 	rm -rf .build $(VENV) $(MOTO_PID) $(MOTO_LOG)
