@@ -14,11 +14,9 @@ ROOT = Path(__file__).resolve().parent.parent
 BINARY = Path(os.environ.get("SECURE_API_BIN", ROOT / ".build" / "debug" / "secure-api"))
 SUITE = Path(os.environ.get("SIGV4_TEST_SUITE", ROOT.parent / "shared" / "aws-sigv4-test-suite"))
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, str(ROOT / "tools"))
+from faultproxy import FaultProxy  # noqa: E402
+from moto_server import MotoServer as Moto, free_port  # noqa: E402,F401
 
 
 @pytest.fixture(scope="session")
@@ -44,42 +42,6 @@ def run(binary, *args, env=None, input=None, timeout=120):
                           text=isinstance(input, str) or input is None)
 
 
-class Moto:
-    def __init__(self, extra_env=None):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ)
-        env.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-        env.update(extra_env or {})
-        self.proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-                                     env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                urllib.request.urlopen(self.url + "/moto-api/", timeout=1)
-                return
-            except Exception:
-                if self.proc.poll() is not None:
-                    raise RuntimeError("moto server exited at start")
-                time.sleep(0.1)
-        raise RuntimeError("moto server did not start in 30 s")
-
-    def reset(self):
-        urllib.request.urlopen(urllib.request.Request(self.url + "/moto-api/reset", method="POST"), timeout=10)
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-
-    def boto(self, service, region="us-east-1", key="testing", secret="testing"):
-        import boto3
-        return boto3.client(service, endpoint_url=self.url, region_name=region,
-                            aws_access_key_id=key, aws_secret_access_key=secret)
-
-
 @pytest.fixture(scope="session")
 def moto():
     """A plain moto server (no signature checks) shared by the session; reset per test."""
@@ -98,9 +60,6 @@ def moto_env(moto, **extra):
     return clean_env(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_REGION="us-east-1",
                      AWS_ENDPOINT_URL=moto.url, **extra)
 
-
-sys.path.insert(0, str(ROOT / "tools"))
-from faultproxy import FaultProxy  # noqa: E402
 
 PASSWORD = "Corr3ct-Horse!"
 

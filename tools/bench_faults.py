@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT / "tests"))
 from faultproxy import FaultProxy, random_faults  # noqa: E402
-from conftest import Moto, stack_env  # noqa: E402
+from moto_server import MotoServer as Moto  # noqa: E402
+from conftest import stack_env  # noqa: E402
 
 BIN = str(Path(os.environ.get("SECURE_API_BIN", ROOT / ".build/release/secure-api")).resolve())
 SEEDS = [int(s) for s in os.environ.get("BENCH_SEEDS", "1,2,3,4,5").split(",")]

@@ -56,52 +56,7 @@ class BenchError(RuntimeError):
     pass
 
 
-# --- moto on a free port (the same few lines as tests/conftest.py; nothing imported from tests/) ---
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Moto:
-    def __init__(self):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ)
-        env.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-        self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-                                     env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                urllib.request.urlopen(self.url + "/moto-api/", timeout=1)
-                return
-            except Exception:
-                if self.proc.poll() is not None:
-                    raise BenchError(f"moto server exited at start (is moto[server] installed in {sys.executable}?):\n"
-                                     + self.log_tail())
-                time.sleep(0.1)
-        self.stop()
-        raise BenchError("moto server did not start in 30 s")
-
-    def log_tail(self, n=4000):
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")[-n:]
-
-    def reset(self):
-        urllib.request.urlopen(urllib.request.Request(self.url + "/moto-api/reset", method="POST"), timeout=10)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
+from moto_server import MotoServer as Moto  # noqa: E402  (tools/ is on sys.path: this file's folder)
 
 
 # --- running secure-api, measured ---
@@ -464,7 +419,7 @@ def main():
                 runs[(ms, conc)].append(one_cycle(moto, proxy.url, ["--max-concurrency", str(conc)], proxy))
             print(f"  proxied {i + 1}/{RUNS}: create " + ", ".join(
                 f"{ms:g} ms x{conc} {runs[(ms, conc)][-1]['create_s']:.2f} s" for ms, conc in kinds), file=sys.stderr)
-    except BenchError as e:
+    except (BenchError, RuntimeError) as e:  # RuntimeError: the emulator would not start
         print(f"bench_stack: FAILED: {e}", file=sys.stderr)
         if moto:
             print(f"--- moto (exit status {moto.proc.poll()}) log tail ---\n" + moto.log_tail(), file=sys.stderr)

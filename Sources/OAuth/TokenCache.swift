@@ -51,14 +51,8 @@ public struct TokenCache: Sendable {
         if let v = entry.refreshToken { e["refresh_token"] = .string(v) }
         if let v = entry.scope { e["scope"] = .string(v) }
         doc[key] = .object(e)
-        let tmp = path + ".tmp.\(getpid())"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw TokenError.transport("cannot write token cache \(tmp)") }
-        let bytes = Array(JSON.object(doc).serialized().utf8)
-        let ok = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == bytes.count
-        _ = fchmod(fd, 0o600)
-        _ = fsync(fd)
-        close(fd)
-        guard ok, rename(tmp, path) == 0 else { unlink(tmp); throw TokenError.transport("cannot write token cache \(path)") }
+        do { try AtomicFile.write(Array(JSON.object(doc).serialized().utf8), to: path) } catch {
+            throw TokenError.transport("cannot write token cache: \(error)")
+        }
     }
 }

@@ -35,6 +35,17 @@ public struct ResourceContext: Sendable {
 
     public var tags: Tags { ["secure-api:stack": config.stackName, "secure-api:id": stackId] }
 
+    /// Whether a resource's tags say this stack made it.
+    public func owns(_ resourceTags: Tags) -> Bool { resourceTags["secure-api:id"] == stackId }
+
+    /// A resource with our unique name but not our tag is someone else's: never adopt it
+    /// (delete would later remove it).
+    func requireOwned(_ resourceTags: Tags, _ what: String, flag: String) throws {
+        guard owns(resourceTags) else {
+            throw StackError.foreignResource("\(what) already exists and was not created by this stack; choose another \(flag)")
+        }
+    }
+
     /// A created dependency's ID; the graph guarantees it exists when create runs.
     public func id(of key: String) throws -> String {
         guard let r = records[key], r.status == .created, let id = r.id else {
@@ -90,6 +101,13 @@ public protocol StackResource: Sendable {
 }
 
 extension StackResource {
+    /// After an "already exists" answer to our create: one of ours (an earlier attempt whose
+    /// answer was lost) is adopted; otherwise the error stands.
+    func adoptOrRethrow(_ error: Error, _ ctx: ResourceContext, name: String) async throws -> ResourceRecord {
+        if let mine = try await find(ctx, pending: record(id: nil, name: name)) { return mine }
+        throw error
+    }
+
     public var createdOnDemand: Bool { false }
     public var uniqueName: Bool { false }
 

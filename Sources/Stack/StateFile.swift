@@ -194,35 +194,12 @@ public final class StateFile: @unchecked Sendable {
 
     public func save(_ state: StackState, outputs: [String: String]) throws {
         let text = state.toJSON(outputs: outputs).serialized(pretty: true) + "\n"
-        try Self.atomicWrite(Array(text.utf8), to: path)
+        do { try AtomicFile.write(Array(text.utf8), to: path) } catch { throw StackError.stateIO("\(error)") }
     }
 
     /// Removes the state file. The lock file stays: unlinking a file others may be waiting
     /// to lock would let two runs each lock a different inode.
     public func remove() throws {
         if exists, unlink(path) != 0 { throw StackError.stateIO("cannot remove \(path): \(String(cString: strerror(errno)))") }
-    }
-
-    static func atomicWrite(_ bytes: [UInt8], to path: String) throws {
-        let dir = (path as NSString).deletingLastPathComponent
-        let tmp = "\(path).tmp.\(getpid())"
-        unlink(tmp)  // a leftover of a killed run with our pid; O_EXCL below refuses anything else
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw StackError.stateIO("cannot write \(tmp): \(String(cString: strerror(errno)))") }
-        var written = 0
-        while written < bytes.count {
-            let n = bytes[written...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if n <= 0 { close(fd); unlink(tmp); throw StackError.stateIO("cannot write \(tmp): \(String(cString: strerror(errno)))") }
-            written += n
-        }
-        _ = fchmod(fd, 0o600)
-        guard fsync(fd) == 0 else { close(fd); unlink(tmp); throw StackError.stateIO("fsync \(tmp) failed") }
-        close(fd)
-        guard rename(tmp, path) == 0 else {
-            unlink(tmp)
-            throw StackError.stateIO("cannot replace \(path): \(String(cString: strerror(errno)))")
-        }
-        let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_CLOEXEC)
-        if dfd >= 0 { _ = fsync(dfd); close(dfd) }
     }
 }

@@ -22,7 +22,7 @@ struct HTTPAPIResource: StackResource {
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
         guard let api = try await ctx.services.apigateway.getApis().first(where: {
-            $0.name == ctx.config.apiName && $0.tags["secure-api:id"] == ctx.stackId
+            $0.name == ctx.config.apiName && ctx.owns($0.tags)
         }) else { return nil }
         return record(id: api.id, name: api.name, arn: api.endpoint)
     }
@@ -38,7 +38,7 @@ struct HTTPAPIResource: StackResource {
 
 /// 7. The JWT authorizer: trusts the stack's user pool (audience: its app clients), or an
 /// external OIDC issuer (auth = oidc).
-struct JWTAuthorizerResource: StackResource {
+struct JWTAuthorizerResource: AuthorizerResource {
     let key = "authorizer"
     let type = "apigateway:authorizer"
     let label = "JWT authorizer"
@@ -82,19 +82,11 @@ struct JWTAuthorizerResource: StackResource {
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
         try await findAuthorizer(ctx, name: ctx.config.authorizerName, key: key)
     }
-
-    func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
-        try await ctx.services.apigateway.deleteAuthorizer(apiId: try r.requireParent(), id: try r.requireId())
-    }
-
-    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
-        try await probe { _ = try await ctx.services.apigateway.getAuthorizer(apiId: try r.requireParent(), id: try r.requireId()) }
-    }
 }
 
 /// 7 (auth = lambda). A Lambda REQUEST authorizer: API Gateway calls the authorizer function,
 /// which verifies the Cognito access token and the route's scopes itself.
-struct RequestAuthorizerResource: StackResource {
+struct RequestAuthorizerResource: AuthorizerResource {
     let key = "authorizer"
     let type = "apigateway:authorizer"
     let label = "Lambda REQUEST authorizer"
@@ -122,7 +114,12 @@ struct RequestAuthorizerResource: StackResource {
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
         try await findAuthorizer(ctx, name: Self.name, key: key)
     }
+}
 
+/// Both authorizer kinds live in the API and are deleted and probed alike.
+protocol AuthorizerResource: StackResource {}
+
+extension AuthorizerResource {
     func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
         try await ctx.services.apigateway.deleteAuthorizer(apiId: try r.requireParent(), id: try r.requireId())
     }
@@ -255,9 +252,7 @@ struct StageResource: StackResource {
         do {
             try await ctx.services.apigateway.createStage(apiId: apiId, name: ctx.config.stageName, autoDeploy: true, tags: ctx.tags)
         } catch let e as AWSServiceError where e.code == "ConflictException" {
-            // Made by an interrupted run whose answer we never saw: the stage in our API is ours.
-            if let mine = try await find(ctx, pending: record(id: nil, name: ctx.config.stageName)) { return mine }
-            throw e
+            return try await adoptOrRethrow(e, ctx, name: ctx.config.stageName)  // in our API, so ours
         }
         return record(id: ctx.config.stageName, name: ctx.config.stageName, parentId: apiId)
     }

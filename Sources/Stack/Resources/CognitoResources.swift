@@ -27,7 +27,7 @@ struct UserPoolResource: StackResource {
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
         for candidate in try await ctx.services.cognito.listUserPools() where candidate.name == ctx.config.userPoolName {
             let pool = try await ctx.services.cognito.describeUserPool(id: candidate.id)
-            if pool.tags["secure-api:id"] == ctx.stackId { return record(id: pool.id, name: pool.name, arn: pool.arn) }
+            if ctx.owns(pool.tags) { return record(id: pool.id, name: pool.name, arn: pool.arn) }
         }
         return nil
     }
@@ -130,9 +130,7 @@ struct ResourceServerResource: StackResource {
                 userPoolId: poolId, identifier: c.resourceServerIdentifier, name: c.resourceServerIdentifier,
                 scopes: c.scopes.map { ($0, "\($0) access to \(c.resourceServerIdentifier)") })
         } catch let e as AWSServiceError where e.code == "InvalidParameterException" && e.message.contains("already exists") {
-            // Made by an interrupted run whose answer we never saw: in our pool, so ours.
-            if let mine = try await find(ctx, pending: record(id: nil, name: c.resourceServerIdentifier)) { return mine }
-            throw e
+            return try await adoptOrRethrow(e, ctx, name: c.resourceServerIdentifier)  // in our pool, so ours
         }
         return record(id: c.resourceServerIdentifier, name: c.resourceServerIdentifier, parentId: poolId)
     }

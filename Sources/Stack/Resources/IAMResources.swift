@@ -27,9 +27,7 @@ struct LambdaRoleResource: StackResource {
             let arn = try await ctx.services.iam.createRole(name: roleName(ctx.config), assumeRolePolicy: Self.assumeRolePolicy, tags: ctx.tags)
             return record(id: roleName(ctx.config), name: roleName(ctx.config), arn: arn)
         } catch let e as AWSServiceError where e.code == "EntityAlreadyExists" {
-            // Ours from an attempt whose answer was lost, or someone else's (then find refuses).
-            if let mine = try await find(ctx, pending: record(id: nil, name: roleName(ctx.config))) { return mine }
-            throw e
+            return try await adoptOrRethrow(e, ctx, name: roleName(ctx.config))
         }
     }
 
@@ -37,9 +35,7 @@ struct LambdaRoleResource: StackResource {
         let role: (arn: String, tags: Tags)
         let name = roleName(ctx.config)
         do { role = try await ctx.services.iam.getRole(name: name) } catch where NotFound.matches(error) { return nil }
-        guard role.tags["secure-api:id"] == ctx.stackId else {
-            throw StackError.foreignResource("IAM role \(name) already exists and was not created by this stack; choose another --role-name")
-        }
+        try ctx.requireOwned(role.tags, "IAM role \(name)", flag: "--role-name")
         return record(id: name, name: name, arn: role.arn)
     }
 

@@ -60,9 +60,7 @@ struct LambdaFunctionResource: StackResource {
                 try await Task.sleep(nanoseconds: UInt64(delay * 1e9))
                 delay = min(delay * 2, 1)  // poll about once a second: finish soon after IAM is ready
             } catch let e as AWSServiceError where e.code == "ResourceConflictException" {
-                // Exists already: ours (an earlier attempt whose answer was lost) or not.
-                if let mine = try await find(ctx, pending: record(id: nil, name: name)) { return mine }
-                throw e
+                return try await adoptOrRethrow(e, ctx, name: name)
             }
         }
     }
@@ -71,9 +69,7 @@ struct LambdaFunctionResource: StackResource {
         let fn: (arn: String, tags: Tags)
         let name = functionName(ctx.config)
         do { fn = try await ctx.services.lambda.getFunction(name: name) } catch where NotFound.matches(error) { return nil }
-        guard fn.tags["secure-api:id"] == ctx.stackId else {
-            throw StackError.foreignResource("Lambda function \(name) already exists and was not created by this stack; choose another --function-name")
-        }
+        try ctx.requireOwned(fn.tags, "Lambda function \(name)", flag: "--function-name")
         return record(id: name, name: name, arn: fn.arn)
     }
 
