@@ -27,7 +27,9 @@ def test_create_builds_the_stack_as_specified_and_delete_removes_all(binary, fre
     # state.json: 0600, versioned, no secret, tutorial output names.
     path = tmp_path / "state.json"
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    assert state["version"] == 1
+    assert state["version"] == 2
+    # Every service's endpoint is recorded, so delete can never go elsewhere.
+    assert state["target"]["endpoints"] == {s: fresh_moto.url for s in ("sts", "iam", "cognito-idp", "apigatewayv2", "lambda", "logs")}
     assert PASSWORD not in path.read_text()
     for key in ("user_pool_id", "terminal_app_client_id", "api_id", "api_url", "user_pool_jwt_issuer_url"):
         assert out[key], key

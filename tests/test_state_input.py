@@ -34,6 +34,10 @@ def variants(real):
     bad_function["config"]["function_name"] = ".."
     bad_auth = json.loads(real)
     bad_auth["config"]["auth"] = "kerberos"
+    bad_endpoints = json.loads(real)
+    bad_endpoints["target"]["endpoints"] = "http://127.0.0.1:1"
+    bad_endpoint_url = json.loads(real)
+    bad_endpoint_url["target"]["endpoints"]["lambda"] = "ftp://x"
     return {
         "not json": ("this is not json\n", "not valid JSON"),
         "truncated": (real[: len(real) // 2], "not valid JSON"),
@@ -48,7 +52,9 @@ def variants(real):
         "requested_at not a time": (json.dumps(bad_requested), "requested_at must be Unix seconds"),
         "invalid function name": (json.dumps(bad_function), "invalid function name"),
         "unknown auth": (json.dumps(bad_auth), "config.auth must be one of"),
-        "lone surrogate": (real.replace('"version": 1', '"version": 1, "x": "\\ud800\\u0041"', 1), "not valid JSON"),
+        "lone surrogate": (real.replace('"version": ', '"x": "\\ud800\\u0041", "version": ', 1), "not valid JSON"),
+        "endpoints not a map": (json.dumps(bad_endpoints), "target.endpoints must be an object"),
+        "endpoint not a URL": (json.dumps(bad_endpoint_url), "target.endpoints.lambda must be an http(s) URL"),
     }
 
 

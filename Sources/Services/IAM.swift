@@ -5,7 +5,15 @@ public struct IAM: Sendable {
     let client: AWSClient
     public init(client: AWSClient) { self.client = client }
 
-    public func createRole(name: String, assumeRolePolicy: String, tags: Tags) async throws -> String {
+    public struct Role: Sendable {
+        public var arn: String
+        /// The ID AWS never reuses: a role re-created under the same name gets a new one.
+        public var roleId: String?
+        public var tags: Tags
+    }
+
+    /// Returns the new role (its tags as sent).
+    public func createRole(name: String, assumeRolePolicy: String, tags: Tags) async throws -> Role {
         var params: [(String, String)] = [("RoleName", name), ("AssumeRolePolicyDocument", assumeRolePolicy)]
         for (i, (k, v)) in tags.sorted(by: { $0.key < $1.key }).enumerated() {
             params += [("Tags.member.\(i + 1).Key", k), ("Tags.member.\(i + 1).Value", v)]
@@ -14,11 +22,11 @@ public struct IAM: Sendable {
         guard let arn = xml.value("Arn") else {
             throw AWSClientError.malformedResponse(service: "iam", operation: "CreateRole", reason: "no Role Arn")
         }
-        return arn
+        return Role(arn: arn, roleId: xml.value("RoleId"), tags: tags)
     }
 
-    /// The role's ARN and tags, or a NoSuchEntity error.
-    public func getRole(name: String) async throws -> (arn: String, tags: Tags) {
+    /// The role's ARN, ID and tags, or a NoSuchEntity error.
+    public func getRole(name: String) async throws -> Role {
         let xml = try await client.query(.iam, "GetRole", [("RoleName", name)])
         guard let arn = xml.value("Arn") else {
             throw AWSClientError.malformedResponse(service: "iam", operation: "GetRole", reason: "no Role Arn")
@@ -27,7 +35,7 @@ public struct IAM: Sendable {
         for member in xml.find("Tags")?.children ?? [] {
             if let k = member.value("Key") { tags[k] = member.value("Value") ?? "" }
         }
-        return (arn, tags)
+        return Role(arn: arn, roleId: xml.value("RoleId"), tags: tags)
     }
 
     public func deleteRole(name: String) async throws {

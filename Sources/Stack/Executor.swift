@@ -11,6 +11,9 @@ public enum StackEvent: Sendable {
     case deleteFailed(label: String, record: ResourceRecord, error: String)
     case verifiedGone(label: String, record: ResourceRecord)
     case remains(label: String, record: ResourceRecord)
+    /// Left alone: not provably ours. `kept`: still listed in state.json (our resource with a
+    /// changed tag) rather than dropped (ours is gone and someone else's has its name).
+    case notOurs(label: String, record: ResourceRecord, reason: String, kept: Bool)
 }
 
 extension StackError {
@@ -240,12 +243,18 @@ public struct StackExecutor: Sendable {
     public struct DeleteSummary: Sendable {
         public var deleted: Int
         public var remaining: [ResourceRecord]
+        /// Left alone because they are not provably ours (the run must fail and say so).
+        public var notOurs: [ResourceRecord]
     }
 
     public func delete(state initial: StackState, file: StateFile) async throws -> DeleteSummary {
         let journal = Journal(state: initial, file: file)
         var failed: [ResourceRecord] = []
+        var remaining: [ResourceRecord] = []
+        var notOurs: [ResourceRecord] = []
         var deleted = 0
+        // One concurrent round of reads first: nothing is deleted unless it is provably ours.
+        let roots = await ownershipOfRoots(initial)
         for var record in initial.resources.reversed() {
             guard let node = graph.node(record.key) else {
                 events(.deleteFailed(label: record.type, record: record, error: "unknown resource kind in state.json; delete it by hand"))
@@ -271,6 +280,25 @@ public struct StackExecutor: Sendable {
                         continue
                     }
                     record = found
+                } else {
+                    switch try await verdict(node, record, roots: roots, ctx) {
+                    case .ours:
+                        break
+                    case .gone:
+                        try await journal.remove(key: record.key)
+                        events(.deleted(label: node.label, record: record, seconds: 0, alreadyGone: true))
+                        continue
+                    case .replaced(let reason):
+                        try await journal.remove(key: record.key)
+                        notOurs.append(record)
+                        events(.notOurs(label: node.label, record: record, reason: reason, kept: false))
+                        continue
+                    case .unproven(let reason):
+                        notOurs.append(record)
+                        remaining.append(record)
+                        events(.notOurs(label: node.label, record: record, reason: reason, kept: true))
+                        continue
+                    }
                 }
                 var alreadyGone = false
                 do { try await node.delete(record, ctx) } catch where NotFound.matches(error) { alreadyGone = true }
@@ -285,41 +313,106 @@ public struct StackExecutor: Sendable {
                 failed.append(record)
             }
         }
-        // Verify what a failed step left: a child may have gone with its parent.
-        var remaining: [ResourceRecord] = []
+        // Verify what a failed step left: a child may have gone with its parent. Only "gone"
+        // clears a record; anything else stays in state.json.
         for record in failed {
             guard let node = graph.node(record.key) else { remaining.append(record); continue }
             let ctx = context(await journal.state, await journal.records(), password: nil, journal: nil, key: record.key)
-            let stillThere: Bool
-            do { stillThere = try await node.exists(record, ctx) } catch { stillThere = true }
-            if stillThere {
-                remaining.append(record)
-                events(.remains(label: node.label, record: record))
-            } else {
+            let gone: Bool
+            do { gone = try await node.ownership(record, ctx) == .gone } catch { gone = false }
+            if gone {
                 try await journal.remove(key: record.key)
                 events(.verifiedGone(label: node.label, record: record))
+            } else {
+                remaining.append(record)
+                events(.remains(label: node.label, record: record))
             }
         }
         if remaining.isEmpty { try file.remove() }
-        return DeleteSummary(deleted: deleted, remaining: remaining)
+        return DeleteSummary(deleted: deleted, remaining: remaining, notOurs: notOurs)
+    }
+
+    // MARK: - ownership
+
+    /// Reads, concurrently, every created resource that proves its own ownership (pool, API,
+    /// role, function, domain); the others are covered by their owner's verdict.
+    func ownershipOfRoots(_ state: StackState) async -> [String: Result<Ownership, Error>] {
+        let records = Dictionary(state.resources.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
+        return await withTaskGroup(of: (String, Result<Ownership, Error>).self) { group in
+            for record in state.resources where record.status == .created {
+                guard let node = graph.node(record.key), node.ownerKey == nil else { continue }
+                let ctx = context(state, records, password: nil, journal: nil, key: record.key)
+                group.addTask {
+                    do { return (record.key, .success(try await node.ownership(record, ctx))) } catch { return (record.key, .failure(error)) }
+                }
+            }
+            var result: [String: Result<Ownership, Error>] = [:]
+            for await (key, verdict) in group { result[key] = verdict }
+            return result
+        }
+    }
+
+    /// Whether a created resource is ours: its own read for a root, else its owner's verdict
+    /// (read again only where the owner is ours, or gone but the kind can outlive it).
+    func verdict(_ node: any StackResource, _ record: ResourceRecord, roots: [String: Result<Ownership, Error>],
+                 _ ctx: ResourceContext) async throws -> Ownership {
+        guard node.ownerKey != nil else {
+            guard let root = roots[record.key] else { return try await node.ownership(record, ctx) }
+            return try root.get()
+        }
+        var rootKey = node.ownerKey
+        while let k = rootKey, let next = graph.node(k)?.ownerKey { rootKey = next }
+        guard let k = rootKey, let owner = roots[k] else {
+            // Its owner is no longer listed (a failed earlier teardown): only "gone" is certain.
+            let own = try await node.ownership(record, ctx)
+            return own == .gone ? .gone : .unproven("its owner is no longer in state.json")
+        }
+        let ownerLabel = graph.node(k)?.label ?? k
+        switch try owner.get() {
+        case .ours: return .ours
+        case .gone: return node.goneWithOwner ? .gone : .ours
+        case .replaced(let m): return .replaced("its \(ownerLabel) is not ours: \(m)")
+        case .unproven(let m): return .unproven("its \(ownerLabel) is not provably ours: \(m)")
+        }
     }
 
     // MARK: - status
 
     public enum ResourceStatus: String, Sendable {
         case exists, missing, pending, notCreated = "not created", notYet = "not yet created (made by AWS on first use)"
+        case notOurs = "NOT OURS (left alone)"
     }
 
-    public func status(state: StackState) async throws -> [(node: any StackResource, record: ResourceRecord?, status: ResourceStatus)] {
+    public struct StatusLine: Sendable {
+        public var node: any StackResource
+        public var record: ResourceRecord?
+        public var status: ResourceStatus
+        /// Why it is not ours.
+        public var detail: String?
+    }
+
+    /// Every node's live status; "exists" only for what is provably ours.
+    public func status(state: StackState) async throws -> [StatusLine] {
         let records = Dictionary(state.resources.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
-        var result: [(any StackResource, ResourceRecord?, ResourceStatus)] = []
-        for node in graph.nodes {
-            guard let record = records[node.key] else { result.append((node, nil, .notCreated)); continue }
-            if record.status == .pending { result.append((node, record, .pending)); continue }
-            let ctx = context(state, records, password: nil, journal: nil, key: node.key)
-            let exists = try await node.exists(record, ctx)
-            result.append((node, record, exists ? .exists : (node.createdOnDemand ? .notYet : .missing)))
+        let roots = await ownershipOfRoots(state)
+        return try await withThrowingTaskGroup(of: (Int, StatusLine).self) { group in
+            for (index, node) in graph.nodes.enumerated() {
+                guard let record = records[node.key] else { group.addTask { (index, StatusLine(node: node, record: nil, status: .notCreated)) }; continue }
+                if record.status == .pending { group.addTask { (index, StatusLine(node: node, record: record, status: .pending)) }; continue }
+                let ctx = context(state, records, password: nil, journal: nil, key: node.key)
+                group.addTask {
+                    var verdict = try await verdict(node, record, roots: roots, ctx)
+                    if verdict == .ours, node.ownerKey != nil { verdict = try await node.ownership(record, ctx) }
+                    switch verdict {
+                    case .ours: return (index, StatusLine(node: node, record: record, status: .exists))
+                    case .gone: return (index, StatusLine(node: node, record: record, status: node.createdOnDemand ? .notYet : .missing))
+                    case .replaced(let m), .unproven(let m): return (index, StatusLine(node: node, record: record, status: .notOurs, detail: m))
+                    }
+                }
+            }
+            var lines: [(Int, StatusLine)] = []
+            for try await line in group { lines.append(line) }
+            return lines.sorted { $0.0 < $1.0 }.map(\.1)
         }
-        return result
     }
 }

@@ -98,6 +98,40 @@ public protocol StackResource: Sendable {
     /// Deletes; "not found" is thrown as is and counted as deleted by the executor.
     func delete(_ record: ResourceRecord, _ ctx: ResourceContext) async throws
     func exists(_ record: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool
+    /// The node whose ownership covers this one (a route's API, a permission's function); nil
+    /// for a kind that proves its own (tags, IDs AWS never reuses).
+    var ownerKey: String? { get }
+    /// Whether this kind cannot outlive its owner (a route its API); a log group can.
+    var goneWithOwner: Bool { get }
+    /// Reads the live resource: still ours, gone, or not provably ours. Kinds with an owner
+    /// only say whether they exist (the default); the executor adds the owner's verdict.
+    func ownership(_ record: ResourceRecord, _ ctx: ResourceContext) async throws -> Ownership
+}
+
+/// What a live read says about a resource state.json lists.
+public enum Ownership: Sendable, Equatable {
+    case ours
+    case gone
+    /// Another resource now holds the name (ours is gone): left alone, dropped from state.
+    case replaced(String)
+    /// The same resource, but our tag is missing or another stack's: left alone, kept in state.
+    case unproven(String)
+
+    /// Judges a live resource by its tags and, where the kind has one, the ID AWS never reuses.
+    static func judge(tags: Tags, uniqueId: String? = nil, recordedUniqueId: String? = nil, stackId: String,
+                      sameResourceById: Bool) -> Ownership {
+        if let recordedUniqueId, let uniqueId, recordedUniqueId != uniqueId {
+            return .replaced("its ID is \(uniqueId), not \(recordedUniqueId) as created: replaced by someone else")
+        }
+        guard tags["secure-api:id"] == stackId else {
+            let found = tags["secure-api:id"].map { "secure-api:id=\($0)" } ?? "no secure-api:id tag"
+            // Same ID as created: our resource whose tag was changed; else a same-named stranger.
+            return sameResourceById || recordedUniqueId != nil
+                ? .unproven("it carries \(found), not this stack's \(stackId)")
+                : .replaced("it carries \(found), not this stack's \(stackId): replaced by someone else")
+        }
+        return .ours
+    }
 }
 
 extension StackResource {
@@ -110,11 +144,17 @@ extension StackResource {
 
     public var createdOnDemand: Bool { false }
     public var uniqueName: Bool { false }
+    public var ownerKey: String? { nil }
+    public var goneWithOwner: Bool { true }
+
+    public func ownership(_ record: ResourceRecord, _ ctx: ResourceContext) async throws -> Ownership {
+        try await exists(record, ctx) ? .ours : .gone
+    }
 
     func finishAdoption(_ record: ResourceRecord, _ ctx: ResourceContext) async throws {}
 
-    func record(id: String?, name: String?, arn: String? = nil, parentId: String? = nil) -> ResourceRecord {
-        ResourceRecord(key: key, type: type, status: .created, id: id, name: name, arn: arn, parentId: parentId)
+    func record(id: String?, name: String?, arn: String? = nil, parentId: String? = nil, uniqueId: String? = nil) -> ResourceRecord {
+        ResourceRecord(key: key, type: type, status: .created, id: id, name: name, arn: arn, parentId: parentId, uniqueId: uniqueId)
     }
 }
 

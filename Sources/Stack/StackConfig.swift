@@ -260,7 +260,7 @@ public enum StackError: Error, CustomStringConvertible, Sendable {
         switch self {
         case .invalidConfig(let m): return m
         case .malformedState(let m): return "refusing malformed state file: \(m) (the file was left untouched)"
-        case .unsupportedStateVersion(let v): return "refusing state file of version \(v): this secure-api understands version \(StateFile.currentVersion) (the file was left untouched; upgrade secure-api)"
+        case .unsupportedStateVersion(let v): return "refusing state file of version \(v): this secure-api understands versions \(StateFile.readableVersions.lowerBound)-\(StateFile.readableVersions.upperBound) (the file was left untouched; upgrade secure-api)"
         case .locked(let p, let h): return "another secure-api run is using \(p) (\(h)); wait for it to finish"
         case .stateIO(let m): return m
         case .targetMismatch(let m): return m

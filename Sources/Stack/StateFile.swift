@@ -20,9 +20,12 @@ public struct ResourceRecord: Sendable, Equatable {
     /// When the create call was (last) sent, Unix seconds: a resumed run knows whether that
     /// request could still be in flight.
     public var requestedAt: String?
+    /// An ID AWS never reuses, where the kind has one besides its name (an IAM role's RoleId):
+    /// a same-named resource made by someone else after ours went has a different one.
+    public var uniqueId: String?
 
     public init(key: String, type: String, status: Status, id: String? = nil, name: String? = nil, arn: String? = nil,
-                parentId: String? = nil, createdAt: String? = nil, requestedAt: String? = nil) {
+                parentId: String? = nil, createdAt: String? = nil, requestedAt: String? = nil, uniqueId: String? = nil) {
         self.key = key
         self.type = type
         self.status = status
@@ -32,6 +35,7 @@ public struct ResourceRecord: Sendable, Equatable {
         self.parentId = parentId
         self.createdAt = createdAt
         self.requestedAt = requestedAt
+        self.uniqueId = uniqueId
     }
 
     func toJSON() -> JSON {
@@ -42,6 +46,7 @@ public struct ResourceRecord: Sendable, Equatable {
         if let parentId { o["parent_id"] = .string(parentId) }
         if let createdAt { o["created_at"] = .string(createdAt) }
         if let requestedAt, status == .pending { o["requested_at"] = .string(requestedAt) }
+        if let uniqueId { o["unique_id"] = .string(uniqueId) }
         return .object(o)
     }
 
@@ -63,7 +68,8 @@ public struct ResourceRecord: Sendable, Equatable {
             throw StackError.malformedState("resources[\(index)].requested_at must be Unix seconds, not '\(r.prefix(20))'")
         }
         self.init(key: key, type: type, status: status, id: try opt("id"), name: try opt("name"), arn: try opt("arn"),
-                  parentId: try opt("parent_id"), createdAt: try opt("created_at"), requestedAt: requestedAt)
+                  parentId: try opt("parent_id"), createdAt: try opt("created_at"), requestedAt: requestedAt,
+                  uniqueId: try opt("unique_id"))
     }
 }
 
@@ -71,19 +77,54 @@ public struct ResourceRecord: Sendable, Equatable {
 public struct StackTarget: Sendable, Equatable {
     public var region: String
     public var account: String
-    /// The custom endpoint (emulator) the stack was created against, nil for AWS.
+    /// The custom base endpoint (emulator) the stack was created against, nil for AWS.
     public var endpoint: String?
+    /// The endpoint each service was reached at (service name -> URL), so a later run that
+    /// would send one service elsewhere (AWS_ENDPOINT_URL_COGNITO_IDP, ...) is refused.
+    public var endpoints: [String: String]
 
-    public init(region: String, account: String, endpoint: String?) {
+    public init(region: String, account: String, endpoint: String?, endpoints: [String: String]) {
         self.region = region
         self.account = account
         self.endpoint = endpoint
+        self.endpoints = endpoints
+    }
+
+    /// Every service at one base endpoint (or at AWS's for the region): what a version-1 state meant.
+    public static func endpoints(region: String, base endpoint: String?) -> [String: String] {
+        let resolver = EndpointResolver(flag: endpoint, environment: [:], region: region)
+        var map: [String: String] = [:]
+        for service in AWSService.all { map[service.name] = (try? resolver.resolve(service))?.endpoint.description }
+        return map
     }
 
     func toJSON() -> JSON {
-        var o: [String: JSON] = ["region": .string(region), "account": .string(account)]
+        var o: [String: JSON] = ["region": .string(region), "account": .string(account),
+                                 "endpoints": .object(endpoints.mapValues { .string($0) })]
         if let endpoint { o["endpoint"] = .string(endpoint) }
         return .object(o)
+    }
+
+    init(json t: JSON, version: Int) throws {
+        guard let region = t["region"]?.string, let account = t["account"]?.string else {
+            throw StackError.malformedState("'target' needs region and account strings")
+        }
+        if let e = t["endpoint"], e.string == nil { throw StackError.malformedState("target.endpoint must be a string") }
+        let endpoint = t["endpoint"]?.string
+        var endpoints: [String: String]
+        if version == 1 {
+            endpoints = Self.endpoints(region: region, base: endpoint)
+        } else {
+            guard let map = t["endpoints"]?.object else { throw StackError.malformedState("target.endpoints must be an object") }
+            endpoints = [:]
+            for (service, url) in map {
+                guard let u = url.string, Endpoint(parsing: u) != nil else {
+                    throw StackError.malformedState("target.endpoints.\(service) must be an http(s) URL")
+                }
+                endpoints[service] = u
+            }
+        }
+        self.init(region: region, account: account, endpoint: endpoint, endpoints: endpoints)
     }
 }
 
@@ -119,18 +160,16 @@ public struct StackState: Sendable, Equatable {
         guard case .object = json else { throw StackError.malformedState("top level must be a JSON object") }
         guard let versionValue = json["version"] else { throw StackError.malformedState("no 'version' field") }
         guard let version = versionValue.int else { throw StackError.malformedState("'version' must be an integer") }
-        guard version == StateFile.currentVersion else { throw StackError.unsupportedStateVersion(version) }
+        guard StateFile.readableVersions.contains(version) else { throw StackError.unsupportedStateVersion(version) }
         guard let stackId = json["stack_id"]?.string else { throw StackError.malformedState("'stack_id' must be a string") }
-        guard let t = json["target"], let region = t["region"]?.string, let account = t["account"]?.string else {
-            throw StackError.malformedState("'target' needs region and account strings")
-        }
-        if let e = t["endpoint"], e.string == nil { throw StackError.malformedState("target.endpoint must be a string") }
+        guard let t = json["target"], case .object = t else { throw StackError.malformedState("'target' must be an object") }
+        let target = try StackTarget(json: t, version: version)
         guard let configJSON = json["config"], case .object = configJSON else {
             throw StackError.malformedState("'config' must be an object")
         }
         guard let list = json["resources"]?.array else { throw StackError.malformedState("'resources' must be a list") }
         self.stackId = stackId
-        self.target = StackTarget(region: region, account: account, endpoint: t["endpoint"]?.string)
+        self.target = target
         self.config = try StackConfig(json: configJSON)
         do { try config.validate() } catch let StackError.invalidConfig(m) {
             throw StackError.malformedState("config: \(m)")
@@ -147,7 +186,10 @@ public struct StackState: Sendable, Equatable {
 /// for the run, and atomic writes (temp file, fsync, rename, fsync dir), mode 0600.
 public final class StateFile: @unchecked Sendable {
     // @unchecked: `lockFD` is set once in `lock()` before any concurrent use.
-    public static let currentVersion = 1
+    /// 2 records every service's endpoint (1 had one base endpoint) and optional per-record
+    /// fields; a version-1 file still reads, resumes and deletes, and is written back as 2.
+    public static let currentVersion = 2
+    static let readableVersions = 1...2
     public let path: String
     private var lockFD: Int32 = -1
 

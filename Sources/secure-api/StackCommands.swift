@@ -32,12 +32,9 @@ struct StackRun {
         let config = try session.resolve(log: { Console.info(Console.dim($0)) })
         let custom = config.endpoints.customEndpoint
         let endpoint = custom.flatMap { $0.endpoint.map { "\($0)" } }
-        if let state, state.target.endpoint != endpoint {
-            let was = state.target.endpoint.map { "the endpoint \($0)" } ?? "AWS"
-            let now = endpoint.map { "the endpoint \($0)" } ?? "AWS"
-            throw CLIError("state.json was created against \(was), but this run targets \(now); "
-                           + (state.target.endpoint.map { "set AWS_ENDPOINT_URL=\($0)" } ?? "unset AWS_ENDPOINT_URL") + " or use another --state")
-        }
+        var endpoints: [String: String] = [:]
+        for service in AWSService.all { endpoints[service.name] = try config.endpoints.resolve(service).endpoint.description }
+        if let state { try requireSameEndpoints(recorded: state.target, resolved: endpoints, region: config.region) }
         let identity: STS.CallerIdentity
         do {
             identity = try await STS(client: AWSClient(config: config)).getCallerIdentity()
@@ -47,8 +44,27 @@ struct StackRun {
         if let state, endpoint == nil, state.target.account != identity.account {
             throw CLIError("state.json's stack is in account \(state.target.account), but these credentials are for account \(identity.account)")
         }
-        let target = StackTarget(region: config.region, account: identity.account, endpoint: endpoint)
+        let target = StackTarget(region: config.region, account: identity.account, endpoint: endpoint, endpoints: endpoints)
         return StackRun(config: config, target: target, description: config.endpoints.targetDescription(account: identity.account))
+    }
+
+    /// A stack is only ever changed where it was made: every service's endpoint must resolve as
+    /// it did when state.json was written (else delete would call "not found" at the wrong
+    /// place, and lose the IDs of what lives at the right one).
+    static func requireSameEndpoints(recorded: StackTarget, resolved: [String: String], region: String) throws {
+        let defaults = StackTarget.endpoints(region: region, base: nil)
+        var differences: [String] = []
+        for service in AWSService.all {
+            guard let was = recorded.endpoints[service.name], let now = resolved[service.name], was != now else { continue }
+            let fix = was == defaults[service.name]
+                ? "unset AWS_ENDPOINT_URL_\(service.endpointEnvSuffixes[0])/AWS_ENDPOINT_URL/--endpoint-url"
+                : "set AWS_ENDPOINT_URL_\(service.endpointEnvSuffixes[0])=\(was)"
+            differences.append("\(service.name) was created at \(was), this run would use \(now) (\(fix))")
+        }
+        guard differences.isEmpty else {
+            throw CLIError("state.json's stack lives at other endpoints than this run targets: " + differences.joined(separator: "; ")
+                           + "; or use another --state")
+        }
     }
 }
 
@@ -75,6 +91,8 @@ struct EventPrinter: Sendable {
             line(row(Console.yellow("-"), label, r, "verified gone (removed with its parent)"))
         case .remains(let label, let r):
             line(row("!", label, r, "STILL EXISTS"))
+        case .notOurs(let label, let r, let reason, let kept):
+            line(row("!", label, r, "NOT OURS, left alone: \(reason)" + (kept ? "" : " (dropped from state)")))
         }
     }
 }
@@ -221,6 +239,11 @@ struct DeleteCommand: AsyncParsableCommand {
                                      events: { printer($0) })
         let started = Date()
         let summary = try await executor.delete(state: state, file: file)
+        if !summary.notOurs.isEmpty {
+            let names = summary.notOurs.map { "\($0.type) \($0.id ?? $0.name ?? "?")" }.joined(separator: ", ")
+            throw CLIError("left alone \(summary.notOurs.count) resource(s) that are not provably this stack's (replaced or re-tagged by someone else): \(names)"
+                           + (summary.remaining.isEmpty ? "; nothing of ours remains, \(file.path) removed" : "; state kept in \(file.path)"))
+        }
         if summary.remaining.isEmpty {
             print(String(format: "Deleted in %.1fs (%d retries); verified nothing remains. Removed %@.", Date().timeIntervalSince(started),
                          run.config.retry.retryCount, file.path))
@@ -251,11 +274,17 @@ struct StatusCommand: AsyncParsableCommand {
         let executor = StackExecutor(graph: .forAuth(state.config.auth), services: StackServices(client: AWSClient(config: run.config)),
                                      events: { _ in })
         var complete = true
-        for (node, record, status) in try await executor.status(state: state) {
-            if status != .exists && status != .notYet { complete = false }
-            print("  \(pad(node.label, 34)) \(pad(record?.id ?? "-", 30)) \(status.rawValue)")
+        var foreign = 0
+        for line in try await executor.status(state: state) {
+            if line.status != .exists && line.status != .notYet { complete = false }
+            if line.status == .notOurs { foreign += 1 }
+            print("  \(pad(line.node.label, 34)) \(pad(line.record?.id ?? "-", 30)) \(line.status.rawValue)" + (line.detail.map { ": \($0)" } ?? ""))
         }
-        print(complete ? "Stack '\(state.config.stackName)' is complete." : "Stack '\(state.config.stackName)' is NOT complete: run create to finish or repair it.")
+        if foreign > 0 {
+            print("Stack '\(state.config.stackName)': \(foreign) resource(s) in \(file.path) are no longer provably ours (replaced or re-tagged by someone else); secure-api will not touch them.")
+        } else {
+            print(complete ? "Stack '\(state.config.stackName)' is complete." : "Stack '\(state.config.stackName)' is NOT complete: run create to finish or repair it.")
+        }
         if !complete { throw ExitCode(2) }
     }
 }

@@ -34,6 +34,12 @@ struct HTTPAPIResource: StackResource {
     func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
         try await probe { _ = try await ctx.services.apigateway.getApi(id: try r.requireId()) }
     }
+
+    func ownership(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Ownership {
+        let api: APIGatewayV2.API
+        do { api = try await ctx.services.apigateway.getApi(id: try r.requireId()) } catch where NotFound.matches(error) { return .gone }
+        return .judge(tags: api.tags, stackId: ctx.stackId, sameResourceById: true)
+    }
 }
 
 /// 7. The JWT authorizer: trusts the stack's user pool (audience: its app clients), or an
@@ -120,6 +126,8 @@ struct RequestAuthorizerResource: AuthorizerResource {
 protocol AuthorizerResource: StackResource {}
 
 extension AuthorizerResource {
+    var ownerKey: String? { "http_api" }
+
     func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
         try await ctx.services.apigateway.deleteAuthorizer(apiId: try r.requireParent(), id: try r.requireId())
     }
@@ -151,6 +159,7 @@ struct LambdaIntegrationResource: StackResource {
     let type = "apigateway:integration"
     let label = "Lambda integration"
     let dependencies = ["http_api", "lambda_function"]
+    var ownerKey: String? { "http_api" }
 
     func pendingName(_ c: StackConfig) -> String? { c.functionName }
 
@@ -189,6 +198,7 @@ struct RouteResource: StackResource {
     let key: String
     let type = "apigateway:route"
     let label: String
+    var ownerKey: String? { "http_api" }
     let routeKey: @Sendable (StackConfig) -> String
     let scopes: @Sendable (StackConfig) -> [String]
     /// JWT, CUSTOM (Lambda authorizer) or AWS_IAM.
@@ -239,6 +249,7 @@ struct StageResource: StackResource {
     let label = "API stage"
     var uniqueName: Bool { true }
     let dependencies: [String]
+    var ownerKey: String? { "http_api" }
 
     func pendingName(_ c: StackConfig) -> String? { c.stageName }
 

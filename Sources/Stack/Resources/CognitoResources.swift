@@ -36,6 +36,12 @@ struct UserPoolResource: StackResource {
         try await ctx.services.cognito.deleteUserPool(id: try r.requireId())
     }
 
+    func ownership(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Ownership {
+        let pool: CognitoIdentityProvider.UserPool
+        do { pool = try await ctx.services.cognito.describeUserPool(id: try r.requireId()) } catch where NotFound.matches(error) { return .gone }
+        return .judge(tags: pool.tags, stackId: ctx.stackId, sameResourceById: true)
+    }
+
     func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
         try await probe { _ = try await ctx.services.cognito.describeUserPool(id: try r.requireId()) }
     }
@@ -86,15 +92,21 @@ struct UserPoolDomainResource: StackResource {
         return record(id: prefix, name: prefix, parentId: poolId)
     }
 
+    /// The executor has just read its ownership (Cognito answers an empty description, not an
+    /// error, for a missing domain).
     func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
-        let prefix = try r.requireId()
-        // Cognito answers an empty description (not an error) for a missing domain.
-        guard try await ctx.services.cognito.describeUserPoolDomain(domain: prefix) != nil else { return }
-        try await ctx.services.cognito.deleteUserPoolDomain(domain: prefix, userPoolId: try r.requireParent())
+        try await ctx.services.cognito.deleteUserPoolDomain(domain: try r.requireId(), userPoolId: try r.requireParent())
     }
 
     func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
-        try await ctx.services.cognito.describeUserPoolDomain(domain: try r.requireId()) != nil
+        try await ownership(r, ctx) == .ours
+    }
+
+    /// Prefixes are global and reused: ours while it still points at our pool.
+    func ownership(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Ownership {
+        let prefix = try r.requireId()
+        guard let pool = try await ctx.services.cognito.describeUserPoolDomain(domain: prefix) else { return .gone }
+        return pool == r.parentId ? .ours : .replaced("domain \(prefix) now belongs to user pool \(pool), not ours (\(r.parentId ?? "-"))")
     }
 }
 
@@ -113,6 +125,7 @@ struct ResourceServerResource: StackResource {
     let label = "Cognito resource server"
     var uniqueName: Bool { true }
     let dependencies = ["user_pool"]
+    var ownerKey: String? { "user_pool" }
 
     func pendingName(_ c: StackConfig) -> String? { c.resourceServerIdentifier }
 
@@ -158,6 +171,7 @@ struct AppClientResource: StackResource {
     let type = "cognito-idp:user-pool-client"
     let label: String
     let dependencies = ["user_pool", "resource_server"]
+    var ownerKey: String? { "user_pool" }
     let settings: @Sendable (StackConfig) -> CognitoIdentityProvider.AppClientSettings
 
     func pendingName(_ c: StackConfig) -> String? { settings(c).name }
@@ -200,6 +214,7 @@ struct TestUserResource: StackResource {
     let label = "Cognito test user"
     var uniqueName: Bool { true }
     let dependencies = ["user_pool"]
+    var ownerKey: String? { "user_pool" }
 
     func pendingName(_ c: StackConfig) -> String? { c.username }
 

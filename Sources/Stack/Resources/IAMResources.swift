@@ -24,19 +24,26 @@ struct LambdaRoleResource: StackResource {
 
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
         do {
-            let arn = try await ctx.services.iam.createRole(name: roleName(ctx.config), assumeRolePolicy: Self.assumeRolePolicy, tags: ctx.tags)
-            return record(id: roleName(ctx.config), name: roleName(ctx.config), arn: arn)
+            let role = try await ctx.services.iam.createRole(name: roleName(ctx.config), assumeRolePolicy: Self.assumeRolePolicy, tags: ctx.tags)
+            return record(id: roleName(ctx.config), name: roleName(ctx.config), arn: role.arn, uniqueId: role.roleId)
         } catch let e as AWSServiceError where e.code == "EntityAlreadyExists" {
             return try await adoptOrRethrow(e, ctx, name: roleName(ctx.config))
         }
     }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
-        let role: (arn: String, tags: Tags)
+        let role: IAM.Role
         let name = roleName(ctx.config)
         do { role = try await ctx.services.iam.getRole(name: name) } catch where NotFound.matches(error) { return nil }
         try ctx.requireOwned(role.tags, "IAM role \(name)", flag: "--role-name")
-        return record(id: name, name: name, arn: role.arn)
+        return record(id: name, name: name, arn: role.arn, uniqueId: role.roleId)
+    }
+
+    /// Role names are reused: ours only with our tag and, when recorded, the same RoleId.
+    func ownership(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Ownership {
+        let role: IAM.Role
+        do { role = try await ctx.services.iam.getRole(name: try r.requireId()) } catch where NotFound.matches(error) { return .gone }
+        return .judge(tags: role.tags, uniqueId: role.roleId, recordedUniqueId: r.uniqueId, stackId: ctx.stackId, sameResourceById: false)
     }
 
     func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
@@ -57,6 +64,7 @@ struct RolePolicyAttachmentResource: StackResource {
     var roleKey = "lambda_role"
     var roleName: @Sendable (StackConfig) -> String = { $0.roleName }
     var dependencies: [String] { [roleKey] }
+    var ownerKey: String? { roleKey }
 
     func pendingName(_ c: StackConfig) -> String? { StackConfig.basicExecutionPolicyArn }
 

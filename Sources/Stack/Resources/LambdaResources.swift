@@ -77,6 +77,13 @@ struct LambdaFunctionResource: StackResource {
         try await ctx.services.lambda.deleteFunction(name: try r.requireId())
     }
 
+    /// Function names are reused and Lambda has no other lasting ID: ours only with our tag.
+    func ownership(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Ownership {
+        let fn: (arn: String, tags: Tags)
+        do { fn = try await ctx.services.lambda.getFunction(name: try r.requireId()) } catch where NotFound.matches(error) { return .gone }
+        return .judge(tags: fn.tags, stackId: ctx.stackId, sameResourceById: false)
+    }
+
     func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
         try await probe { _ = try await ctx.services.lambda.getFunction(name: try r.requireId()) }
     }
@@ -93,6 +100,7 @@ struct InvokePermissionResource: StackResource {
     var statementId = StackConfig.invokeStatementId
     /// The resource that scopes the permission (the API; for an authorizer, the authorizer).
     var scopeKey = "http_api"
+    var ownerKey: String? { functionKey }
     var dependencies: [String] { [functionKey, "http_api", scopeKey].reduce(into: []) { if !$0.contains($1) { $0.append($1) } } }
     /// `arn:aws:execute-api:region:account:api/*/*`, or `.../authorizers/<id>` for an authorizer.
     var sourceArnSuffix: @Sendable (ResourceContext) throws -> String = { _ in "/*/*" }
@@ -159,6 +167,9 @@ struct LogGroupResource: StackResource {
     var functionKey = "lambda_function"
     var dependencies: [String] { [functionKey] }
     var createdOnDemand: Bool { true }
+    var ownerKey: String? { functionKey }
+    /// Lambda's log group outlives the function.
+    var goneWithOwner: Bool { false }
     var functionName: @Sendable (StackConfig) -> String = { $0.functionName }
 
     func logGroupName(_ c: StackConfig) -> String { "/aws/lambda/\(functionName(c))" }
