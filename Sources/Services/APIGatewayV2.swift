@@ -48,34 +48,75 @@ public struct APIGatewayV2: Sendable {
         try await items("GetApis", "/v2/apis").map { try Self.api($0, "GetApis") }
     }
 
+    public func updateApi(id: String, name: String) async throws {
+        _ = try await call("UpdateApi", "PATCH", Self.apiPath(id), ["name": .string(name)])
+    }
+
     public func deleteApi(id: String) async throws {
         _ = try await call("DeleteApi", "DELETE", Self.apiPath(id))
     }
 
     // MARK: authorizer
 
+    static func jwtAuthorizerSettings(name: String, issuer: String, audience: [String]) -> JSON {
+        ["name": .string(name), "authorizerType": "JWT", "identitySource": ["$request.header.Authorization"],
+         "jwtConfiguration": ["issuer": .string(issuer), "audience": .strings(audience)]]
+    }
+
     public func createJWTAuthorizer(apiId: String, name: String, issuer: String, audience: [String]) async throws -> String {
-        let out = try await call("CreateAuthorizer", "POST", Self.apiPath(apiId, "/authorizers"), [
-            "name": .string(name), "authorizerType": "JWT", "identitySource": ["$request.header.Authorization"],
-            "jwtConfiguration": ["issuer": .string(issuer), "audience": .strings(audience)],
-        ], idempotent: false)
+        let out = try await call("CreateAuthorizer", "POST", Self.apiPath(apiId, "/authorizers"),
+                                 Self.jwtAuthorizerSettings(name: name, issuer: issuer, audience: audience), idempotent: false)
         return try out.required("authorizerId", "apigatewayv2", "CreateAuthorizer")
+    }
+
+    public func updateJWTAuthorizer(apiId: String, id: String, name: String, issuer: String, audience: [String]) async throws {
+        _ = try await call("UpdateAuthorizer", "PATCH", Self.apiPath(apiId, "/authorizers/\(AWSClient.escapePathSegment(id))"),
+                           Self.jwtAuthorizerSettings(name: name, issuer: issuer, audience: audience))
+    }
+
+    /// The URI API Gateway invokes a Lambda authorizer at.
+    public static func lambdaInvocationURI(functionArn: String, region: String) -> String {
+        "arn:aws:apigateway:\(region):lambda:path/2015-03-31/functions/\(functionArn)/invocations"
     }
 
     /// A Lambda REQUEST authorizer (payload 2.0, simple responses). Result caching is off:
     /// the function decides per route (scopes), so a cached Allow must not cross routes.
+    static func requestAuthorizerSettings(name: String, functionArn: String, region: String) -> JSON {
+        ["name": .string(name), "authorizerType": "REQUEST",
+         "authorizerUri": .string(lambdaInvocationURI(functionArn: functionArn, region: region)),
+         "authorizerPayloadFormatVersion": "2.0", "enableSimpleResponses": true,
+         "identitySource": ["$request.header.Authorization"], "authorizerResultTtlInSeconds": 0]
+    }
+
     public func createRequestAuthorizer(apiId: String, name: String, functionArn: String, region: String) async throws -> String {
-        let uri = "arn:aws:apigateway:\(region):lambda:path/2015-03-31/functions/\(functionArn)/invocations"
-        let out = try await call("CreateAuthorizer", "POST", Self.apiPath(apiId, "/authorizers"), [
-            "name": .string(name), "authorizerType": "REQUEST", "authorizerUri": .string(uri),
-            "authorizerPayloadFormatVersion": "2.0", "enableSimpleResponses": true,
-            "identitySource": ["$request.header.Authorization"], "authorizerResultTtlInSeconds": 0,
-        ], idempotent: false)
+        let out = try await call("CreateAuthorizer", "POST", Self.apiPath(apiId, "/authorizers"),
+                                 Self.requestAuthorizerSettings(name: name, functionArn: functionArn, region: region), idempotent: false)
         return try out.required("authorizerId", "apigatewayv2", "CreateAuthorizer")
+    }
+
+    public func updateRequestAuthorizer(apiId: String, id: String, name: String, functionArn: String, region: String) async throws {
+        _ = try await call("UpdateAuthorizer", "PATCH", Self.apiPath(apiId, "/authorizers/\(AWSClient.escapePathSegment(id))"),
+                           Self.requestAuthorizerSettings(name: name, functionArn: functionArn, region: region))
     }
 
     public func getAuthorizer(apiId: String, id: String) async throws -> JSON {
         try await call("GetAuthorizer", "GET", Self.apiPath(apiId, "/authorizers/\(AWSClient.escapePathSegment(id))"))
+    }
+
+    public struct Authorizer: Sendable {
+        public var type: String
+        public var identitySource: [String]
+        public var issuer: String
+        public var audience: [String]
+        public var uri: String
+    }
+
+    public func authorizer(apiId: String, id: String) async throws -> Authorizer {
+        let a = try await getAuthorizer(apiId: apiId, id: id)
+        return Authorizer(type: a["authorizerType"]?.string ?? "", identitySource: (a["identitySource"]?.array ?? []).compactMap(\.string),
+                          issuer: a["jwtConfiguration"]?["issuer"]?.string ?? "",
+                          audience: (a["jwtConfiguration"]?["audience"]?.array ?? []).compactMap(\.string),
+                          uri: a["authorizerUri"]?.string ?? "")
     }
 
     public func getAuthorizers(apiId: String) async throws -> [JSON] {
@@ -104,20 +145,59 @@ public struct APIGatewayV2: Sendable {
         try await items("GetIntegrations", Self.apiPath(apiId, "/integrations"))
     }
 
+    public func updateLambdaIntegration(apiId: String, id: String, functionArn: String) async throws {
+        _ = try await call("UpdateIntegration", "PATCH", Self.apiPath(apiId, "/integrations/\(AWSClient.escapePathSegment(id))"), [
+            "integrationType": "AWS_PROXY", "integrationUri": .string(functionArn), "integrationMethod": "POST",
+            "payloadFormatVersion": "2.0",
+        ])
+    }
+
     public func deleteIntegration(apiId: String, id: String) async throws {
         _ = try await call("DeleteIntegration", "DELETE", Self.apiPath(apiId, "/integrations/\(AWSClient.escapePathSegment(id))"))
     }
 
     // MARK: route
 
-    public func createRoute(apiId: String, routeKey: String, authorizationType: String, authorizerId: String?,
-                            scopes: [String], target: String) async throws -> String {
-        var body: [String: JSON] = ["routeKey": .string(routeKey), "authorizationType": .string(authorizationType),
-                                    "target": .string(target)]
-        if let authorizerId { body["authorizerId"] = .string(authorizerId) }
-        if !scopes.isEmpty { body["authorizationScopes"] = .strings(scopes) }
+    public struct RouteSettings: Sendable, Equatable {
+        public var routeKey: String
+        public var authorizationType: String
+        /// Empty for AWS_IAM and NONE.
+        public var authorizerId: String
+        public var scopes: [String]
+        public var target: String
+
+        public init(routeKey: String, authorizationType: String, authorizerId: String, scopes: [String], target: String) {
+            self.routeKey = routeKey
+            self.authorizationType = authorizationType
+            self.authorizerId = authorizerId
+            self.scopes = scopes
+            self.target = target
+        }
+    }
+
+    public func createRoute(apiId: String, _ r: RouteSettings) async throws -> String {
+        var body: [String: JSON] = ["routeKey": .string(r.routeKey), "authorizationType": .string(r.authorizationType),
+                                    "target": .string(r.target)]
+        if !r.authorizerId.isEmpty { body["authorizerId"] = .string(r.authorizerId) }
+        if !r.scopes.isEmpty { body["authorizationScopes"] = .strings(r.scopes) }
         let out = try await call("CreateRoute", "POST", Self.apiPath(apiId, "/routes"), .object(body), idempotent: false)
         return try out.required("routeId", "apigatewayv2", "CreateRoute")
+    }
+
+    /// Sends every setting, an empty authorizer ID and scope list included (that is how a route
+    /// stops using an authorizer), as Terraform does.
+    public func updateRoute(apiId: String, id: String, _ r: RouteSettings) async throws {
+        _ = try await call("UpdateRoute", "PATCH", Self.apiPath(apiId, "/routes/\(AWSClient.escapePathSegment(id))"), [
+            "routeKey": .string(r.routeKey), "authorizationType": .string(r.authorizationType), "authorizerId": .string(r.authorizerId),
+            "authorizationScopes": .strings(r.scopes), "target": .string(r.target),
+        ])
+    }
+
+    public func route(apiId: String, id: String) async throws -> RouteSettings {
+        let r = try await getRoute(apiId: apiId, id: id)
+        return RouteSettings(routeKey: r["routeKey"]?.string ?? "", authorizationType: r["authorizationType"]?.string ?? "NONE",
+                             authorizerId: r["authorizerId"]?.string ?? "",
+                             scopes: (r["authorizationScopes"]?.array ?? []).compactMap(\.string), target: r["target"]?.string ?? "")
     }
 
     public func getRoute(apiId: String, id: String) async throws -> JSON {
@@ -142,6 +222,11 @@ public struct APIGatewayV2: Sendable {
 
     public func getStage(apiId: String, name: String) async throws -> JSON {
         try await call("GetStage", "GET", Self.apiPath(apiId, "/stages/\(AWSClient.escapePathSegment(name))"))
+    }
+
+    public func updateStage(apiId: String, name: String, autoDeploy: Bool) async throws {
+        _ = try await call("UpdateStage", "PATCH", Self.apiPath(apiId, "/stages/\(AWSClient.escapePathSegment(name))"),
+                           ["autoDeploy": .bool(autoDeploy)])
     }
 
     public func deleteStage(apiId: String, name: String) async throws {

@@ -12,20 +12,36 @@ public struct CognitoIdentityProvider: Sendable {
 
     // MARK: user pool
 
-    public struct UserPool: Sendable { public var id: String; public var name: String; public var arn: String; public var tags: Tags }
+    public struct UserPool: Sendable {
+        public var id: String
+        public var name: String
+        public var arn: String
+        public var tags: Tags
+        public var minimumPasswordLength: Int?
+    }
+
+    static func passwordPolicy(_ minimumLength: Int) -> JSON {
+        ["PasswordPolicy": ["MinimumLength": .number(Double(minimumLength)), "RequireUppercase": true,
+                            "RequireLowercase": true, "RequireNumbers": true, "RequireSymbols": true]]
+    }
 
     public func createUserPool(name: String, minimumPasswordLength: Int, tags: Tags) async throws -> UserPool {
         let out = try await call("CreateUserPool", [
             "PoolName": .string(name),
-            "Policies": ["PasswordPolicy": [
-                "MinimumLength": .number(Double(minimumPasswordLength)), "RequireUppercase": true,
-                "RequireLowercase": true, "RequireNumbers": true, "RequireSymbols": true,
-            ]],
+            "Policies": Self.passwordPolicy(minimumPasswordLength),
             "AutoVerifiedAttributes": ["email"],
             "Schema": [["Name": "email", "AttributeDataType": "String", "Required": true, "Mutable": true]],
             "UserPoolTags": .stringMap(tags),
         ], idempotent: false)
         return try Self.pool(try out.requiredObject("UserPool", "cognito-idp", "CreateUserPool"), "CreateUserPool")
+    }
+
+    /// UpdateUserPool resets what it is not sent, so everything we set at create goes again.
+    public func updateUserPool(id: String, minimumPasswordLength: Int, tags: Tags) async throws {
+        _ = try await call("UpdateUserPool", [
+            "UserPoolId": .string(id), "Policies": Self.passwordPolicy(minimumPasswordLength),
+            "AutoVerifiedAttributes": ["email"], "UserPoolTags": .stringMap(tags),
+        ])
     }
 
     public func describeUserPool(id: String) async throws -> UserPool {
@@ -35,7 +51,8 @@ public struct CognitoIdentityProvider: Sendable {
 
     static func pool(_ p: JSON, _ op: String) throws -> UserPool {
         UserPool(id: try p.required("Id", "cognito-idp", op), name: p["Name"]?.string ?? "",
-                 arn: p["Arn"]?.string ?? "", tags: (p["UserPoolTags"]?.object ?? [:]).compactMapValues(\.string))
+                 arn: p["Arn"]?.string ?? "", tags: (p["UserPoolTags"]?.object ?? [:]).compactMapValues(\.string),
+                 minimumPasswordLength: p["Policies"]?["PasswordPolicy"]?["MinimumLength"]?.int)
     }
 
     /// All pools (id, name), following NextToken.
@@ -90,6 +107,14 @@ public struct CognitoIdentityProvider: Sendable {
         return (out["ResourceServer"]?["Scopes"]?.array ?? []).compactMap { $0["ScopeName"]?.string }
     }
 
+    /// UpdateResourceServer replaces the name and the whole scope list.
+    public func updateResourceServer(userPoolId: String, identifier: String, name: String, scopes: [(String, String)]) async throws {
+        _ = try await call("UpdateResourceServer", [
+            "UserPoolId": .string(userPoolId), "Identifier": .string(identifier), "Name": .string(name),
+            "Scopes": .array(scopes.map { ["ScopeName": .string($0.0), "ScopeDescription": .string($0.1)] }),
+        ])
+    }
+
     public func deleteResourceServer(userPoolId: String, identifier: String) async throws {
         _ = try await call("DeleteResourceServer", ["UserPoolId": .string(userPoolId), "Identifier": .string(identifier)])
     }
@@ -114,14 +139,22 @@ public struct CognitoIdentityProvider: Sendable {
         }
     }
 
-    public func createUserPoolClient(userPoolId: String, _ s: AppClientSettings) async throws -> String {
+    /// The settings both CreateUserPoolClient and UpdateUserPoolClient send (an update resets
+    /// every attribute it is not sent, so it always sends all of them).
+    static func clientSettings(_ s: AppClientSettings) -> [String: JSON] {
         var input: [String: JSON] = [
-            "UserPoolId": .string(userPoolId), "ClientName": .string(s.name), "GenerateSecret": .bool(s.generateSecret),
-            "AllowedOAuthFlows": .strings(s.flows), "AllowedOAuthScopes": .strings(s.scopes),
+            "ClientName": .string(s.name), "AllowedOAuthFlows": .strings(s.flows), "AllowedOAuthScopes": .strings(s.scopes),
             "AllowedOAuthFlowsUserPoolClient": true, "SupportedIdentityProviders": ["COGNITO"],
             "ExplicitAuthFlows": .strings(s.explicitAuthFlows),
         ]
         if !s.callbackURLs.isEmpty { input["CallbackURLs"] = .strings(s.callbackURLs) }
+        return input
+    }
+
+    public func createUserPoolClient(userPoolId: String, _ s: AppClientSettings) async throws -> String {
+        var input = Self.clientSettings(s)
+        input["UserPoolId"] = .string(userPoolId)
+        input["GenerateSecret"] = .bool(s.generateSecret)
         let out = try await call("CreateUserPoolClient", .object(input), idempotent: false)
         return try out.requiredObject("UserPoolClient", "cognito-idp", "CreateUserPoolClient")
             .required("ClientId", "cognito-idp", "CreateUserPoolClient")
@@ -149,6 +182,23 @@ public struct CognitoIdentityProvider: Sendable {
         return try out.requiredObject("UserPoolClient", "cognito-idp", "DescribeUserPoolClient")
     }
 
+    public func updateUserPoolClient(userPoolId: String, clientId: String, _ s: AppClientSettings) async throws {
+        var input = Self.clientSettings(s)
+        input["UserPoolId"] = .string(userPoolId)
+        input["ClientId"] = .string(clientId)
+        _ = try await call("UpdateUserPoolClient", .object(input))
+    }
+
+    /// An app client's settings as Cognito holds them; `generateSecret` says whether it has a
+    /// secret (the secret itself is not kept).
+    public func userPoolClientSettings(userPoolId: String, clientId: String) async throws -> AppClientSettings {
+        let c = try await describeUserPoolClient(userPoolId: userPoolId, clientId: clientId)
+        func list(_ k: String) -> [String] { (c[k]?.array ?? []).compactMap(\.string) }
+        return AppClientSettings(name: c["ClientName"]?.string ?? "", generateSecret: c["ClientSecret"]?.string.map { !$0.isEmpty } ?? false,
+                                 flows: list("AllowedOAuthFlows"), scopes: list("AllowedOAuthScopes"),
+                                 callbackURLs: list("CallbackURLs"), explicitAuthFlows: list("ExplicitAuthFlows"))
+    }
+
     public func deleteUserPoolClient(userPoolId: String, clientId: String) async throws {
         _ = try await call("DeleteUserPoolClient", ["UserPoolId": .string(userPoolId), "ClientId": .string(clientId)])
     }
@@ -168,10 +218,19 @@ public struct CognitoIdentityProvider: Sendable {
         ])
     }
 
-    /// The user's status (e.g. CONFIRMED), or a not-found error.
-    public func adminGetUser(userPoolId: String, username: String) async throws -> String {
+    /// The user's status (e.g. CONFIRMED) and attributes, or a not-found error.
+    public func adminGetUser(userPoolId: String, username: String) async throws -> (status: String, attributes: [String: String]) {
         let out = try await call("AdminGetUser", ["UserPoolId": .string(userPoolId), "Username": .string(username)])
-        return out["UserStatus"]?.string ?? ""
+        var attributes: [String: String] = [:]
+        for a in out["UserAttributes"]?.array ?? [] { if let n = a["Name"]?.string { attributes[n] = a["Value"]?.string ?? "" } }
+        return (out["UserStatus"]?.string ?? "", attributes)
+    }
+
+    public func adminUpdateUserEmail(userPoolId: String, username: String, email: String) async throws {
+        _ = try await call("AdminUpdateUserAttributes", [
+            "UserPoolId": .string(userPoolId), "Username": .string(username),
+            "UserAttributes": [["Name": "email", "Value": .string(email)], ["Name": "email_verified", "Value": "true"]],
+        ])
     }
 
     public func adminDeleteUser(userPoolId: String, username: String) async throws {

@@ -30,9 +30,9 @@ extension JSON {
         return v
     }
 
-    static func strings(_ values: [String]) -> JSON { .array(values.map { .string($0) }) }
+    public static func strings(_ values: [String]) -> JSON { .array(values.map { .string($0) }) }
 
-    static func stringMap(_ values: [String: String]) -> JSON { .object(values.mapValues { .string($0) }) }
+    public static func stringMap(_ values: [String: String]) -> JSON { .object(values.mapValues { .string($0) }) }
 }
 
 /// Tag set every taggable resource of a stack carries.

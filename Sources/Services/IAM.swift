@@ -1,4 +1,5 @@
 import AWSClient
+import Foundation
 
 /// AWS Identity and Access Management (Query protocol, global endpoint signed for us-east-1).
 public struct IAM: Sendable {
@@ -10,6 +11,8 @@ public struct IAM: Sendable {
         /// The ID AWS never reuses: a role re-created under the same name gets a new one.
         public var roleId: String?
         public var tags: Tags
+        /// The trust policy (IAM sends it URL-encoded; decoded here).
+        public var assumeRolePolicy: String = ""
     }
 
     /// Returns the new role (its tags as sent).
@@ -35,7 +38,12 @@ public struct IAM: Sendable {
         for member in xml.find("Tags")?.children ?? [] {
             if let k = member.value("Key") { tags[k] = member.value("Value") ?? "" }
         }
-        return Role(arn: arn, roleId: xml.value("RoleId"), tags: tags)
+        let policy = xml.value("AssumeRolePolicyDocument").map { $0.removingPercentEncoding ?? $0 } ?? ""
+        return Role(arn: arn, roleId: xml.value("RoleId"), tags: tags, assumeRolePolicy: policy)
+    }
+
+    public func updateAssumeRolePolicy(roleName: String, policy: String) async throws {
+        _ = try await client.query(.iam, "UpdateAssumeRolePolicy", [("RoleName", roleName), ("PolicyDocument", policy)])
     }
 
     public func deleteRole(name: String) async throws {

@@ -41,11 +41,45 @@ public struct Lambda: Sendable {
         return try out.required("FunctionArn", "lambda", "CreateFunction")
     }
 
-    /// The function ARN and tags, or a ResourceNotFoundException.
-    public func getFunction(name: String) async throws -> (arn: String, tags: Tags) {
+    /// A function as Lambda holds it.
+    public struct Function: Sendable {
+        public var arn: String
+        public var tags: Tags
+        public var runtime: String
+        public var handler: String
+        public var roleArn: String
+        /// base64 of the package's SHA-256, as Lambda reports it.
+        public var codeSha256: String
+        public var architectures: [String]
+        public var environment: [String: String]
+        /// Pending/Active/Failed, and Successful/InProgress/Failed for the last update.
+        public var state: String
+        public var lastUpdateStatus: String
+    }
+
+    /// The function, or a ResourceNotFoundException.
+    public func getFunction(name: String) async throws -> Function {
         let out = try await client.rest(.lambda, "GetFunction", method: "GET", path: Self.functionPath(name))
-        let arn = try out.requiredObject("Configuration", "lambda", "GetFunction").required("FunctionArn", "lambda", "GetFunction")
-        return (arn, (out["Tags"]?.object ?? [:]).compactMapValues(\.string))
+        let c = try out.requiredObject("Configuration", "lambda", "GetFunction")
+        return Function(arn: try c.required("FunctionArn", "lambda", "GetFunction"), tags: (out["Tags"]?.object ?? [:]).compactMapValues(\.string),
+                        runtime: c["Runtime"]?.string ?? "", handler: c["Handler"]?.string ?? "", roleArn: c["Role"]?.string ?? "",
+                        codeSha256: c["CodeSha256"]?.string ?? "", architectures: (c["Architectures"]?.array ?? []).compactMap(\.string),
+                        environment: (c["Environment"]?["Variables"]?.object ?? [:]).compactMapValues(\.string),
+                        state: c["State"]?.string ?? "Active", lastUpdateStatus: c["LastUpdateStatus"]?.string ?? "Successful")
+    }
+
+    public func updateFunctionConfiguration(name: String, runtime: String, handler: String, roleArn: String,
+                                            environment: [String: String]) async throws {
+        _ = try await client.rest(.lambda, "UpdateFunctionConfiguration", method: "PUT", path: Self.functionPath(name) + "/configuration", body: [
+            "Runtime": .string(runtime), "Handler": .string(handler), "Role": .string(roleArn),
+            "Environment": ["Variables": .stringMap(environment)],
+        ])
+    }
+
+    public func updateFunctionCode(name: String, zip: [UInt8], architecture: String) async throws {
+        _ = try await client.rest(.lambda, "UpdateFunctionCode", method: "PUT", path: Self.functionPath(name) + "/code", body: [
+            "ZipFile": .string(Data(zip).base64EncodedString()), "Architectures": [.string(architecture)],
+        ])
     }
 
     public func deleteFunction(name: String) async throws {
@@ -59,9 +93,16 @@ public struct Lambda: Sendable {
         ], idempotent: false)
     }
 
-    /// Statement ids in the function's resource policy: empty when it has no policy, or when
+    public struct PolicyStatement: Sendable {
+        public var sid: String
+        public var principal: String
+        public var action: String
+        public var sourceArn: String
+    }
+
+    /// The statements of the function's resource policy: empty when it has no policy, or when
     /// the function itself is gone (Lambda answers ResourceNotFoundException for both).
-    public func policyStatementIds(functionName: String) async throws -> [String] {
+    public func policyStatements(functionName: String) async throws -> [PolicyStatement] {
         let out: JSON
         do {
             out = try await client.rest(.lambda, "GetPolicy", method: "GET", path: Self.functionPath(functionName) + "/policy")
@@ -69,7 +110,16 @@ public struct Lambda: Sendable {
             return []
         }
         guard let text = out["Policy"]?.string, let policy = try? JSON(parsing: text) else { return [] }
-        return (policy["Statement"]?.array ?? []).compactMap { $0["Sid"]?.string }
+        return (policy["Statement"]?.array ?? []).compactMap { st in
+            guard let sid = st["Sid"]?.string else { return nil }
+            let principal = st["Principal"]?["Service"]?.string ?? st["Principal"]?.string ?? ""
+            return PolicyStatement(sid: sid, principal: principal, action: st["Action"]?.string ?? "",
+                                   sourceArn: st["Condition"]?["ArnLike"]?["AWS:SourceArn"]?.string ?? "")
+        }
+    }
+
+    public func policyStatementIds(functionName: String) async throws -> [String] {
+        try await policyStatements(functionName: functionName).map(\.sid)
     }
 
     public func removePermission(functionName: String, statementId: String) async throws {

@@ -6,6 +6,13 @@ struct FunctionCode: Sendable {
 
     func zip() -> [UInt8] { ZipArchive.stored([(fileName, Array(source.utf8))]) }
 
+    /// The package to deploy: the embedded code, or (where the user may bring their own) the
+    /// stack's `--code` with its `--handler`.
+    func package(_ c: StackConfig, userCode: Bool) throws -> FunctionPackage {
+        guard userCode, let path = c.codePath else { return FunctionPackage(zip: zip(), handler: userCode ? c.handler ?? handler : handler) }
+        return try FunctionPackage.load(path, handler: c.handler ?? handler)
+    }
+
     static let echo = FunctionCode(fileName: EchoFunctionCode.fileName, handler: EchoFunctionCode.handler, source: EchoFunctionCode.source)
     /// lambda/authorizer/authorizer.py, embedded by tools/embed_authorizer.py.
     static let authorizer = FunctionCode(fileName: AuthorizerSource.fileName, handler: AuthorizerSource.handler, source: AuthorizerSource.code)

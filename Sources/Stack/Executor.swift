@@ -6,6 +6,8 @@ import Services
 /// What the executor reports as it goes; the CLI turns these into lines or JSON.
 public enum StackEvent: Sendable {
     case created(label: String, record: ResourceRecord, seconds: Double, adopted: Bool)
+    case updated(label: String, record: ResourceRecord, changes: [AttributeChange], seconds: Double)
+    case replaced(label: String, record: ResourceRecord, changes: [AttributeChange], seconds: Double)
     case note(String)
     case deleted(label: String, record: ResourceRecord, seconds: Double, alreadyGone: Bool)
     case deleteFailed(label: String, record: ResourceRecord, error: String)
@@ -32,12 +34,19 @@ actor Journal {
 
     func save() throws { try file.save(state, outputs: state.outputs) }
 
-    func records() -> [String: ResourceRecord] { Dictionary(state.resources.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a }) }
+    /// The current records by key (deposed ones are not current).
+    func records() -> [String: ResourceRecord] { state.currentRecords }
 
-    /// Write-ahead: the entry exists (pending) before the call that creates the resource.
+    func index(_ key: String) -> Int? { state.resources.firstIndex { $0.key == key && $0.status != .deposed } }
+
+    /// Write-ahead: the entry exists (pending) before the call that creates the resource. A
+    /// record of one that is gone becomes pending again.
     func markPending(key: String, type: String, name: String?) throws {
         let now = String(Int(Date().timeIntervalSince1970))
-        if let i = state.resources.firstIndex(where: { $0.key == key }) {
+        if let i = index(key) {
+            if state.resources[i].status == .created {
+                state.resources[i] = ResourceRecord(key: key, type: type, status: .pending, name: name ?? state.resources[i].name)
+            }
             state.resources[i].name = name ?? state.resources[i].name
             state.resources[i].requestedAt = now
         } else {
@@ -50,12 +59,35 @@ actor Journal {
         var r = record
         r.status = .created
         r.createdAt = r.createdAt ?? ISO8601DateFormatter().string(from: Date())
-        if let i = state.resources.firstIndex(where: { $0.key == record.key }) { state.resources[i] = r } else { state.resources.append(r) }
+        if let i = index(record.key) { state.resources[i] = r } else { state.resources.append(r) }
+        try save()
+    }
+
+    /// Removes a record: the current one of its key, or the deposed one with its ID.
+    func remove(_ record: ResourceRecord) throws {
+        if record.status == .deposed {
+            state.resources.removeAll { $0.key == record.key && $0.status == .deposed && $0.id == record.id }
+        } else if let i = index(record.key) {
+            state.resources.remove(at: i)
+        }
         try save()
     }
 
     func remove(key: String) throws {
-        state.resources.removeAll { $0.key == key }
+        if let i = index(key) { state.resources.remove(at: i) }
+        try save()
+    }
+
+    /// Write-ahead for a replacement: the old record is kept, marked deposed, before the new
+    /// one is made, so a crash in between still knows to delete it.
+    func depose(key: String) throws {
+        guard let i = index(key) else { return }
+        state.resources[i].status = .deposed
+        try save()
+    }
+
+    func replaceConfig(_ config: StackConfig) throws {
+        state.config = config
         try save()
     }
 }
@@ -101,9 +133,14 @@ public struct StackExecutor: Sendable {
     // MARK: - create
 
     public struct CreateSummary: Sendable {
-        public var created: Int
-        public var adopted: Int
-        public var alreadyComplete: Bool
+        public var created = 0
+        public var adopted = 0
+        public var updated = 0
+        public var replaced = 0
+        public var deleted = 0
+        /// Leftovers not deleted because they are not provably ours.
+        public var notOurs: [ResourceRecord] = []
+        public var alreadyComplete = false
         public var state: StackState
     }
 
@@ -111,29 +148,29 @@ public struct StackExecutor: Sendable {
         graph.nodes.allSatisfy { state.record($0.key)?.status == .created }
     }
 
-    public func create(state initial: StackState, file: StateFile, password: String?) async throws -> CreateSummary {
-        if isComplete(initial) {
-            return CreateSummary(created: 0, adopted: 0, alreadyComplete: true, state: initial)
-        }
+    /// Converges: creates what is missing, updates in place, replaces, then deletes what the
+    /// configuration dropped and what replacements deposed, all journalled write-ahead.
+    /// `live` is a refresh of `initial` (the caller has checked its plan).
+    public func create(state initial: StackState, live: [String: LiveState], file: StateFile, password: String?) async throws -> CreateSummary {
         let journal = Journal(state: initial, file: file)
         try await journal.save()
-        var done = Set(initial.resources.filter { $0.status == .created }.map(\.key))
+        var done = Set<String>()
         var running = Set<String>()
         var firstError: Error?
-        var created = 0, adopted = 0
+        var summary = CreateSummary(state: initial)
 
-        try await withThrowingTaskGroup(of: (String, Result<(ResourceRecord, Double, Bool), Error>).self) { group in
+        try await withThrowingTaskGroup(of: (String, Result<(ResourceRecord, Double, Outcome), Error>).self) { group in
             func launchReady() async {
                 for node in graph.nodes where firstError == nil && running.count < maxConcurrency {
                     guard !done.contains(node.key), !running.contains(node.key), node.dependencies.allSatisfy(done.contains) else { continue }
                     running.insert(node.key)
                     let state = await journal.state
-                    let records = await journal.records()
+                    let current = state.record(node.key).flatMap { live[$0.ref] }
                     group.addTask {
                         let started = DispatchTime.now().uptimeNanoseconds
                         do {
-                            let (record, wasAdopted) = try await createOne(node, state: state, records: records, password: password, journal: journal)
-                            return (node.key, .success((record, Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, wasAdopted)))
+                            let (record, outcome) = try await convergeOne(node, state: state, live: current, password: password, journal: journal)
+                            return (node.key, .success((record, Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, outcome)))
                         } catch {
                             return (node.key, .failure(error))
                         }
@@ -143,11 +180,17 @@ public struct StackExecutor: Sendable {
             await launchReady()
             while let (key, result) = try await group.next() {
                 running.remove(key)
+                let label = graph.node(key)?.label ?? key
                 switch result {
-                case .success(let (record, seconds, wasAdopted)):
+                case .success(let (record, seconds, outcome)):
                     done.insert(key)
-                    if wasAdopted { adopted += 1 } else { created += 1 }
-                    events(.created(label: graph.node(key)?.label ?? key, record: record, seconds: seconds, adopted: wasAdopted))
+                    switch outcome {
+                    case .created: summary.created += 1; events(.created(label: label, record: record, seconds: seconds, adopted: false))
+                    case .adopted: summary.adopted += 1; events(.created(label: label, record: record, seconds: seconds, adopted: true))
+                    case .updated(let c): summary.updated += 1; events(.updated(label: label, record: record, changes: c, seconds: seconds))
+                    case .replaced(let c): summary.replaced += 1; events(.replaced(label: label, record: record, changes: c, seconds: seconds))
+                    case .unchanged: break
+                    }
                 case .failure(let error):
                     if firstError == nil { firstError = error }
                 }
@@ -155,7 +198,11 @@ public struct StackExecutor: Sendable {
             }
         }
         if let firstError { throw firstError }
-        return CreateSummary(created: created, adopted: adopted, alreadyComplete: false, state: await journal.state)
+        let (deleted, notOurs) = try await deleteLeftovers(journal: journal)
+        summary.deleted = deleted
+        summary.notOurs = notOurs
+        summary.state = await journal.state
+        return summary
     }
 
     /// One node: adopt a pending leftover if it exists, else journal pending and create.
@@ -164,9 +211,15 @@ public struct StackExecutor: Sendable {
     func createOne(_ node: any StackResource, state: StackState, records: [String: ResourceRecord], password: String?,
                    journal: Journal) async throws -> (ResourceRecord, Bool) {
         let ctx = context(state, records, password: password, journal: journal, key: node.key)
+        // A replacement's old resource (deposed) may share the name: never adopt it as the new one.
+        let deposed = Set(await journal.state.resources.filter { $0.key == node.key && $0.status == .deposed }.compactMap(\.id))
+        func find(_ pending: ResourceRecord) async throws -> ResourceRecord? {
+            guard let found = try await node.find(ctx, pending: pending), !deposed.contains(found.id ?? "") else { return nil }
+            return found
+        }
         if let pending = records[node.key], pending.status == .pending {
             try await waitOutInFlight(node, pending)
-            if let found = try await node.find(ctx, pending: pending) {
+            if let found = try await find(pending) {
                 try await node.finishAdoption(found, ctx)
                 try await journal.markCreated(found)
                 return (found, true)
@@ -196,7 +249,7 @@ public struct StackExecutor: Sendable {
                 let lookStarted = Date()
                 var pause = 0.5
                 while true {
-                    if let found = try await node.find(ctx, pending: pending) {
+                    if let found = try await find(pending) {
                         try await node.finishAdoption(found, ctx)
                         try await journal.markCreated(found)
                         return (found, true)
@@ -256,7 +309,8 @@ public struct StackExecutor: Sendable {
         // One concurrent round of reads first: nothing is deleted unless it is provably ours.
         let roots = await ownershipOfRoots(initial)
         for var record in initial.resources.reversed() {
-            guard let node = graph.node(record.key) else {
+            let original = record
+            guard let node = graph.node(record.key) ?? StackGraph.kind(for: record) else {
                 events(.deleteFailed(label: record.type, record: record, error: "unknown resource kind in state.json; delete it by hand"))
                 failed.append(record)
                 continue
@@ -270,12 +324,12 @@ public struct StackExecutor: Sendable {
                     // One with our name but not our tag is someone else's: left alone.
                     let found: ResourceRecord?
                     do { found = try await node.find(ctx, pending: record) } catch StackError.foreignResource(let m) {
-                        try await journal.remove(key: record.key)
+                        try await journal.remove(original)
                         events(.note("\(m): left alone"))
                         continue
                     }
                     guard let found else {
-                        try await journal.remove(key: record.key)
+                        try await journal.remove(original)
                         events(.deleted(label: node.label, record: record, seconds: 0, alreadyGone: true))
                         continue
                     }
@@ -285,11 +339,11 @@ public struct StackExecutor: Sendable {
                     case .ours:
                         break
                     case .gone:
-                        try await journal.remove(key: record.key)
+                        try await journal.remove(original)
                         events(.deleted(label: node.label, record: record, seconds: 0, alreadyGone: true))
                         continue
                     case .replaced(let reason):
-                        try await journal.remove(key: record.key)
+                        try await journal.remove(original)
                         notOurs.append(record)
                         events(.notOurs(label: node.label, record: record, reason: reason, kept: false))
                         continue
@@ -302,7 +356,7 @@ public struct StackExecutor: Sendable {
                 }
                 var alreadyGone = false
                 do { try await node.delete(record, ctx) } catch where NotFound.matches(error) { alreadyGone = true }
-                try await journal.remove(key: record.key)
+                try await journal.remove(original)
                 deleted += 1
                 events(.deleted(label: node.label, record: record,
                                 seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, alreadyGone: alreadyGone))
@@ -316,12 +370,12 @@ public struct StackExecutor: Sendable {
         // Verify what a failed step left: a child may have gone with its parent. Only "gone"
         // clears a record; anything else stays in state.json.
         for record in failed {
-            guard let node = graph.node(record.key) else { remaining.append(record); continue }
+            guard let node = graph.node(record.key) ?? StackGraph.kind(for: record) else { remaining.append(record); continue }
             let ctx = context(await journal.state, await journal.records(), password: nil, journal: nil, key: record.key)
             let gone: Bool
             do { gone = try await node.ownership(record, ctx) == .gone } catch { gone = false }
             if gone {
-                try await journal.remove(key: record.key)
+                try await journal.remove(record)
                 events(.verifiedGone(label: node.label, record: record))
             } else {
                 remaining.append(record)
@@ -337,13 +391,13 @@ public struct StackExecutor: Sendable {
     /// Reads, concurrently, every created resource that proves its own ownership (pool, API,
     /// role, function, domain); the others are covered by their owner's verdict.
     func ownershipOfRoots(_ state: StackState) async -> [String: Result<Ownership, Error>] {
-        let records = Dictionary(state.resources.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
+        let records = state.currentRecords
         return await withTaskGroup(of: (String, Result<Ownership, Error>).self) { group in
-            for record in state.resources where record.status == .created {
-                guard let node = graph.node(record.key), node.ownerKey == nil else { continue }
+            for record in state.resources where record.status != .pending {
+                guard let node = graph.node(record.key) ?? StackGraph.kind(for: record), node.ownerKey == nil else { continue }
                 let ctx = context(state, records, password: nil, journal: nil, key: record.key)
                 group.addTask {
-                    do { return (record.key, .success(try await node.ownership(record, ctx))) } catch { return (record.key, .failure(error)) }
+                    do { return (record.ref, .success(try await node.ownership(record, ctx))) } catch { return (record.ref, .failure(error)) }
                 }
             }
             var result: [String: Result<Ownership, Error>] = [:]
@@ -357,7 +411,7 @@ public struct StackExecutor: Sendable {
     func verdict(_ node: any StackResource, _ record: ResourceRecord, roots: [String: Result<Ownership, Error>],
                  _ ctx: ResourceContext) async throws -> Ownership {
         guard node.ownerKey != nil else {
-            guard let root = roots[record.key] else { return try await node.ownership(record, ctx) }
+            guard let root = roots[record.ref] else { return try await node.ownership(record, ctx) }
             return try root.get()
         }
         var rootKey = node.ownerKey
@@ -393,7 +447,7 @@ public struct StackExecutor: Sendable {
 
     /// Every node's live status; "exists" only for what is provably ours.
     public func status(state: StackState) async throws -> [StatusLine] {
-        let records = Dictionary(state.resources.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
+        let records = state.currentRecords
         let roots = await ownershipOfRoots(state)
         return try await withThrowingTaskGroup(of: (Int, StatusLine).self) { group in
             for (index, node) in graph.nodes.enumerated() {

@@ -32,6 +32,9 @@ public struct ResourceContext: Sendable {
     public let note: @Sendable (String) -> Void
     /// Re-journals the pending entry under a new name before retrying (domain prefix).
     public let renamePending: @Sendable (String) async throws -> Void
+    /// While planning: the dependencies whose IDs are not known yet (to be created or
+    /// replaced); they read as `<key>`. Nil when applying: every dependency must exist.
+    public var unknown: Set<String>? = nil
 
     public var tags: Tags { ["secure-api:stack": config.stackName, "secure-api:id": stackId] }
 
@@ -48,6 +51,7 @@ public struct ResourceContext: Sendable {
 
     /// A created dependency's ID; the graph guarantees it exists when create runs.
     public func id(of key: String) throws -> String {
+        if let unknown, unknown.contains(key) || records[key]?.status != .created { return "<\(key)>" }
         guard let r = records[key], r.status == .created, let id = r.id else {
             throw StackError.invalidConfig("internal: dependency '\(key)' is not created")
         }
@@ -55,6 +59,7 @@ public struct ResourceContext: Sendable {
     }
 
     public func arn(of key: String) throws -> String {
+        if let unknown, unknown.contains(key) || records[key]?.arn == nil { return "<\(key) arn>" }
         guard let r = records[key], let arn = r.arn else {
             throw StackError.invalidConfig("internal: dependency '\(key)' has no ARN")
         }
@@ -103,10 +108,75 @@ public protocol StackResource: Sendable {
     var ownerKey: String? { get }
     /// Whether this kind cannot outlive its owner (a route its API); a log group can.
     var goneWithOwner: Bool { get }
-    /// Reads the live resource: still ours, gone, or not provably ours. Kinds with an owner
-    /// only say whether they exist (the default); the executor adds the owner's verdict.
-    func ownership(_ record: ResourceRecord, _ ctx: ResourceContext) async throws -> Ownership
+    /// Reads the live resource: still ours, gone, or not provably ours, and the attributes of
+    /// `schema` as they are. Kinds with an owner only say whether they exist; the executor adds
+    /// the owner's verdict.
+    func read(_ record: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState
+
+    // Converge: what the configuration wants, and how a difference is applied.
+    /// The attributes compared with live ones: which update in place, which force a new resource.
+    var schema: [AttributeSpec] { get }
+    /// The attributes the configuration wants (IDs of dependencies from `ctx`; during `plan`
+    /// a dependency not yet made reads as `<key>`).
+    func desired(_ ctx: ResourceContext) throws -> Attributes
+    /// Applies in-place changes (only attributes whose spec says `.update`).
+    func update(_ record: ResourceRecord, _ changes: [AttributeChange], _ ctx: ResourceContext) async throws -> ResourceRecord
+    /// A replacement deletes the old one first (one domain per pool, one statement id per
+    /// policy); otherwise the new one is made first and the old deleted after its dependents moved.
+    var replaceDeletesFirst: Bool { get }
+    /// Replacing or deleting it destroys data (the user pool and its users): needs --allow-replace.
+    var holdsData: Bool { get }
 }
+
+/// Canonical attribute values (lists sorted and joined), compared as strings.
+public typealias Attributes = [String: String]
+
+public enum ChangeMode: Sendable { case update, replace }
+
+public struct AttributeSpec: Sendable {
+    public let name: String
+    public let mode: ChangeMode
+    /// Drift in it weakens the API's protection (a route's authorization, a permission's scope).
+    public let security: Bool
+
+    public init(_ name: String, _ mode: ChangeMode = .update, security: Bool = false) {
+        self.name = name
+        self.mode = mode
+        self.security = security
+    }
+}
+
+public struct AttributeChange: Sendable, Equatable {
+    public let name: String
+    public let old: String?
+    public let new: String
+    public let replaces: Bool
+    public let security: Bool
+}
+
+/// What a read found.
+public struct LiveState: Sendable, Equatable {
+    public var ownership: Ownership
+    public var attributes: Attributes
+
+    public init(_ ownership: Ownership, _ attributes: Attributes = [:]) {
+        self.ownership = ownership
+        self.attributes = attributes
+    }
+
+    public static let gone = LiveState(.gone)
+}
+
+/// The schema's attributes that differ (a value the live side lacks counts as different).
+public func diff(_ schema: [AttributeSpec], desired: Attributes, live: Attributes) -> [AttributeChange] {
+    schema.compactMap { spec in
+        guard let want = desired[spec.name], live[spec.name] != want else { return nil }
+        return AttributeChange(name: spec.name, old: live[spec.name], new: want, replaces: spec.mode == .replace, security: spec.security)
+    }
+}
+
+/// A list attribute's canonical form: order does not matter to AWS for these.
+func listValue(_ values: [String]) -> String { values.sorted().joined(separator: ",") }
 
 /// What a live read says about a resource state.json lists.
 public enum Ownership: Sendable, Equatable {
@@ -148,7 +218,20 @@ extension StackResource {
     public var goneWithOwner: Bool { true }
 
     public func ownership(_ record: ResourceRecord, _ ctx: ResourceContext) async throws -> Ownership {
-        try await exists(record, ctx) ? .ours : .gone
+        try await read(record, ctx).ownership
+    }
+
+    public func read(_ record: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
+        try await exists(record, ctx) ? LiveState(.ours) : .gone
+    }
+
+    public var schema: [AttributeSpec] { [] }
+    public func desired(_ ctx: ResourceContext) throws -> Attributes { [:] }
+    public var replaceDeletesFirst: Bool { false }
+    public var holdsData: Bool { false }
+
+    public func update(_ record: ResourceRecord, _ changes: [AttributeChange], _ ctx: ResourceContext) async throws -> ResourceRecord {
+        throw StackError.invalidConfig("internal: \(label) has no in-place update for \(changes.map(\.name).joined(separator: ", "))")
     }
 
     func finishAdoption(_ record: ResourceRecord, _ ctx: ResourceContext) async throws {}

@@ -44,6 +44,10 @@ public struct StackConfig: Sendable, Equatable {
     public var writeRouteKey: String
     public var stageName: String
     public var minimumPasswordLength: Int
+    /// The user's function code (`--code`: a directory or a .zip); nil for the embedded echo function.
+    public var codePath: String?
+    /// The function's handler (`--handler`, module.function); nil for the code's default.
+    public var handler: String?
 
     public static let basicExecutionPolicyArn = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
     public static let invokeStatementId = "secure-api-apigateway-invoke"
@@ -192,6 +196,8 @@ extension StackConfig {
         if let oidcAudience { o["oidc_audience"] = .string(oidcAudience) }
         o["authorizer_role_name"] = .string(authorizerRoleName)
         o["authorizer_function_name"] = .string(authorizerFunctionName)
+        if let codePath { o["code_path"] = .string(codePath) }
+        if let handler { o["handler"] = .string(handler) }
         return .object(o)
     }
 
@@ -236,6 +242,8 @@ extension StackConfig {
             }
             auth = pattern
         }
+        codePath = json["code_path"]?.string
+        handler = json["handler"]?.string
         oidcIssuer = json["oidc_issuer"]?.string
         oidcAudience = json["oidc_audience"]?.string
         if let r = json["authorizer_role_name"]?.string { authorizerRoleName = r }

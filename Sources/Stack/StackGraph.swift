@@ -78,7 +78,7 @@ public struct StackGraph: Sendable {
         LambdaFunctionResource(key: "authorizer_function", label: "Lambda function (authorizer)", roleKey: "authorizer_role",
                                attachmentKey: "authorizer_role_policy", extraDependencies: ["user_pool", "app_client", "machine_client"],
                                functionName: { $0.authorizerFunctionName },
-                               roleName: { $0.authorizerRoleName }, code: .authorizer, environment: authorizerEnvironment),
+                               roleName: { $0.authorizerRoleName }, code: .authorizer, userCode: false, environment: authorizerEnvironment),
         LogGroupResource(key: "authorizer_log_group", label: "Lambda log group (authorizer)", functionKey: "authorizer_function",
                          functionName: { $0.authorizerFunctionName }),
         RequestAuthorizerResource(),
@@ -103,6 +103,15 @@ public struct StackGraph: Sendable {
             "REQUIRED_SCOPES": scopes.serialized(),
             "RESPONSE_MODE": "simple",
         ]
+    }
+
+    /// The kind of a record that today's graph may not have (left from another --auth, or
+    /// deposed): any graph's node with its key and type.
+    public static func kind(for record: ResourceRecord) -> (any StackResource)? {
+        let candidates = AuthPattern.allCases.compactMap { forAuth($0).node(record.key) }.filter { $0.type == record.type }
+        // Both authorizer kinds share key and type; the recorded name tells them apart.
+        return candidates.first { $0.key != "authorizer" || ($0 is RequestAuthorizerResource) == (record.name == RequestAuthorizerResource.name) }
+            ?? candidates.first
     }
 
     /// Dependencies in order: each node after everything it needs (stable: graph order

@@ -3,7 +3,8 @@ import Foundation
 
 /// One journal entry: a resource the stack has started or finished creating.
 public struct ResourceRecord: Sendable, Equatable {
-    public enum Status: String, Sendable { case pending, created }
+    /// `deposed`: replaced by a new resource of the same key; deleted once its dependents moved.
+    public enum Status: String, Sendable { case pending, created, deposed }
 
     /// Node key in the stack graph (`user_pool`, `route`, ...).
     public var key: String
@@ -38,6 +39,9 @@ public struct ResourceRecord: Sendable, Equatable {
         self.uniqueId = uniqueId
     }
 
+    /// Identifies a record in the journal: its key, and for a deposed one also its ID.
+    public var ref: String { status == .deposed ? "\(key)#\(id ?? "")" : key }
+
     func toJSON() -> JSON {
         var o: [String: JSON] = ["key": .string(key), "type": .string(type), "status": .string(status.rawValue)]
         if let id { o["id"] = .string(id) }
@@ -61,7 +65,7 @@ public struct ResourceRecord: Sendable, Equatable {
             throw StackError.malformedState("resources[\(index)] needs key, type and status")
         }
         guard let status = Status(rawValue: statusText) else {
-            throw StackError.malformedState("resources[\(index)].status must be 'pending' or 'created', not '\(statusText)'")
+            throw StackError.malformedState("resources[\(index)].status must be 'pending', 'created' or 'deposed', not '\(statusText)'")
         }
         let requestedAt = try opt("requested_at")
         if let r = requestedAt, r.isEmpty || r.count > 12 || !r.allSatisfy({ $0.isASCII && $0.isNumber }) {
@@ -142,7 +146,13 @@ public struct StackState: Sendable, Equatable {
         self.resources = resources
     }
 
-    public func record(_ key: String) -> ResourceRecord? { resources.first { $0.key == key } }
+    /// The current (not deposed) records by key.
+    public var currentRecords: [String: ResourceRecord] {
+        Dictionary(resources.filter { $0.status != .deposed }.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// The current (not deposed) record of a key.
+    public func record(_ key: String) -> ResourceRecord? { resources.first { $0.key == key && $0.status != .deposed } }
 
     func toJSON(outputs: [String: String]) -> JSON {
         [
@@ -176,7 +186,7 @@ public struct StackState: Sendable, Equatable {
         }
         self.resources = try list.enumerated().map { try ResourceRecord(json: $0.element, index: $0.offset) }
         var seen = Set<String>()
-        for r in resources where !seen.insert(r.key).inserted {
+        for r in resources where r.status != .deposed && !seen.insert(r.key).inserted {
             throw StackError.malformedState("resource '\(r.key)' appears twice")
         }
     }

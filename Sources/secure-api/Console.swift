@@ -24,6 +24,21 @@ enum Console {
     static func dim(_ s: String) -> String { colorEnabled ? "\u{1B}[2m\(s)\u{1B}[0m" : s }
     static func green(_ s: String) -> String { colorEnabled ? "\u{1B}[32m\(s)\u{1B}[0m" : s }
     static func yellow(_ s: String) -> String { colorEnabled ? "\u{1B}[33m\(s)\u{1B}[0m" : s }
+    static func red(_ s: String) -> String { colorEnabled ? "\u{1B}[31m\(s)\u{1B}[0m" : s }
+
+    /// Text from outside (IDs, attribute values) with control characters escaped, so it can
+    /// never move the cursor or recolour the terminal.
+    static func escaped(_ s: String) -> String {
+        var out = ""
+        for scalar in s.unicodeScalars {
+            if scalar.value < 0x20 || scalar.value == 0x7f || (0x80...0x9f).contains(scalar.value) {
+                out += String(format: "\\u{%x}", scalar.value)
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
 }
 
 /// One line for any error: our error types describe themselves; others fall back to their

@@ -81,6 +81,10 @@ struct EventPrinter: Sendable {
         switch event {
         case .created(let label, let r, let s, let adopted):
             line(row(Console.green("+"), label, r, String(format: "%.2fs", s) + (adopted ? " (found after an interrupted run; adopted)" : "")))
+        case .updated(let label, let r, let changes, let s):
+            line(row(Console.yellow("~"), label, r, String(format: "%.2fs", s) + " updated: " + changes.map(\.name).joined(separator: ", ")))
+        case .replaced(let label, let r, let changes, let s):
+            line(row(Console.yellow("-/+"), label, r, String(format: "%.2fs", s) + " replaced (" + changes.filter(\.replaces).map(\.name).joined(separator: ", ") + ")"))
         case .note(let m):
             line("    \(Console.yellow("…")) \(m)")
         case .deleted(let label, let r, let s, let gone):
@@ -100,52 +104,24 @@ struct EventPrinter: Sendable {
 struct CreateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "create",
-        abstract: "Create the secured API stack (or resume an interrupted create); IDs go to state.json.",
-        discussion: "The test user's password comes from PASSWORD (or --password-stdin), never from a flag value.")
+        abstract: "Create the stack, or converge it: apply changed settings, repair drift, resume an interrupted run.",
+        discussion: """
+            A flag given changes the setting recorded in state.json; one left out keeps it. Each run reads every \
+            resource, then creates what is missing, updates in place, replaces (what cannot change in place) and \
+            deletes what the configuration dropped; `plan` shows the same without doing it. The test user's \
+            password comes from PASSWORD (or --password-stdin), never from a flag value.
+            """)
 
     @OptionGroup var aws: AWSOptions
     @OptionGroup var stateOptions: StateOptions
-
-    @Option(help: "How routes are protected: cognito (JWT authorizer + Cognito), oidc (JWT authorizer + external issuer), lambda (Lambda REQUEST authorizer), iam (AWS_IAM, SigV4 callers).")
-    var auth: AuthPattern?
-    @Option(help: "OIDC issuer URL for --auth oidc, e.g. https://HOST/realms/REALM.") var issuer: String?
-    @Option(help: "Audience for --auth oidc (Keycloak's default is 'account').") var audience: String?
-    @Option(help: "Stack name (tag secure-api:stack=NAME on every resource that takes tags).") var stackName = "HelloAPI"
-    @Option(help: "Cognito user pool name.") var userPoolName = "HelloUserPool"
-    @Option(help: "Hosted-UI domain prefix (default: DOMAIN_PREFIX, else 16 random letters).") var domainPrefix: String?
-    @Option(help: "Resource server identifier.") var resourceServer = "HelloAPI"
-    @Option(help: "Scopes of the resource server, comma separated.") var scopes = "hello.read,hello.write"
-    @Option(help: "Name of the public app client.") var appClientName = "Terminal Application"
-    @Option(help: "OAuth callback URL of the app client.") var callbackURL = "http://localhost:8083/callback"
-    @Option(help: "Test user name.") var username = "Testuser"
-    @Option(help: "Test user e-mail.") var email = "testuser@example.com"
-    @Option(help: "HTTP API name.") var apiName = "HelloAPI"
-    @Option(help: "IAM role name for the Lambda function.") var roleName = "APIGatewayLambdaRole"
-    @Option(help: "Lambda function name.") var functionName = "EchoFunction"
-    @Option(help: "Lambda runtime.") var runtime = "python3.12"
-    @Option(help: "Stage name.") var stage = "dev"
+    @OptionGroup var settings: StackConfigOptions
     @Flag(help: "Read the test user's password from stdin instead of PASSWORD.") var passwordStdin = false
+    @Flag(help: "Allow changes that replace or delete the user pool (its users and their passwords are lost).") var allowReplace = false
     @Option(help: "How many independent resources to create at once.") var maxConcurrency = 4
     @Option(help: "text or json (json: the summary on stdout, progress on stderr).") var output: OutputFormat = .text
 
     func validate() throws {
         if maxConcurrency < 1 || maxConcurrency > 16 { throw ValidationError("--max-concurrency must be 1...16") }
-    }
-
-    func newConfig(env: [String: String]) throws -> StackConfig {
-        let given = domainPrefix ?? env["DOMAIN_PREFIX"].flatMap { $0.isEmpty ? nil : $0 }
-        let config = StackConfig(
-            stackName: stackName, userPoolName: userPoolName, domainPrefix: given ?? DomainPrefix.generate(),
-            domainPrefixGenerated: given == nil, resourceServerIdentifier: resourceServer,
-            scopes: scopes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }, appClientName: appClientName,
-            callbackURL: callbackURL, username: username, email: email, apiName: apiName, roleName: roleName,
-            functionName: functionName, runtime: runtime, stageName: stage)
-        var withAuth = config
-        withAuth.auth = auth ?? .cognito
-        withAuth.oidcIssuer = issuer.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
-        withAuth.oidcAudience = audience
-        try withAuth.validate()
-        return withAuth
     }
 
     func readPassword(env: [String: String]) -> String? {
@@ -156,47 +132,75 @@ struct CreateCommand: AsyncParsableCommand {
         return env["PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
+    func requirePassword(_ password: String?, _ config: StackConfig) throws -> String {
+        guard let password else {
+            throw CLIError("PASSWORD is not set: the test user needs one (export PASSWORD=... or pipe it to --password-stdin)")
+        }
+        try StackConfig.validatePassword(password, minimumLength: config.minimumPasswordLength)
+        return password
+    }
+
     func run() async throws {
         let env = aws.session.environment
         let file = StateFile(path: stateOptions.statePath)
         try file.lock()
         let existing = try file.load()
-        if let existing, let auth, auth != existing.config.auth {
-            throw CLIError("\(file.path) holds a stack created with --auth \(existing.config.auth.rawValue), not \(auth.rawValue): delete it first, or use another --state")
-        }
-        let config = try existing?.config ?? newConfig(env: env)
+        let config = try settings.config(base: existing?.config, env: env)
         let graph = StackGraph.forAuth(config.auth)
-        let password = graph.node("test_user") == nil ? nil : readPassword(env: env)
-        if graph.node("test_user") != nil, existing?.record("test_user")?.status != .created {
-            guard let password else {
-                throw CLIError("PASSWORD is not set: the test user needs one (export PASSWORD=... or pipe it to --password-stdin)")
-            }
-            try StackConfig.validatePassword(password, minimumLength: config.minimumPasswordLength)
-        }
+        var password = graph.node("test_user") == nil ? nil : readPassword(env: env)
+        let userMade = existing?.record("test_user")?.status == .created && existing?.config.auth == config.auth
+        if graph.node("test_user") != nil, !userMade { password = try requirePassword(password, config) }
         let run = try await StackRun.open(aws, state: existing)
         let printer = EventPrinter(toStderr: output == .json)
         printer.line("Target: \(run.description)")
-        let state = existing ?? StackState(stackId: StackDefaults.newStackId(), target: run.target, config: config, resources: [])
-        if existing != nil, !graph.nodes.allSatisfy({ existing?.record($0.key)?.status == .created }) {
-            printer.line("Resuming stack '\(state.config.stackName)' from \(file.path) (\(state.resources.count) entries)")
-        }
+        var state = existing ?? StackState(stackId: StackDefaults.newStackId(), target: run.target, config: config, resources: [])
+        state.config = config
+        state.target.endpoints = run.target.endpoints
         let executor = StackExecutor(graph: graph, services: StackServices(client: AWSClient(config: run.config)),
                                      maxConcurrency: maxConcurrency,
                                      inFlightWindowSeconds: Double(run.config.timeouts.totalMilliseconds) / 1000,
                                      events: { printer($0) })
-        let started = Date()
-        let summary = try await executor.create(state: state, file: file, password: password)
-        let seconds = Date().timeIntervalSince(started)
-        let outputs = summary.state.outputs
-        if summary.alreadyComplete {
-            printer.line("Stack '\(state.config.stackName)' is complete: nothing to create (\(state.resources.count) resources in \(file.path)).")
-        } else {
-            printer.line(String(format: "Created %d, adopted %d in %.1fs (%d retries). State: %@", summary.created, summary.adopted,
-                                seconds, run.config.retry.retryCount, file.path))
+        let live = try await executor.refresh(state)
+        let plan = executor.plan(state, live: live)
+        if let foreign = plan.items.first(where: { $0.action == .notOurs }) {
+            throw CLIError("\(foreign.name) \(foreign.record?.id ?? ""): \(foreign.reason ?? "not ours"); secure-api will not change it (run delete, or give it another name)")
         }
+        let destructive = plan.items.filter { ($0.action == .replace || $0.action == .delete) && $0.destroysData }
+        if !destructive.isEmpty && !allowReplace {
+            PlanPrinter(toStderr: true).print(plan)
+            throw CLIError("this change would \(destructive.map { "\($0.action == .delete ? "delete" : "replace") the \($0.name) \($0.record?.id ?? "")" }.joined(separator: " and ")), losing its users: run again with --allow-replace to do it")
+        }
+        if plan.items.contains(where: { $0.key == "test_user" && ($0.action == .create || $0.action == .replace) }) {
+            password = try requirePassword(password, config)
+        }
+        if !plan.hasChanges {
+            printer.line("Stack '\(config.stackName)' is up to date: no changes (\(state.resources.count) resources in \(file.path)).")
+            if existing?.config != config || existing?.target != state.target { try file.save(state, outputs: state.outputs) }
+            try report(state.outputs, run: run, summary: nil, seconds: 0, printer: printer)
+            return
+        }
+        if existing != nil {
+            printer.line("Converging stack '\(config.stackName)' from \(file.path): \(plan.summary.dropFirst(6))")
+        }
+        let started = Date()
+        let summary = try await executor.create(state: state, live: live, file: file, password: password)
+        let seconds = Date().timeIntervalSince(started)
+        printer.line(String(format: "Created %d, updated %d, replaced %d, deleted %d, adopted %d in %.1fs (%d retries). State: %@",
+                            summary.created, summary.updated, summary.replaced, summary.deleted, summary.adopted,
+                            seconds, run.config.retry.retryCount, file.path))
+        try report(summary.state.outputs, run: run, summary: summary, seconds: seconds, printer: printer)
+        if !summary.notOurs.isEmpty {
+            throw CLIError("left alone \(summary.notOurs.count) resource(s) that are no longer provably this stack's: "
+                           + summary.notOurs.map { "\($0.type) \($0.id ?? "?")" }.joined(separator: ", "))
+        }
+    }
+
+    func report(_ outputs: [String: String], run: StackRun, summary: StackExecutor.CreateSummary?, seconds: Double, printer: EventPrinter) throws {
         if output == .json {
-            let json: JSON = ["target": .string(run.description), "created": .number(Double(summary.created)),
-                              "adopted": .number(Double(summary.adopted)), "already_complete": .bool(summary.alreadyComplete),
+            let json: JSON = ["target": .string(run.description), "created": .number(Double(summary?.created ?? 0)),
+                              "updated": .number(Double(summary?.updated ?? 0)), "replaced": .number(Double(summary?.replaced ?? 0)),
+                              "deleted": .number(Double(summary?.deleted ?? 0)),
+                              "adopted": .number(Double(summary?.adopted ?? 0)), "already_complete": .bool(summary == nil),
                               "outputs": .object(outputs.mapValues { .string($0) })]
             print(json.serialized(pretty: true))
         } else {
@@ -205,7 +209,6 @@ struct CreateCommand: AsyncParsableCommand {
         }
     }
 }
-
 struct DeleteCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "delete",
@@ -257,67 +260,102 @@ struct DeleteCommand: AsyncParsableCommand {
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Check each resource in state.json against AWS: exists, missing (drift) or pending.",
-        discussion: "Exit status: 0 when the stack is complete and every resource exists, 2 when not, 1 on error.")
+        abstract: "Check every resource in state.json against AWS: exists, missing, not ours, and drift in its settings (security first).",
+        discussion: "Exit status: 0 when every resource exists, is ours and matches the configuration, 2 when not, 1 on error. Takes the same settings as create (a flag given is what status compares with).")
 
     @OptionGroup var aws: AWSOptions
     @OptionGroup var stateOptions: StateOptions
+    @OptionGroup var settings: StackConfigOptions
+    @Option(help: "text or json.") var output: OutputFormat = .text
 
     func run() async throws {
         let file = StateFile(path: stateOptions.statePath)
-        guard let state = try file.load() else {
-            print("No \(file.path): no stack.")
+        guard var state = try file.load() else {
+            if output == .json { print(JSON.object(["stack": .null, "complete": false]).serialized(pretty: true)) } else { print("No \(file.path): no stack.") }
             throw ExitCode(2)
         }
+        state.config = try settings.config(base: state.config, env: aws.session.environment)
         let run = try await StackRun.open(aws, state: state)
-        print("Target: \(run.description)")
         let executor = StackExecutor(graph: .forAuth(state.config.auth), services: StackServices(client: AWSClient(config: run.config)),
                                      events: { _ in })
-        var complete = true
-        var foreign = 0
-        for line in try await executor.status(state: state) {
-            if line.status != .exists && line.status != .notYet { complete = false }
-            if line.status == .notOurs { foreign += 1 }
-            print("  \(pad(line.node.label, 34)) \(pad(line.record?.id ?? "-", 30)) \(line.status.rawValue)" + (line.detail.map { ": \($0)" } ?? ""))
-        }
-        if foreign > 0 {
-            print("Stack '\(state.config.stackName)': \(foreign) resource(s) in \(file.path) are no longer provably ours (replaced or re-tagged by someone else); secure-api will not touch them.")
+        let live = try await executor.refresh(state)
+        let plan = executor.plan(state, live: live)
+        let report = StatusReport(plan: plan, live: live)
+        if output == .json {
+            print(report.json(target: run.description, stack: state.config.stackName).serialized(pretty: true))
         } else {
-            print(complete ? "Stack '\(state.config.stackName)' is complete." : "Stack '\(state.config.stackName)' is NOT complete: run create to finish or repair it.")
+            print("Target: \(run.description)")
+            report.print(stack: state.config.stackName, path: file.path)
         }
-        if !complete { throw ExitCode(2) }
+        if !report.complete { throw ExitCode(2) }
     }
 }
 
-struct PlanCommand: ParsableCommand {
+struct PlanCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plan",
-        abstract: "Show the ordered AWS calls create would make (no network, no credentials).")
+        abstract: "Show what create would change: with a state file, live against the configuration (+ create, ~ update, -/+ replace, - delete); without one, the calls a first create makes (no network).",
+        discussion: "--detailed-exitcode: 0 no changes, 2 changes, 1 error (as terraform plan).")
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case text, mermaid }
+    @OptionGroup var aws: AWSOptions
+    @OptionGroup var stateOptions: StateOptions
+    @OptionGroup var settings: StackConfigOptions
     @Option(help: "text or mermaid (the dependency graph).") var format: Format = .text
-    @Option(help: "Region to show in ARNs and URLs.") var region: String?
-    @Option(help: "Auth pattern to plan: cognito, oidc, lambda or iam.") var auth: AuthPattern = .cognito
+    @Option(help: "text or json.") var output: OutputFormat = .text
+    @Flag(help: "Exit 2 when there are changes, 0 when none, 1 on error.") var detailedExitcode = false
 
-    func run() throws {
-        let graph = StackGraph.forAuth(auth)
+    func run() async throws {
+        let env = aws.session.environment
+        let file = StateFile(path: stateOptions.statePath)
+        let existing = try file.load()
+        let config = try settings.config(base: existing?.config, env: env)
+        let graph = StackGraph.forAuth(config.auth)
         if format == .mermaid {
             print(graph.mermaid())
             return
         }
-        let env = ProcessInfo.processInfo.environment
-        let region = self.region ?? env["AWS_REGION"] ?? env["AWS_DEFAULT_REGION"] ?? "<region>"
-        var config = StackConfig(domainPrefix: env["DOMAIN_PREFIX"] ?? "<random 16 letters>", domainPrefixGenerated: env["DOMAIN_PREFIX"] == nil)
-        config.auth = auth
+        guard var state = existing else {
+            try offlinePlan(graph, config: config, env: env)
+            if detailedExitcode { throw ExitCode(2) }
+            return
+        }
+        state.config = config
+        let run = try await StackRun.open(aws, state: existing)
+        let executor = StackExecutor(graph: graph, services: StackServices(client: AWSClient(config: run.config)), events: { _ in })
+        let plan = executor.plan(state, live: try await executor.refresh(state))
+        if output == .json {
+            print(PlanPrinter.json(plan, target: run.description).serialized(pretty: true))
+        } else {
+            print("Target: \(run.description)")
+            PlanPrinter(toStderr: false).print(plan)
+        }
+        if detailedExitcode && plan.hasChanges { throw ExitCode(2) }
+    }
+
+    /// No stack yet: the calls a first create makes, in order (no network, no credentials).
+    func offlinePlan(_ graph: StackGraph, config: StackConfig, env: [String: String]) throws {
+        let region = aws.region ?? env["AWS_REGION"] ?? env["AWS_DEFAULT_REGION"] ?? "<region>"
+        var calls: [JSON] = []
         var n = 0
         for node in graph.topologicalOrder() {
             for call in node.plan(config, region: region) {
                 n += 1
-                let params = call.parameters.map { "\($0.0)=\($0.1)" }.joined(separator: ", ")
-                print("\(pad(String(n), 3)) \(call.service) \(call.operation)  \(Console.dim(params))")
+                if output == .json {
+                    calls.append(["service": .string(call.service), "operation": .string(call.operation), "resource": .string(node.key),
+                                  "parameters": .object(Dictionary(call.parameters.map { ($0.0, JSON.string($0.1)) }, uniquingKeysWith: { a, _ in a }))])
+                } else {
+                    let params = call.parameters.map { "\($0.0)=\($0.1)" }.joined(separator: ", ")
+                    print("\(pad(String(n), 3)) \(call.service) \(call.operation)  \(Console.dim(params))")
+                }
             }
         }
-        print("Independent branches run concurrently; longest dependency chain: \(graph.criticalPathLength()) resources.")
+        if output == .json {
+            print(JSON.object(["changes": true, "create": .number(Double(graph.nodes.count)), "calls": .array(calls)]).serialized(pretty: true))
+        } else {
+            print("Independent branches run concurrently; longest dependency chain: \(graph.criticalPathLength()) resources.")
+            print("Plan: \(graph.nodes.count) to create, 0 to update, 0 to replace, 0 to delete.")
+        }
     }
 }
 

@@ -35,10 +35,21 @@ struct HTTPAPIResource: StackResource {
         try await probe { _ = try await ctx.services.apigateway.getApi(id: try r.requireId()) }
     }
 
-    func ownership(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Ownership {
+    let schema = [AttributeSpec("name")]
+
+    func desired(_ ctx: ResourceContext) throws -> Attributes { ["name": ctx.config.apiName] }
+
+    func read(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
         let api: APIGatewayV2.API
         do { api = try await ctx.services.apigateway.getApi(id: try r.requireId()) } catch where NotFound.matches(error) { return .gone }
-        return .judge(tags: api.tags, stackId: ctx.stackId, sameResourceById: true)
+        return LiveState(.judge(tags: api.tags, stackId: ctx.stackId, sameResourceById: true), ["name": api.name])
+    }
+
+    func update(_ r: ResourceRecord, _ changes: [AttributeChange], _ ctx: ResourceContext) async throws -> ResourceRecord {
+        try await ctx.services.apigateway.updateApi(id: try r.requireId(), name: ctx.config.apiName)
+        var updated = r
+        updated.name = ctx.config.apiName
+        return updated
     }
 }
 
@@ -85,6 +96,16 @@ struct JWTAuthorizerResource: AuthorizerResource {
         return record(id: id, name: ctx.config.authorizerName, parentId: apiId)
     }
 
+    func desired(_ ctx: ResourceContext) throws -> Attributes {
+        ["type": "JWT", "issuer": try issuer(ctx), "audience": listValue(try audience(ctx)), "identity_source": "$request.header.Authorization"]
+    }
+
+    func update(_ r: ResourceRecord, _ changes: [AttributeChange], _ ctx: ResourceContext) async throws -> ResourceRecord {
+        try await ctx.services.apigateway.updateJWTAuthorizer(apiId: try r.requireParent(), id: try r.requireId(), name: ctx.config.authorizerName,
+                                                              issuer: try issuer(ctx), audience: try audience(ctx))
+        return r
+    }
+
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
         try await findAuthorizer(ctx, name: ctx.config.authorizerName, key: key)
     }
@@ -117,6 +138,17 @@ struct RequestAuthorizerResource: AuthorizerResource {
         return record(id: id, name: Self.name, parentId: apiId)
     }
 
+    func desired(_ ctx: ResourceContext) throws -> Attributes {
+        ["type": "REQUEST", "identity_source": "$request.header.Authorization",
+         "uri": APIGatewayV2.lambdaInvocationURI(functionArn: try ctx.arn(of: "authorizer_function"), region: ctx.target.region)]
+    }
+
+    func update(_ r: ResourceRecord, _ changes: [AttributeChange], _ ctx: ResourceContext) async throws -> ResourceRecord {
+        try await ctx.services.apigateway.updateRequestAuthorizer(apiId: try r.requireParent(), id: try r.requireId(), name: Self.name,
+                                                                  functionArn: try ctx.arn(of: "authorizer_function"), region: ctx.target.region)
+        return r
+    }
+
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
         try await findAuthorizer(ctx, name: Self.name, key: key)
     }
@@ -127,6 +159,21 @@ protocol AuthorizerResource: StackResource {}
 
 extension AuthorizerResource {
     var ownerKey: String? { "http_api" }
+
+    var schema: [AttributeSpec] {
+        [AttributeSpec("type", .replace, security: true), AttributeSpec("issuer", security: true), AttributeSpec("audience", security: true),
+         AttributeSpec("uri", security: true), AttributeSpec("identity_source", security: true)]
+    }
+
+    func read(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
+        let a: APIGatewayV2.Authorizer
+        do { a = try await ctx.services.apigateway.authorizer(apiId: try r.requireParent(), id: try r.requireId()) } catch where NotFound.matches(error) {
+            return .gone
+        }
+        var live: Attributes = ["type": a.type, "identity_source": listValue(a.identitySource)]
+        if a.type == "JWT" { live["issuer"] = a.issuer; live["audience"] = listValue(a.audience) } else { live["uri"] = a.uri }
+        return LiveState(.ours, live)
+    }
 
     func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
         try await ctx.services.apigateway.deleteAuthorizer(apiId: try r.requireParent(), id: try r.requireId())
@@ -184,6 +231,26 @@ struct LambdaIntegrationResource: StackResource {
         return record(id: id, name: ctx.config.functionName, parentId: apiId)
     }
 
+    let schema = [AttributeSpec("integration_uri", security: true)]
+
+    func desired(_ ctx: ResourceContext) throws -> Attributes { ["integration_uri": try ctx.arn(of: "lambda_function")] }
+
+    func read(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
+        let i: JSON
+        do { i = try await ctx.services.apigateway.getIntegration(apiId: try r.requireParent(), id: try r.requireId()) } catch where NotFound.matches(error) {
+            return .gone
+        }
+        return LiveState(.ours, ["integration_uri": i["integrationUri"]?.string ?? ""])
+    }
+
+    func update(_ r: ResourceRecord, _ changes: [AttributeChange], _ ctx: ResourceContext) async throws -> ResourceRecord {
+        try await ctx.services.apigateway.updateLambdaIntegration(apiId: try r.requireParent(), id: try r.requireId(),
+                                                                  functionArn: try ctx.arn(of: "lambda_function"))
+        var updated = r
+        updated.name = ctx.config.functionName
+        return updated
+    }
+
     func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
         try await ctx.services.apigateway.deleteIntegration(apiId: try r.requireParent(), id: try r.requireId())
     }
@@ -216,13 +283,38 @@ struct RouteResource: StackResource {
         return [PlannedCall(service: "apigatewayv2", operation: "CreateRoute", parameters: p)]
     }
 
+    func settings(_ ctx: ResourceContext) throws -> APIGatewayV2.RouteSettings {
+        APIGatewayV2.RouteSettings(routeKey: routeKey(ctx.config), authorizationType: authorizationType,
+                                   authorizerId: usesAuthorizer ? try ctx.id(of: "authorizer") : "",
+                                   scopes: scopes(ctx.config), target: "integrations/\(try ctx.id(of: "integration"))")
+    }
+
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
         let apiId = try ctx.id(of: "http_api")
-        let id = try await ctx.services.apigateway.createRoute(
-            apiId: apiId, routeKey: routeKey(ctx.config), authorizationType: authorizationType,
-            authorizerId: usesAuthorizer ? try ctx.id(of: "authorizer") : nil,
-            scopes: scopes(ctx.config), target: "integrations/\(try ctx.id(of: "integration"))")
+        let id = try await ctx.services.apigateway.createRoute(apiId: apiId, try settings(ctx))
         return record(id: id, name: routeKey(ctx.config), parentId: apiId)
+    }
+
+    let schema = [AttributeSpec("route_key"), AttributeSpec("authorization_type", security: true), AttributeSpec("authorizer_id", security: true),
+                  AttributeSpec("authorization_scopes", security: true), AttributeSpec("target", security: true)]
+
+    static func attributes(_ r: APIGatewayV2.RouteSettings) -> Attributes {
+        ["route_key": r.routeKey, "authorization_type": r.authorizationType, "authorizer_id": r.authorizerId,
+         "authorization_scopes": listValue(r.scopes), "target": r.target]
+    }
+
+    func desired(_ ctx: ResourceContext) throws -> Attributes { Self.attributes(try settings(ctx)) }
+
+    func read(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
+        do { return LiveState(.ours, Self.attributes(try await ctx.services.apigateway.route(apiId: try r.requireParent(), id: try r.requireId()))) }
+        catch where NotFound.matches(error) { return .gone }
+    }
+
+    func update(_ r: ResourceRecord, _ changes: [AttributeChange], _ ctx: ResourceContext) async throws -> ResourceRecord {
+        try await ctx.services.apigateway.updateRoute(apiId: try r.requireParent(), id: try r.requireId(), try settings(ctx))
+        var updated = r
+        updated.name = routeKey(ctx.config)
+        return updated
     }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
@@ -272,6 +364,23 @@ struct StageResource: StackResource {
         let apiId = try ctx.id(of: "http_api")
         guard try await probe({ _ = try await ctx.services.apigateway.getStage(apiId: apiId, name: ctx.config.stageName) }) else { return nil }
         return record(id: ctx.config.stageName, name: ctx.config.stageName, parentId: apiId)
+    }
+
+    let schema = [AttributeSpec("name", .replace), AttributeSpec("auto_deploy")]
+
+    func desired(_ ctx: ResourceContext) throws -> Attributes { ["name": ctx.config.stageName, "auto_deploy": "true"] }
+
+    func read(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
+        let stage: JSON
+        do { stage = try await ctx.services.apigateway.getStage(apiId: try r.requireParent(), name: try r.requireId()) } catch where NotFound.matches(error) {
+            return .gone
+        }
+        return LiveState(.ours, ["name": stage["stageName"]?.string ?? (r.id ?? ""), "auto_deploy": "\(stage["autoDeploy"]?.bool ?? false)"])
+    }
+
+    func update(_ r: ResourceRecord, _ changes: [AttributeChange], _ ctx: ResourceContext) async throws -> ResourceRecord {
+        try await ctx.services.apigateway.updateStage(apiId: try r.requireParent(), name: try r.requireId(), autoDeploy: true)
+        return r
     }
 
     func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {

@@ -36,10 +36,24 @@ struct UserPoolResource: StackResource {
         try await ctx.services.cognito.deleteUserPool(id: try r.requireId())
     }
 
-    func ownership(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Ownership {
+    let schema = [AttributeSpec("pool_name", .replace), AttributeSpec("minimum_password_length")]
+    /// Its users (and their passwords) go with it.
+    var holdsData: Bool { true }
+
+    func desired(_ ctx: ResourceContext) throws -> Attributes {
+        ["pool_name": ctx.config.userPoolName, "minimum_password_length": "\(ctx.config.minimumPasswordLength)"]
+    }
+
+    func read(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
         let pool: CognitoIdentityProvider.UserPool
         do { pool = try await ctx.services.cognito.describeUserPool(id: try r.requireId()) } catch where NotFound.matches(error) { return .gone }
-        return .judge(tags: pool.tags, stackId: ctx.stackId, sameResourceById: true)
+        return LiveState(.judge(tags: pool.tags, stackId: ctx.stackId, sameResourceById: true),
+                         ["pool_name": pool.name, "minimum_password_length": pool.minimumPasswordLength.map { "\($0)" } ?? ""])
+    }
+
+    func update(_ r: ResourceRecord, _ changes: [AttributeChange], _ ctx: ResourceContext) async throws -> ResourceRecord {
+        try await ctx.services.cognito.updateUserPool(id: try r.requireId(), minimumPasswordLength: ctx.config.minimumPasswordLength, tags: ctx.tags)
+        return r
     }
 
     func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
@@ -102,11 +116,23 @@ struct UserPoolDomainResource: StackResource {
         try await ownership(r, ctx) == .ours
     }
 
+    let schema = [AttributeSpec("domain", .replace), AttributeSpec("user_pool", .replace)]
+    /// A pool has one prefix domain: the old one goes before the new one is made.
+    var replaceDeletesFirst: Bool { true }
+
+    /// A generated prefix that was taken and replaced stays as recorded.
+    func desired(_ ctx: ResourceContext) throws -> Attributes {
+        let c = ctx.config
+        let recorded = ctx.records[key]?.status == .created ? ctx.records[key]?.id : nil
+        return ["domain": c.domainPrefixGenerated ? recorded ?? c.domainPrefix : c.domainPrefix, "user_pool": try ctx.id(of: "user_pool")]
+    }
+
     /// Prefixes are global and reused: ours while it still points at our pool.
-    func ownership(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Ownership {
+    func read(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
         let prefix = try r.requireId()
         guard let pool = try await ctx.services.cognito.describeUserPoolDomain(domain: prefix) else { return .gone }
-        return pool == r.parentId ? .ours : .replaced("domain \(prefix) now belongs to user pool \(pool), not ours (\(r.parentId ?? "-"))")
+        guard pool == r.parentId else { return LiveState(.replaced("domain \(prefix) now belongs to user pool \(pool), not ours (\(r.parentId ?? "-"))")) }
+        return LiveState(.ours, ["domain": prefix, "user_pool": pool])
     }
 }
 
@@ -156,6 +182,27 @@ struct ResourceServerResource: StackResource {
         return exists ? record(id: ctx.config.resourceServerIdentifier, name: ctx.config.resourceServerIdentifier, parentId: poolId) : nil
     }
 
+    let schema = [AttributeSpec("identifier", .replace), AttributeSpec("scopes", security: true)]
+
+    func desired(_ ctx: ResourceContext) throws -> Attributes {
+        ["identifier": ctx.config.resourceServerIdentifier, "scopes": listValue(ctx.config.scopes)]
+    }
+
+    func read(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
+        let scopes: [String]
+        do { scopes = try await ctx.services.cognito.describeResourceServer(userPoolId: try r.requireParent(), identifier: try r.requireId()) }
+        catch where NotFound.matches(error) { return .gone }
+        return LiveState(.ours, ["identifier": try r.requireId(), "scopes": listValue(scopes)])
+    }
+
+    func update(_ r: ResourceRecord, _ changes: [AttributeChange], _ ctx: ResourceContext) async throws -> ResourceRecord {
+        let c = ctx.config
+        try await ctx.services.cognito.updateResourceServer(userPoolId: try r.requireParent(), identifier: try r.requireId(),
+                                                            name: c.resourceServerIdentifier,
+                                                            scopes: c.scopes.map { ($0, "\($0) access to \(c.resourceServerIdentifier)") })
+        return r
+    }
+
     func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
         try await ctx.services.cognito.deleteResourceServer(userPoolId: try r.requireParent(), identifier: try r.requireId())
     }
@@ -196,6 +243,31 @@ struct AppClientResource: StackResource {
         let name = settings(ctx.config).name
         guard let hit = try await ctx.services.cognito.listUserPoolClients(userPoolId: poolId).first(where: { $0.name == name }) else { return nil }
         return record(id: hit.id, name: name, parentId: poolId)
+    }
+
+    let schema = [AttributeSpec("client_name"), AttributeSpec("has_secret", .replace, security: true),
+                  AttributeSpec("oauth_flows", security: true), AttributeSpec("oauth_scopes", security: true),
+                  AttributeSpec("callback_urls", security: true), AttributeSpec("explicit_auth_flows", security: true)]
+
+    static func attributes(_ s: CognitoIdentityProvider.AppClientSettings) -> Attributes {
+        ["client_name": s.name, "has_secret": "\(s.generateSecret)", "oauth_flows": listValue(s.flows), "oauth_scopes": listValue(s.scopes),
+         "callback_urls": listValue(s.callbackURLs), "explicit_auth_flows": listValue(s.explicitAuthFlows)]
+    }
+
+    func desired(_ ctx: ResourceContext) throws -> Attributes { Self.attributes(settings(ctx.config)) }
+
+    func read(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
+        do { return LiveState(.ours, Self.attributes(try await ctx.services.cognito.userPoolClientSettings(userPoolId: try r.requireParent(), clientId: try r.requireId()))) }
+        catch where NotFound.matches(error) { return .gone }
+    }
+
+    /// UpdateUserPoolClient resets what it is not sent: the service sends every setting.
+    func update(_ r: ResourceRecord, _ changes: [AttributeChange], _ ctx: ResourceContext) async throws -> ResourceRecord {
+        let s = settings(ctx.config)
+        try await ctx.services.cognito.updateUserPoolClient(userPoolId: try r.requireParent(), clientId: try r.requireId(), s)
+        var updated = r
+        updated.name = s.name
+        return updated
     }
 
     func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
@@ -254,6 +326,22 @@ struct TestUserResource: StackResource {
     /// The crash may have come between AdminCreateUser and AdminSetUserPassword.
     func finishAdoption(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
         try await setPassword(ctx, try r.requireParent())
+    }
+
+    let schema = [AttributeSpec("username", .replace), AttributeSpec("email")]
+
+    func desired(_ ctx: ResourceContext) throws -> Attributes { ["username": ctx.config.username, "email": ctx.config.email] }
+
+    func read(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
+        do {
+            let user = try await ctx.services.cognito.adminGetUser(userPoolId: try r.requireParent(), username: try r.requireId())
+            return LiveState(.ours, ["username": try r.requireId(), "email": user.attributes["email"] ?? ""])
+        } catch where NotFound.matches(error) { return .gone }
+    }
+
+    func update(_ r: ResourceRecord, _ changes: [AttributeChange], _ ctx: ResourceContext) async throws -> ResourceRecord {
+        try await ctx.services.cognito.adminUpdateUserEmail(userPoolId: try r.requireParent(), username: try r.requireId(), email: ctx.config.email)
+        return r
     }
 
     func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {

@@ -39,11 +39,26 @@ struct LambdaRoleResource: StackResource {
         return record(id: name, name: name, arn: role.arn, uniqueId: role.roleId)
     }
 
+    let schema = [AttributeSpec("role_name", .replace), AttributeSpec("trust_policy", security: true)]
+
+    /// Policies compare as canonical JSON (sorted keys), whatever spacing IAM returns.
+    static func canonical(_ policy: String) -> String { (try? JSON(parsing: Array(policy.utf8)))?.serialized() ?? policy }
+
+    func desired(_ ctx: ResourceContext) throws -> Attributes {
+        ["role_name": roleName(ctx.config), "trust_policy": Self.canonical(Self.assumeRolePolicy)]
+    }
+
     /// Role names are reused: ours only with our tag and, when recorded, the same RoleId.
-    func ownership(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Ownership {
+    func read(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
         let role: IAM.Role
         do { role = try await ctx.services.iam.getRole(name: try r.requireId()) } catch where NotFound.matches(error) { return .gone }
-        return .judge(tags: role.tags, uniqueId: role.roleId, recordedUniqueId: r.uniqueId, stackId: ctx.stackId, sameResourceById: false)
+        return LiveState(.judge(tags: role.tags, uniqueId: role.roleId, recordedUniqueId: r.uniqueId, stackId: ctx.stackId, sameResourceById: false),
+                         ["role_name": try r.requireId(), "trust_policy": Self.canonical(role.assumeRolePolicy)])
+    }
+
+    func update(_ r: ResourceRecord, _ changes: [AttributeChange], _ ctx: ResourceContext) async throws -> ResourceRecord {
+        try await ctx.services.iam.updateAssumeRolePolicy(roleName: try r.requireId(), policy: Self.assumeRolePolicy)
+        return r
     }
 
     func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
@@ -83,6 +98,14 @@ struct RolePolicyAttachmentResource: StackResource {
         let role = try ctx.id(of: roleKey)
         guard try await ctx.services.iam.listAttachedRolePolicies(roleName: role).contains(StackConfig.basicExecutionPolicyArn) else { return nil }
         return record(id: StackConfig.basicExecutionPolicyArn, name: "AWSLambdaBasicExecutionRole", arn: StackConfig.basicExecutionPolicyArn, parentId: role)
+    }
+
+    let schema = [AttributeSpec("policy_arn", .replace, security: true), AttributeSpec("role", .replace)]
+
+    func desired(_ ctx: ResourceContext) throws -> Attributes { ["policy_arn": StackConfig.basicExecutionPolicyArn, "role": try ctx.id(of: roleKey)] }
+
+    func read(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
+        try await exists(r, ctx) ? LiveState(.ours, ["policy_arn": try r.requireId(), "role": try r.requireParent()]) : .gone
     }
 
     func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {

@@ -18,6 +18,8 @@ struct LambdaFunctionResource: StackResource {
     var functionName: @Sendable (StackConfig) -> String = { $0.functionName }
     var roleName: @Sendable (StackConfig) -> String = { $0.roleName }
     var code: FunctionCode = .echo
+    /// Whether `--code`/`--handler` replace the embedded code (the echo function; not the authorizer).
+    var userCode = true
     /// Environment variables, from the created resources (the authorizer needs the pool).
     var environment: @Sendable (ResourceContext) throws -> [String: String] = { _ in [:] }
 
@@ -32,16 +34,18 @@ struct LambdaFunctionResource: StackResource {
     func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
         [PlannedCall(service: "lambda", operation: "CreateFunction", parameters: [
             ("FunctionName", functionName(c)), ("Runtime", c.runtime), ("Architectures", c.architecture),
-            ("Handler", code.handler), ("Role", "<\(roleKey) arn>"), ("Code.ZipFile", "in-memory zip of \(code.fileName)"),
+            ("Handler", userCode ? c.handler ?? code.handler : code.handler), ("Role", "<\(roleKey) arn>"),
+            ("Code.ZipFile", userCode && c.codePath != nil ? "zip of \(c.codePath ?? "")" : "in-memory zip of \(code.fileName)"),
         ])]
     }
 
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
         let c = ctx.config
         let name = functionName(c)
-        let spec = Lambda.FunctionSpec(name: name, runtime: c.runtime, handler: code.handler,
+        let package = try code.package(c, userCode: userCode)
+        let spec = Lambda.FunctionSpec(name: name, runtime: c.runtime, handler: package.handler,
                                        roleArn: try ctx.arn(of: roleKey), architecture: c.architecture,
-                                       zip: code.zip(), tags: ctx.tags, environment: try environment(ctx))
+                                       zip: package.zip, tags: ctx.tags, environment: try environment(ctx))
         let started = DispatchTime.now().uptimeNanoseconds
         var delay = 0.25
         var announced = false
@@ -66,7 +70,7 @@ struct LambdaFunctionResource: StackResource {
     }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
-        let fn: (arn: String, tags: Tags)
+        let fn: Lambda.Function
         let name = functionName(ctx.config)
         do { fn = try await ctx.services.lambda.getFunction(name: name) } catch where NotFound.matches(error) { return nil }
         try ctx.requireOwned(fn.tags, "Lambda function \(name)", flag: "--function-name")
@@ -77,11 +81,60 @@ struct LambdaFunctionResource: StackResource {
         try await ctx.services.lambda.deleteFunction(name: try r.requireId())
     }
 
+    let schema = [AttributeSpec("function_name", .replace), AttributeSpec("runtime"), AttributeSpec("handler"),
+                  AttributeSpec("role", security: true), AttributeSpec("code_sha256"), AttributeSpec("architecture"),
+                  AttributeSpec("environment", security: true)]
+
+    func desired(_ ctx: ResourceContext) throws -> Attributes {
+        let c = ctx.config
+        let package = try code.package(c, userCode: userCode)
+        return ["function_name": functionName(c), "runtime": c.runtime, "handler": package.handler, "role": try ctx.arn(of: roleKey),
+                "code_sha256": package.sha256, "architecture": c.architecture, "environment": JSON.stringMap(try environment(ctx)).serialized()]
+    }
+
     /// Function names are reused and Lambda has no other lasting ID: ours only with our tag.
-    func ownership(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Ownership {
-        let fn: (arn: String, tags: Tags)
+    func read(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
+        let fn: Lambda.Function
         do { fn = try await ctx.services.lambda.getFunction(name: try r.requireId()) } catch where NotFound.matches(error) { return .gone }
-        return .judge(tags: fn.tags, stackId: ctx.stackId, sameResourceById: false)
+        return LiveState(.judge(tags: fn.tags, stackId: ctx.stackId, sameResourceById: false), [
+            "function_name": try r.requireId(), "runtime": fn.runtime, "handler": fn.handler, "role": fn.roleArn, "code_sha256": fn.codeSha256,
+            "architecture": fn.architectures.first ?? "x86_64", "environment": JSON.stringMap(fn.environment).serialized(),
+        ])
+    }
+
+    /// Lambda refuses a second update while one is in progress (and any before a new function
+    /// is Active): each update waits for the last to settle.
+    static let settleBudgetSeconds = 60.0
+
+    func waitUntilSettled(_ name: String, _ ctx: ResourceContext) async throws {
+        let started = DispatchTime.now().uptimeNanoseconds
+        while true {
+            let fn = try await ctx.services.lambda.getFunction(name: name)
+            if fn.state != "Pending" && fn.lastUpdateStatus != "InProgress" { return }
+            guard Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9 < Self.settleBudgetSeconds else {
+                throw StackError.createFailed(resource: "Lambda function \(name)",
+                                              underlying: "still \(fn.state)/\(fn.lastUpdateStatus) after \(Int(Self.settleBudgetSeconds)) s; run create again")
+            }
+            ctx.note("waiting for Lambda function \(name) to finish its last update (\(fn.state), \(fn.lastUpdateStatus))")
+            try await Task.sleep(nanoseconds: 1_000_000_000)
+        }
+    }
+
+    func update(_ r: ResourceRecord, _ changes: [AttributeChange], _ ctx: ResourceContext) async throws -> ResourceRecord {
+        let name = try r.requireId()
+        let c = ctx.config
+        let package = try code.package(c, userCode: userCode)
+        let names = Set(changes.map(\.name))
+        if !names.isDisjoint(with: ["runtime", "handler", "role", "environment"]) {
+            try await waitUntilSettled(name, ctx)
+            try await ctx.services.lambda.updateFunctionConfiguration(name: name, runtime: c.runtime, handler: package.handler,
+                                                                      roleArn: try ctx.arn(of: roleKey), environment: try environment(ctx))
+        }
+        if !names.isDisjoint(with: ["code_sha256", "architecture"]) {
+            try await waitUntilSettled(name, ctx)
+            try await ctx.services.lambda.updateFunctionCode(name: name, zip: package.zip, architecture: c.architecture)
+        }
+        return r
     }
 
     func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
@@ -144,6 +197,21 @@ struct InvokePermissionResource: StackResource {
         return record(id: statementId, name: statementId, arn: try sourceArn(ctx), parentId: fn)
     }
 
+    let schema = [AttributeSpec("source_arn", .replace, security: true), AttributeSpec("principal", .replace, security: true),
+                  AttributeSpec("function", .replace)]
+    /// The statement id stays the same: the old statement goes before the new one is added.
+    var replaceDeletesFirst: Bool { true }
+
+    func desired(_ ctx: ResourceContext) throws -> Attributes {
+        ["source_arn": try sourceArn(ctx), "principal": "apigateway.amazonaws.com", "function": try ctx.id(of: functionKey)]
+    }
+
+    func read(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
+        let fn = try r.requireParent()
+        guard let st = try await ctx.services.lambda.policyStatements(functionName: fn).first(where: { $0.sid == r.id }) else { return .gone }
+        return LiveState(.ours, ["source_arn": st.sourceArn, "principal": st.principal, "function": fn])
+    }
+
     func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
         try await ctx.services.lambda.removePermission(functionName: try r.requireParent(), statementId: try r.requireId())
     }
@@ -183,6 +251,15 @@ struct LogGroupResource: StackResource {
 
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
         record(id: logGroupName(ctx.config), name: logGroupName(ctx.config))
+    }
+
+    let schema = [AttributeSpec("name", .replace)]
+
+    func desired(_ ctx: ResourceContext) throws -> Attributes { ["name": logGroupName(ctx.config)] }
+
+    /// Nothing to read: Lambda makes it on the first call. The name is the one recorded.
+    func read(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
+        try await exists(r, ctx) ? LiveState(.ours, ["name": try r.requireId()]) : LiveState(.gone, ["name": try r.requireId()])
     }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {

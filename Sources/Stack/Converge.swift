@@ -1,0 +1,217 @@
+import AWSClient
+import Dispatch
+import Foundation
+import Services
+
+/// What converging a stack does to one resource.
+public enum PlanAction: String, Sendable {
+    case create, update, replace, delete, noop
+    /// Listed in state.json but not provably ours: converge refuses to touch it.
+    case notOurs = "not ours"
+}
+
+/// One line of a plan: a resource, what happens to it and why.
+public struct PlanItem: Sendable {
+    public var key: String
+    public var label: String
+    /// The route key for routes, so two routes read apart.
+    public var detail: String?
+    public var action: PlanAction
+    public var changes: [AttributeChange]
+    /// Why: "missing (deleted outside secure-api)", "no longer in the configuration", ...
+    public var reason: String?
+    public var record: ResourceRecord?
+    /// Replacing or deleting it destroys data (needs --allow-replace).
+    public var destroysData: Bool
+
+    public var name: String { detail.map { "\(label) \($0)" } ?? label }
+}
+
+public struct StackPlan: Sendable {
+    public var items: [PlanItem]
+
+    public func count(_ action: PlanAction) -> Int { items.filter { $0.action == action }.count }
+    public var hasChanges: Bool { items.contains { $0.action != .noop } }
+    public var summary: String {
+        "Plan: \(count(.create)) to create, \(count(.update)) to update, \(count(.replace)) to replace, \(count(.delete)) to delete."
+    }
+}
+
+extension StackExecutor {
+    // MARK: - refresh
+
+    /// Reads every created (and deposed) resource at once: its ownership (a child's combined
+    /// with its owner's) and its live attributes. Keyed by `ResourceRecord.ref`.
+    public func refresh(_ state: StackState) async throws -> [String: LiveState] {
+        let records = state.currentRecords
+        let reads = try await withThrowingTaskGroup(of: (String, LiveState).self) { group in
+            for record in state.resources where record.status != .pending {
+                guard let node = graph.node(record.key) ?? StackGraph.kind(for: record) else { continue }
+                let ctx = context(state, records, password: nil, journal: nil, key: record.key)
+                group.addTask { (record.ref, try await node.read(record, ctx)) }
+            }
+            var result: [String: LiveState] = [:]
+            for try await (ref, live) in group { result[ref] = live }
+            return result
+        }
+        var combined = reads
+        for record in state.resources where record.status != .pending {
+            guard let node = graph.node(record.key) ?? StackGraph.kind(for: record), var live = reads[record.ref] else { continue }
+            var ownerKey = node.ownerKey
+            while let k = ownerKey, let next = graph.node(k)?.ownerKey { ownerKey = next }
+            guard let k = ownerKey, let owner = reads[k] else { continue }
+            let ownerLabel = graph.node(k)?.label ?? k
+            switch owner.ownership {
+            case .ours: break
+            case .gone: if node.goneWithOwner { live = .gone }
+            case .replaced(let m): live.ownership = .replaced("its \(ownerLabel) is not ours: \(m)")
+            case .unproven(let m): live.ownership = .unproven("its \(ownerLabel) is not provably ours: \(m)")
+            }
+            combined[record.ref] = live
+        }
+        return combined
+    }
+
+    // MARK: - plan
+
+    /// Desired (the state's config) against live: one item per node of the graph, in
+    /// dependency order, then what the configuration no longer has. No I/O.
+    public func plan(_ state: StackState, live: [String: LiveState]) -> StackPlan {
+        let records = state.currentRecords
+        var unknown = Set<String>()
+        var items: [PlanItem] = []
+        for node in graph.topologicalOrder() {
+            let record = records[node.key]
+            var item = PlanItem(key: node.key, label: node.label, detail: (node as? RouteResource)?.routeKey(state.config), action: .noop,
+                                changes: [], reason: nil, record: record, destroysData: false)
+            defer { items.append(item) }
+            guard let record, record.status == .created else {
+                item.action = .create
+                item.reason = record?.status == .pending ? "interrupted create: resume" : nil
+                unknown.insert(node.key)
+                continue
+            }
+            guard let current = live[record.ref] else { continue }
+            switch current.ownership {
+            case .gone:
+                if node.createdOnDemand { continue }  // Lambda makes the log group on the first call
+                item.action = .create
+                item.reason = "missing (deleted outside secure-api)"
+                unknown.insert(node.key)
+                continue
+            case .replaced(let m), .unproven(let m):
+                item.action = .notOurs
+                item.reason = m
+                continue
+            case .ours:
+                break
+            }
+            var ctx = context(state, records, password: nil, journal: nil, key: node.key)
+            ctx.unknown = unknown
+            guard let want = try? node.desired(ctx) else { continue }
+            let changes = diff(node.schema, desired: want, live: current.attributes)
+            item.changes = changes
+            if record.type != node.type || changes.contains(where: \.replaces) {
+                item.action = .replace
+                item.destroysData = node.holdsData
+                unknown.insert(node.key)
+            } else if !changes.isEmpty {
+                item.action = .update
+            }
+        }
+        for record in state.resources.reversed() where record.status == .deposed || (record.status == .created && graph.node(record.key) == nil) {
+            let node = StackGraph.kind(for: record)
+            if record.status == .created, let current = live[record.ref], current.ownership == .gone, node?.createdOnDemand == true { continue }
+            items.append(PlanItem(key: record.key, label: node?.label ?? record.type, detail: nil, action: .delete, changes: [],
+                                  reason: record.status == .deposed ? "replaced; the old one is still to be deleted" : "no longer in the configuration",
+                                  record: record, destroysData: node?.holdsData ?? false))
+        }
+        return StackPlan(items: items)
+    }
+
+    // MARK: - apply
+
+    /// Brings one existing node to its desired attributes: in place, or by a replacement
+    /// (journalled: the old record is deposed before the new one is made).
+    func convergeOne(_ node: any StackResource, state: StackState, live: LiveState?, password: String?,
+                     journal: Journal) async throws -> (ResourceRecord, Outcome) {
+        let records = await journal.records()
+        let ctx = context(state, records, password: password, journal: journal, key: node.key)
+        guard let record = records[node.key], record.status == .created, let live, live.ownership != .gone else {
+            if live?.ownership == .gone, node.createdOnDemand, let record = records[node.key] { return (record, .unchanged) }
+            let (made, adopted) = try await createOne(node, state: state, records: records, password: password, journal: journal)
+            return (made, adopted ? .adopted : .created)
+        }
+        if case .replaced(let m) = live.ownership { throw StackError.foreignResource("\(node.label) \(record.id ?? ""): \(m); secure-api will not change it") }
+        if case .unproven(let m) = live.ownership { throw StackError.foreignResource("\(node.label) \(record.id ?? ""): \(m); secure-api will not change it") }
+        let changes = diff(node.schema, desired: try node.desired(ctx), live: live.attributes)
+        if changes.isEmpty && record.type == node.type { return (record, .unchanged) }
+        if record.type == node.type && !changes.contains(where: \.replaces) {
+            let updated = try await node.update(record, changes, ctx)
+            try await journal.markCreated(updated)
+            return (updated, .updated(changes))
+        }
+        try await journal.depose(key: node.key)
+        if node.replaceDeletesFirst {
+            do { try await node.delete(record, ctx) } catch where NotFound.matches(error) {}
+            try await journal.remove(ResourceRecord(key: record.key, type: record.type, status: .deposed, id: record.id))
+        }
+        let (made, _) = try await createOne(node, state: state, records: await journal.records(), password: password, journal: journal)
+        return (made, .replaced(changes))
+    }
+
+    enum Outcome: Sendable {
+        case created, adopted, unchanged
+        case updated([AttributeChange])
+        case replaced([AttributeChange])
+    }
+
+    /// Deletes what the configuration dropped and what replacements deposed, newest first,
+    /// each only once it is proven ours.
+    func deleteLeftovers(journal: Journal) async throws -> (deleted: Int, notOurs: [ResourceRecord]) {
+        let state = await journal.state
+        let leftovers = state.resources.reversed().filter { $0.status == .deposed || ($0.status == .created && graph.node($0.key) == nil) }
+        var deleted = 0
+        var notOurs: [ResourceRecord] = []
+        var ownerVerdicts: [String: Ownership] = [:]
+        for record in leftovers {
+            guard let node = StackGraph.kind(for: record) else { continue }
+            let ctx = context(await journal.state, await journal.records(), password: nil, journal: nil, key: record.key)
+            let started = DispatchTime.now().uptimeNanoseconds
+            var verdict: Ownership
+            if let ownerKey = node.ownerKey {
+                // The owner the record names (a log group names none: its function's current record).
+                let owner = state.resources.first { $0.key == ownerKey && $0.status != .pending && (record.parentId == nil || $0.id == record.parentId) }
+                if let owner, let ownerNode = StackGraph.kind(for: owner) {
+                    if ownerVerdicts[owner.ref] == nil { ownerVerdicts[owner.ref] = try await ownerNode.ownership(owner, ctx) }
+                    verdict = ownerVerdicts[owner.ref] ?? .gone
+                    if verdict == .gone { verdict = node.goneWithOwner ? .gone : .ours }
+                } else {
+                    verdict = try await node.ownership(record, ctx) == .gone ? .gone : .unproven("its owner is no longer in state.json")
+                }
+            } else {
+                verdict = try await node.ownership(record, ctx)
+            }
+            switch verdict {
+            case .ours:
+                var alreadyGone = false
+                do { try await node.delete(record, ctx) } catch where NotFound.matches(error) { alreadyGone = true }
+                try await journal.remove(record)
+                deleted += 1
+                events(.deleted(label: node.label, record: record, seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9,
+                                alreadyGone: alreadyGone))
+            case .gone:
+                try await journal.remove(record)
+                events(.deleted(label: node.label, record: record, seconds: 0, alreadyGone: true))
+            case .replaced(let m):
+                try await journal.remove(record)
+                notOurs.append(record)
+                events(.notOurs(label: node.label, record: record, reason: m, kept: false))
+            case .unproven(let m):
+                notOurs.append(record)
+                events(.notOurs(label: node.label, record: record, reason: m, kept: true))
+            }
+        }
+        return (deleted, notOurs)
+    }
+}
