@@ -25,9 +25,9 @@ extension StackError {
 /// The journal of a run: state in memory, saved atomically after every change.
 actor Journal {
     private(set) var state: StackState
-    let file: StateFile
+    let file: any StateStore
 
-    init(state: StackState, file: StateFile) {
+    init(state: StackState, file: any StateStore) {
         self.state = state
         self.file = file
     }
@@ -151,7 +151,7 @@ public struct StackExecutor: Sendable {
     /// Converges: creates what is missing, updates in place, replaces, then deletes what the
     /// configuration dropped and what replacements deposed, all journalled write-ahead.
     /// `live` is a refresh of `initial` (the caller has checked its plan).
-    public func create(state initial: StackState, live: [String: LiveState], file: StateFile, password: String?) async throws -> CreateSummary {
+    public func create(state initial: StackState, live: [String: LiveState], file: any StateStore, password: String?) async throws -> CreateSummary {
         let journal = Journal(state: initial, file: file)
         try await journal.save()
         var done = Set<String>()
@@ -300,7 +300,7 @@ public struct StackExecutor: Sendable {
         public var notOurs: [ResourceRecord]
     }
 
-    public func delete(state initial: StackState, file: StateFile) async throws -> DeleteSummary {
+    public func delete(state initial: StackState, file: any StateStore) async throws -> DeleteSummary {
         let journal = Journal(state: initial, file: file)
         var failed: [ResourceRecord] = []
         var remaining: [ResourceRecord] = []

@@ -192,9 +192,18 @@ public struct StackState: Sendable, Equatable {
     }
 }
 
+/// Where a run's journal is written: the local file, or (later) a remote store. The executor
+/// never knows which; tests use an in-memory one.
+public protocol StateStore: Sendable {
+    /// Writes the whole state durably (atomically) before returning.
+    func save(_ state: StackState, outputs: [String: String]) throws
+    /// Removes the state once nothing it lists remains.
+    func remove() throws
+}
+
 /// state.json on disk: read-validate (refusing anything odd, untouched), an exclusive lock
 /// for the run, and atomic writes (temp file, fsync, rename, fsync dir), mode 0600.
-public final class StateFile: @unchecked Sendable {
+public final class StateFile: StateStore, @unchecked Sendable {
     // @unchecked: `lockFD` is set once in `lock()` before any concurrent use.
     /// 2 records every service's endpoint (1 had one base endpoint) and optional per-record
     /// fields; a version-1 file still reads, resumes and deletes, and is written back as 2.
