@@ -111,7 +111,11 @@ extension StackExecutor {
             guard let want = try? node.desired(ctx) else { continue }
             let changes = diff(node.schema, desired: want, live: current.attributes)
             item.changes = changes
-            if record.type != node.type || changes.contains(where: \.replaces) {
+            if let owner = node.ownerKey, unknown.contains(owner), node.goneWithOwner {
+                item.action = .replace
+                item.reason = "it lives in the \(graph.node(owner)?.label ?? owner), which is replaced"
+                unknown.insert(node.key)
+            } else if record.type != node.type || changes.contains(where: \.replaces) {
                 item.action = .replace
                 item.destroysData = node.holdsData
                 unknown.insert(node.key)
@@ -145,8 +149,10 @@ extension StackExecutor {
         if case .replaced(let m) = live.ownership { throw StackError.foreignResource("\(node.label) \(record.id ?? ""): \(m); secure-api will not change it") }
         if case .unproven(let m) = live.ownership { throw StackError.foreignResource("\(node.label) \(record.id ?? ""): \(m); secure-api will not change it") }
         let changes = diff(node.schema, desired: try node.desired(ctx), live: live.attributes)
-        if changes.isEmpty && record.type == node.type { return (record, .unchanged) }
-        if record.type == node.type && !changes.contains(where: \.replaces) {
+        // A child of a replaced parent (a client of a new pool) goes with it.
+        let parentMoved = node.ownerKey.flatMap { records[$0]?.id }.map { record.parentId != nil && record.parentId != $0 } ?? false
+        if changes.isEmpty && record.type == node.type && !parentMoved { return (record, .unchanged) }
+        if record.type == node.type && !changes.contains(where: \.replaces) && !parentMoved {
             let updated = try await node.update(record, changes, ctx)
             try await journal.markCreated(updated)
             return (updated, .updated(changes))
@@ -167,49 +173,66 @@ extension StackExecutor {
     }
 
     /// Deletes what the configuration dropped and what replacements deposed, newest first,
-    /// each only once it is proven ours.
+    /// each only once it is proven ours. A failed delete is verified at the end (a child may
+    /// have gone with its parent); only what is still there fails the run.
     func deleteLeftovers(journal: Journal) async throws -> (deleted: Int, notOurs: [ResourceRecord]) {
         let state = await journal.state
         let leftovers = state.resources.reversed().filter { $0.status == .deposed || ($0.status == .created && graph.node($0.key) == nil) }
         var deleted = 0
         var notOurs: [ResourceRecord] = []
+        var failed: [(ResourceRecord, any StackResource, Error)] = []
         var ownerVerdicts: [String: Ownership] = [:]
         for record in leftovers {
             guard let node = StackGraph.kind(for: record) else { continue }
             let ctx = context(await journal.state, await journal.records(), password: nil, journal: nil, key: record.key)
             let started = DispatchTime.now().uptimeNanoseconds
-            var verdict: Ownership
-            if let ownerKey = node.ownerKey {
-                // The owner the record names (a log group names none: its function's current record).
-                let owner = state.resources.first { $0.key == ownerKey && $0.status != .pending && (record.parentId == nil || $0.id == record.parentId) }
-                if let owner, let ownerNode = StackGraph.kind(for: owner) {
-                    if ownerVerdicts[owner.ref] == nil { ownerVerdicts[owner.ref] = try await ownerNode.ownership(owner, ctx) }
-                    verdict = ownerVerdicts[owner.ref] ?? .gone
-                    if verdict == .gone { verdict = node.goneWithOwner ? .gone : .ours }
+            do {
+                var verdict: Ownership
+                if let ownerKey = node.ownerKey {
+                    // The owner the record names (a log group names none: its function's current record).
+                    let owner = state.resources.first { $0.key == ownerKey && $0.status != .pending && (record.parentId == nil || $0.id == record.parentId) }
+                    if let owner, let ownerNode = StackGraph.kind(for: owner) {
+                        if ownerVerdicts[owner.ref] == nil { ownerVerdicts[owner.ref] = try await ownerNode.ownership(owner, ctx) }
+                        verdict = ownerVerdicts[owner.ref] ?? .gone
+                        if verdict == .gone { verdict = node.goneWithOwner ? .gone : .ours }
+                    } else {
+                        verdict = try await node.ownership(record, ctx) == .gone ? .gone : .unproven("its owner is no longer in state.json")
+                    }
                 } else {
-                    verdict = try await node.ownership(record, ctx) == .gone ? .gone : .unproven("its owner is no longer in state.json")
+                    verdict = try await node.ownership(record, ctx)
                 }
-            } else {
-                verdict = try await node.ownership(record, ctx)
+                switch verdict {
+                case .ours:
+                    var alreadyGone = false
+                    do { try await node.delete(record, ctx) } catch where NotFound.matches(error) { alreadyGone = true }
+                    try await journal.remove(record)
+                    deleted += 1
+                    events(.deleted(label: node.label, record: record, seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9,
+                                    alreadyGone: alreadyGone))
+                case .gone:
+                    try await journal.remove(record)
+                    events(.deleted(label: node.label, record: record, seconds: 0, alreadyGone: true))
+                case .replaced(let m):
+                    try await journal.remove(record)
+                    notOurs.append(record)
+                    events(.notOurs(label: node.label, record: record, reason: m, kept: false))
+                case .unproven(let m):
+                    notOurs.append(record)
+                    events(.notOurs(label: node.label, record: record, reason: m, kept: true))
+                }
+            } catch let e as StackError where e.isStateIO {
+                throw e
+            } catch {
+                failed.append((record, node, error))
             }
-            switch verdict {
-            case .ours:
-                var alreadyGone = false
-                do { try await node.delete(record, ctx) } catch where NotFound.matches(error) { alreadyGone = true }
+        }
+        for (record, node, error) in failed {
+            let ctx = context(await journal.state, await journal.records(), password: nil, journal: nil, key: record.key)
+            if (try? await node.ownership(record, ctx)) == .gone {
                 try await journal.remove(record)
-                deleted += 1
-                events(.deleted(label: node.label, record: record, seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9,
-                                alreadyGone: alreadyGone))
-            case .gone:
-                try await journal.remove(record)
-                events(.deleted(label: node.label, record: record, seconds: 0, alreadyGone: true))
-            case .replaced(let m):
-                try await journal.remove(record)
-                notOurs.append(record)
-                events(.notOurs(label: node.label, record: record, reason: m, kept: false))
-            case .unproven(let m):
-                notOurs.append(record)
-                events(.notOurs(label: node.label, record: record, reason: m, kept: true))
+                events(.verifiedGone(label: node.label, record: record))
+            } else {
+                throw StackError.createFailed(resource: "deleting \(node.label) \(record.id ?? "")", underlying: "\(error)")
             }
         }
         return (deleted, notOurs)
