@@ -45,7 +45,7 @@ def variants(real):
         "unknown version": (json.dumps(unknown_version), "version 99"),
         "string version": (json.dumps(string_version), "'version' must be an integer"),
         "resources not a list": (json.dumps(wrong_resources), "'resources' must be a list"),
-        "bad status": (json.dumps(bad_status), "status must be 'pending' or 'created'"),
+        "bad status": (json.dumps(bad_status), "status must be 'pending', 'created' or 'deposed'"),
         "id wrong type": (json.dumps(wrong_id_type), "id must be a string"),
         "no config": (json.dumps(no_config), "'config' must be an object"),
         "array": ("[]", "top level must be a JSON object"),

@@ -88,7 +88,7 @@ struct StatusReport {
         case .noop:
             if let r = item.record, live[r.ref]?.ownership == .gone { return "not yet created (made by AWS on first use)" }
             return "exists"
-        case .create: return item.record == nil ? "not created" : item.record?.status == .pending ? "pending" : "MISSING"
+        case .create: return item.record == nil ? "not created" : item.record?.status == .pending ? "pending" : "missing"
         case .update, .replace: return item.changes.contains(where: \.security) ? "DRIFTED (security)" : "drifted"
         case .delete: return "left over: create deletes it"
         case .notOurs: return "NOT OURS (left alone): \(item.reason ?? "")"
