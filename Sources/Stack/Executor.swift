@@ -300,6 +300,9 @@ public struct StackExecutor: Sendable {
         public var notOurs: [ResourceRecord]
     }
 
+    /// Deletes every record, concurrently (at most `maxConcurrency` at once) in reverse
+    /// dependency order: a resource goes once everything that depends on it has gone. Then
+    /// verifies what failed (a child may have gone with its parent).
     public func delete(state initial: StackState, file: any StateStore) async throws -> DeleteSummary {
         let journal = Journal(state: initial, file: file)
         var failed: [ResourceRecord] = []
@@ -308,63 +311,33 @@ public struct StackExecutor: Sendable {
         var deleted = 0
         // One concurrent round of reads first: nothing is deleted unless it is provably ours.
         let roots = await ownershipOfRoots(initial)
-        for var record in initial.resources.reversed() {
-            let original = record
-            guard let node = graph.node(record.key) ?? StackGraph.kind(for: record) else {
-                events(.deleteFailed(label: record.type, record: record, error: "unknown resource kind in state.json; delete it by hand"))
-                failed.append(record)
-                continue
-            }
-            let ctx = context(await journal.state, await journal.records(), password: nil, journal: nil, key: record.key)
-            let started = DispatchTime.now().uptimeNanoseconds
-            do {
-                if record.status == .pending {
-                    try await waitOutInFlight(node, record)
-                    // Created by a crashed run, perhaps: find it to delete it, else nothing to do.
-                    // One with our name but not our tag is someone else's: left alone.
-                    let found: ResourceRecord?
-                    do { found = try await node.find(ctx, pending: record) } catch StackError.foreignResource(let m) {
-                        try await journal.remove(original)
-                        events(.note("\(m): left alone"))
-                        continue
-                    }
-                    guard let found else {
-                        try await journal.remove(original)
-                        events(.deleted(label: node.label, record: record, seconds: 0, alreadyGone: true))
-                        continue
-                    }
-                    record = found
-                } else {
-                    switch try await verdict(node, record, roots: roots, ctx) {
-                    case .ours:
-                        break
-                    case .gone:
-                        try await journal.remove(original)
-                        events(.deleted(label: node.label, record: record, seconds: 0, alreadyGone: true))
-                        continue
-                    case .replaced(let reason):
-                        try await journal.remove(original)
-                        notOurs.append(record)
-                        events(.notOurs(label: node.label, record: record, reason: reason, kept: false))
-                        continue
-                    case .unproven(let reason):
-                        notOurs.append(record)
-                        remaining.append(record)
-                        events(.notOurs(label: node.label, record: record, reason: reason, kept: true))
-                        continue
-                    }
+        let records = initial.resources
+        let kinds = records.map { graph.node($0.key) ?? StackGraph.kind(for: $0) }
+        // blockers[i]: the records that depend on record i (they must go first).
+        let blockers: [Set<Int>] = records.indices.map { i in
+            Set(records.indices.filter { j in j != i && (kinds[j]?.dependencies.contains(records[i].key) ?? false) })
+        }
+        var finished = Set<Int>()
+        var started = Set<Int>()
+        try await withThrowingTaskGroup(of: (Int, DeleteOutcome).self) { group in
+            func launchReady() {
+                for i in records.indices.reversed() where started.count - finished.count < maxConcurrency {
+                    guard !started.contains(i), blockers[i].isSubset(of: finished) else { continue }
+                    started.insert(i)
+                    group.addTask { (i, try await deleteOne(records[i], kind: kinds[i], roots: roots, journal: journal)) }
                 }
-                var alreadyGone = false
-                do { try await node.delete(record, ctx) } catch where NotFound.matches(error) { alreadyGone = true }
-                try await journal.remove(original)
-                deleted += 1
-                events(.deleted(label: node.label, record: record,
-                                seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, alreadyGone: alreadyGone))
-            } catch let e as StackError where e.isStateIO {
-                throw e  // cannot record progress: stop, the journal on disk is intact
-            } catch {
-                events(.deleteFailed(label: node.label, record: record, error: "\(error)"))
-                failed.append(record)
+            }
+            launchReady()
+            while let (i, outcome) = try await group.next() {
+                finished.insert(i)
+                switch outcome {
+                case .deleted: deleted += 1
+                case .gone: break
+                case .replaced(let r): notOurs.append(r)
+                case .unproven(let r): notOurs.append(r); remaining.append(r)
+                case .failed(let r): failed.append(r)
+                }
+                launchReady()
             }
         }
         // Verify what a failed step left: a child may have gone with its parent. Only "gone"
@@ -384,6 +357,70 @@ public struct StackExecutor: Sendable {
         }
         if remaining.isEmpty { try file.remove() }
         return DeleteSummary(deleted: deleted, remaining: remaining, notOurs: notOurs)
+    }
+
+    enum DeleteOutcome: Sendable {
+        case deleted, gone
+        case replaced(ResourceRecord), unproven(ResourceRecord), failed(ResourceRecord)
+    }
+
+    /// One record: a pending one is looked for first; a created one is deleted only when its
+    /// ownership (or its owner's) says it is ours.
+    func deleteOne(_ original: ResourceRecord, kind: (any StackResource)?, roots: [String: Result<Ownership, Error>],
+                   journal: Journal) async throws -> DeleteOutcome {
+        var record = original
+        guard let node = kind else {
+            events(.deleteFailed(label: record.type, record: record, error: "unknown resource kind in state.json; delete it by hand"))
+            return .failed(record)
+        }
+        let ctx = context(await journal.state, await journal.records(), password: nil, journal: nil, key: record.key)
+        let started = DispatchTime.now().uptimeNanoseconds
+        do {
+            if record.status == .pending {
+                try await waitOutInFlight(node, record)
+                // Created by a crashed run, perhaps: find it to delete it, else nothing to do.
+                // One with our name but not our tag is someone else's: left alone.
+                let found: ResourceRecord?
+                do { found = try await node.find(ctx, pending: record) } catch StackError.foreignResource(let m) {
+                    try await journal.remove(original)
+                    events(.note("\(m): left alone"))
+                    return .gone
+                }
+                guard let found else {
+                    try await journal.remove(original)
+                    events(.deleted(label: node.label, record: record, seconds: 0, alreadyGone: true))
+                    return .gone
+                }
+                record = found
+            } else {
+                switch try await verdict(node, record, roots: roots, ctx) {
+                case .ours:
+                    break
+                case .gone:
+                    try await journal.remove(original)
+                    events(.deleted(label: node.label, record: record, seconds: 0, alreadyGone: true))
+                    return .gone
+                case .replaced(let reason):
+                    try await journal.remove(original)
+                    events(.notOurs(label: node.label, record: record, reason: reason, kept: false))
+                    return .replaced(record)
+                case .unproven(let reason):
+                    events(.notOurs(label: node.label, record: record, reason: reason, kept: true))
+                    return .unproven(record)
+                }
+            }
+            var alreadyGone = false
+            do { try await node.delete(record, ctx) } catch where NotFound.matches(error) { alreadyGone = true }
+            try await journal.remove(original)
+            events(.deleted(label: node.label, record: record,
+                            seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, alreadyGone: alreadyGone))
+            return .deleted
+        } catch let e as StackError where e.isStateIO {
+            throw e  // cannot record progress: stop, the journal on disk is intact
+        } catch {
+            events(.deleteFailed(label: node.label, record: record, error: "\(error)"))
+            return .failed(record)
+        }
     }
 
     // MARK: - ownership

@@ -216,6 +216,11 @@ struct DeleteCommand: AsyncParsableCommand {
 
     @OptionGroup var aws: AWSOptions
     @OptionGroup var stateOptions: StateOptions
+    @Option(help: "How many independent resources to delete at once (1...16).") var maxConcurrency = 4
+
+    func validate() throws {
+        if maxConcurrency < 1 || maxConcurrency > 16 { throw ValidationError("--max-concurrency must be 1...16") }
+    }
 
     func run() async throws {
         let file = StateFile(path: stateOptions.statePath)
@@ -238,6 +243,7 @@ struct DeleteCommand: AsyncParsableCommand {
         print("Deleting stack '\(state.config.stackName)': \(state.resources.count) resources, newest first")
         let printer = EventPrinter(toStderr: false)
         let executor = StackExecutor(graph: .forAuth(state.config.auth), services: StackServices(client: AWSClient(config: run.config)),
+                                     maxConcurrency: maxConcurrency,
                                      inFlightWindowSeconds: Double(run.config.timeouts.totalMilliseconds) / 1000,
                                      events: { printer($0) })
         let started = Date()
