@@ -179,8 +179,10 @@ struct CreateCommand: AsyncParsableCommand {
             try report(state.outputs, run: run, summary: nil, seconds: 0, printer: printer)
             return
         }
-        if existing != nil {
-            printer.line("Converging stack '\(config.stackName)' from \(file.path): \(plan.summary.dropFirst(6))")
+        if let existing {
+            // An interrupted run left pending (or deposed) entries: this run resumes it.
+            let resuming = existing.resources.contains { $0.status != .created }
+            printer.line("\(resuming ? "Resuming" : "Converging") stack '\(config.stackName)' from \(file.path): \(plan.summary.dropFirst(6))")
         }
         let started = Date()
         let summary = try await executor.create(state: state, live: live, file: file, password: password)
