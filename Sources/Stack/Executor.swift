@@ -63,29 +63,59 @@ public struct StackExecutor: Sendable {
     public let graph: StackGraph
     public let services: StackServices
     public let maxConcurrency: Int
-    /// How long a request may take (the HTTP timeout): a killed run's create may still be in
-    /// flight at AWS for that long, so a resume waits it out before looking for it.
+    /// How long after sending a create AWS may still make the resource (see `inFlightWindow`).
     public let inFlightWindowSeconds: Double
+    /// Set from outside to stop gracefully: no new resource is started.
+    public let stop: StopSignal
     public let events: @Sendable (StackEvent) -> Void
 
-    public init(graph: StackGraph, services: StackServices, maxConcurrency: Int = 4, inFlightWindowSeconds: Double = 60,
+    /// How long AWS may take to finish a create it has received. A killed run's create can still
+    /// land at AWS that long after it was sent (the client's HTTP timeout does not bound it: AWS
+    /// goes on without the client), so for kinds AWS does not deduplicate by name a resume looks
+    /// at once, looks again when this window has passed, and only then creates.
+    public static let inFlightWindow: Double = 10
+
+    /// The window, shortened by SECURE_API_IN_FLIGHT_WINDOW_SECONDS (tests whose kills land
+    /// before the request reaches the emulator); never longer than `inFlightWindow`.
+    public static func inFlightWindow(environment: [String: String]) -> Double {
+        guard let s = environment["SECURE_API_IN_FLIGHT_WINDOW_SECONDS"].flatMap(Double.init), s.isFinite else { return inFlightWindow }
+        return min(max(0, s), inFlightWindow)
+    }
+
+    public init(graph: StackGraph, services: StackServices, maxConcurrency: Int = 4,
+                inFlightWindowSeconds: Double = StackExecutor.inFlightWindow, stop: StopSignal = StopSignal(),
                 events: @escaping @Sendable (StackEvent) -> Void) {
         self.graph = graph
         self.services = services
         self.maxConcurrency = max(1, maxConcurrency)
         self.inFlightWindowSeconds = inFlightWindowSeconds
+        self.stop = stop
         self.events = events
     }
 
-    /// Waits until a pending create of a kind AWS does not deduplicate by name can no longer
-    /// be in flight, so the lookup that follows cannot miss it.
-    func waitOutInFlight(_ node: any StackResource, _ pending: ResourceRecord) async throws {
-        guard !node.uniqueName, let sent = pending.requestedAt.flatMap(Double.init), sent.isFinite else { return }
-        // Clamped: a timestamp from the future (clock skew, a hand edit) never means a long sleep.
-        let remaining = min(sent + inFlightWindowSeconds - Date().timeIntervalSince1970, inFlightWindowSeconds)
-        guard remaining > 0 else { return }
-        events(.note("\(node.label): the interrupted run's create may still be in flight; waiting \(Int(remaining.rounded(.up))) s before looking for it"))
-        try await Task.sleep(nanoseconds: UInt64(remaining * 1e9))
+    /// Finds what an interrupted run's create made. Kinds AWS deduplicates by name need one
+    /// look (a racing create fails and adopts); the others are looked for again once the
+    /// in-flight window since the request was sent has passed, so a create AWS was still
+    /// finishing is adopted, not made twice.
+    func findInterrupted(_ node: any StackResource, _ ctx: ResourceContext, _ pending: ResourceRecord) async throws -> ResourceRecord? {
+        if let found = try await node.find(ctx, pending: pending) { return found }
+        guard !node.uniqueName, let sent = pending.requestedAt.flatMap(Double.init), sent.isFinite else { return nil }
+        // requested_at is whole seconds (+1 so truncation never shortens the window); clamped so a
+        // timestamp from the future (clock skew, a hand edit) never means a long sleep.
+        let remaining = min(sent + 1 + inFlightWindowSeconds - Date().timeIntervalSince1970, inFlightWindowSeconds)
+        guard remaining > 0 else { return nil }
+        events(.note("\(node.label): not there yet; the interrupted run's create may still be finishing at AWS: looking again in \(Int(remaining.rounded(.up))) s"))
+        try await pause(remaining)
+        return try await node.find(ctx, pending: pending)
+    }
+
+    /// Sleeps, waking early (and throwing) when a stop is requested: nothing is in flight then.
+    func pause(_ seconds: Double) async throws {
+        let until = DispatchTime.now().uptimeNanoseconds + UInt64(max(0, seconds) * 1e9)
+        while DispatchTime.now().uptimeNanoseconds < until {
+            if stop.isRequested { throw StoppedWaiting() }
+            try await Task.sleep(nanoseconds: min(100_000_000, until - DispatchTime.now().uptimeNanoseconds))
+        }
     }
 
     func context(_ state: StackState, _ records: [String: ResourceRecord], password: String?, journal: Journal?, key: String) -> ResourceContext {
@@ -102,6 +132,11 @@ public struct StackExecutor: Sendable {
         public var adopted: Int
         public var alreadyComplete: Bool
         public var state: StackState
+        /// Stopped by `stop` before the stack was complete.
+        public var interrupted = false
+        /// Resources created (this run or before) and the stack's total.
+        public var done = 0
+        public var total = 0
     }
 
     public func isComplete(_ state: StackState) -> Bool {
@@ -110,7 +145,7 @@ public struct StackExecutor: Sendable {
 
     public func create(state initial: StackState, file: StateFile, password: String?) async throws -> CreateSummary {
         if isComplete(initial) {
-            return CreateSummary(created: 0, adopted: 0, alreadyComplete: true, state: initial)
+            return CreateSummary(created: 0, adopted: 0, alreadyComplete: true, state: initial, done: graph.nodes.count, total: graph.nodes.count)
         }
         let journal = Journal(state: initial, file: file)
         try await journal.save()
@@ -121,9 +156,10 @@ public struct StackExecutor: Sendable {
 
         try await withThrowingTaskGroup(of: (String, Result<(ResourceRecord, Double, Bool), Error>).self) { group in
             func launchReady() async {
-                for node in graph.nodes where firstError == nil && running.count < maxConcurrency {
+                for node in graph.nodes where firstError == nil && !stop.isRequested && running.count < maxConcurrency {
                     guard !done.contains(node.key), !running.contains(node.key), node.dependencies.allSatisfy(done.contains) else { continue }
                     running.insert(node.key)
+                    stop.begin(node.key, node.label)
                     let state = await journal.state
                     let records = await journal.records()
                     group.addTask {
@@ -140,19 +176,21 @@ public struct StackExecutor: Sendable {
             await launchReady()
             while let (key, result) = try await group.next() {
                 running.remove(key)
+                stop.end(key)
                 switch result {
                 case .success(let (record, seconds, wasAdopted)):
                     done.insert(key)
                     if wasAdopted { adopted += 1 } else { created += 1 }
                     events(.created(label: graph.node(key)?.label ?? key, record: record, seconds: seconds, adopted: wasAdopted))
                 case .failure(let error):
-                    if firstError == nil { firstError = error }
+                    if firstError == nil, !(error is StoppedWaiting) { firstError = error }
                 }
                 await launchReady()
             }
         }
         if let firstError { throw firstError }
-        return CreateSummary(created: created, adopted: adopted, alreadyComplete: false, state: await journal.state)
+        return CreateSummary(created: created, adopted: adopted, alreadyComplete: false, state: await journal.state,
+                             interrupted: done.count < graph.nodes.count, done: done.count, total: graph.nodes.count)
     }
 
     /// One node: adopt a pending leftover if it exists, else journal pending and create.
@@ -162,8 +200,7 @@ public struct StackExecutor: Sendable {
                    journal: Journal) async throws -> (ResourceRecord, Bool) {
         let ctx = context(state, records, password: password, journal: journal, key: node.key)
         if let pending = records[node.key], pending.status == .pending {
-            try await waitOutInFlight(node, pending)
-            if let found = try await node.find(ctx, pending: pending) {
+            if let found = try await findInterrupted(node, ctx, pending) {
                 try await node.finishAdoption(found, ctx)
                 try await journal.markCreated(found)
                 return (found, true)
@@ -200,7 +237,7 @@ public struct StackExecutor: Sendable {
                     }
                     let waited = Date().timeIntervalSince(lookStarted)
                     guard waited < patience else { break }
-                    try await Task.sleep(nanoseconds: UInt64(min(pause, patience - waited) * 1e9))
+                    try await self.pause(min(pause, patience - waited))
                     pause = min(pause * 2, 5)
                 }
                 try await Task.sleep(nanoseconds: UInt64(200_000_000 * attempt))
@@ -240,13 +277,21 @@ public struct StackExecutor: Sendable {
     public struct DeleteSummary: Sendable {
         public var deleted: Int
         public var remaining: [ResourceRecord]
+        /// Stopped by `stop`: state.json keeps what is left.
+        public var interrupted = false
+        public var total = 0
     }
 
     public func delete(state initial: StackState, file: StateFile) async throws -> DeleteSummary {
         let journal = Journal(state: initial, file: file)
         var failed: [ResourceRecord] = []
         var deleted = 0
+        var interrupted = false
         for var record in initial.resources.reversed() {
+            if stop.isRequested {
+                interrupted = true
+                break
+            }
             guard let node = graph.node(record.key) else {
                 events(.deleteFailed(label: record.type, record: record, error: "unknown resource kind in state.json; delete it by hand"))
                 failed.append(record)
@@ -254,13 +299,14 @@ public struct StackExecutor: Sendable {
             }
             let ctx = context(await journal.state, await journal.records(), password: nil, journal: nil, key: record.key)
             let started = DispatchTime.now().uptimeNanoseconds
+            stop.begin(record.key, node.label)
+            defer { stop.end(record.key) }
             do {
                 if record.status == .pending {
-                    try await waitOutInFlight(node, record)
                     // Created by a crashed run, perhaps: find it to delete it, else nothing to do.
                     // One with our name but not our tag is someone else's: left alone.
                     let found: ResourceRecord?
-                    do { found = try await node.find(ctx, pending: record) } catch StackError.foreignResource(let m) {
+                    do { found = try await findInterrupted(node, ctx, record) } catch StackError.foreignResource(let m) {
                         try await journal.remove(key: record.key)
                         events(.note("\(m): left alone"))
                         continue
@@ -280,6 +326,9 @@ public struct StackExecutor: Sendable {
                                 seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, alreadyGone: alreadyGone))
             } catch let e as StackError where e.isStateIO {
                 throw e  // cannot record progress: stop, the journal on disk is intact
+            } catch is StoppedWaiting {
+                interrupted = true  // the pending entry stays for the next run
+                break
             } catch {
                 events(.deleteFailed(label: node.label, record: record, error: "\(error)"))
                 failed.append(record)
@@ -287,6 +336,9 @@ public struct StackExecutor: Sendable {
         }
         // Verify what a failed step left: a child may have gone with its parent.
         var remaining: [ResourceRecord] = []
+        if interrupted {
+            return DeleteSummary(deleted: deleted, remaining: await journal.state.resources, interrupted: true, total: initial.resources.count)
+        }
         for record in failed {
             guard let node = graph.node(record.key) else { remaining.append(record); continue }
             let ctx = context(await journal.state, await journal.records(), password: nil, journal: nil, key: record.key)
@@ -301,7 +353,7 @@ public struct StackExecutor: Sendable {
             }
         }
         if remaining.isEmpty { try file.remove() }
-        return DeleteSummary(deleted: deleted, remaining: remaining)
+        return DeleteSummary(deleted: deleted, remaining: remaining, total: initial.resources.count)
     }
 
     // MARK: - status

@@ -162,29 +162,37 @@ struct CreateCommand: AsyncParsableCommand {
         if existing != nil, !graph.nodes.allSatisfy({ existing?.record($0.key)?.status == .created }) {
             printer.line("Resuming stack '\(state.config.stackName)' from \(file.path) (\(state.resources.count) entries)")
         }
+        let interrupts = Interrupts(command: "create")
+        interrupts.install()
         let executor = StackExecutor(graph: graph, services: StackServices(client: AWSClient(config: run.config)),
                                      maxConcurrency: maxConcurrency,
-                                     inFlightWindowSeconds: Double(run.config.timeouts.totalMilliseconds) / 1000,
-                                     events: { printer($0) })
+                                     inFlightWindowSeconds: StackExecutor.inFlightWindow(environment: env),
+                                     stop: interrupts.stop, events: { printer($0) })
         let started = Date()
         let summary = try await executor.create(state: state, file: file, password: password)
         let seconds = Date().timeIntervalSince(started)
         let outputs = summary.state.outputs
-        if summary.alreadyComplete {
+        if summary.interrupted {
+            Console.info("interrupted after \(summary.done) of \(summary.total) resources; run `secure-api create` again to resume")
+        } else if summary.alreadyComplete {
             printer.line("Stack '\(state.config.stackName)' is complete: nothing to create (\(state.resources.count) resources in \(file.path)).")
         } else {
             printer.line(String(format: "Created %d, adopted %d in %.1fs (%d retries). State: %@", summary.created, summary.adopted,
                                 seconds, run.config.retry.retryCount, file.path))
         }
         if output == .json {
-            let json: JSON = ["target": .string(run.description), "created": .number(Double(summary.created)),
-                              "adopted": .number(Double(summary.adopted)), "already_complete": .bool(summary.alreadyComplete),
+            let json: JSON = ["command": "create", "target": .string(run.description), "state": .string(file.path),
+                              "created": .number(Double(summary.created)), "adopted": .number(Double(summary.adopted)),
+                              "already_complete": .bool(summary.alreadyComplete), "interrupted": .bool(summary.interrupted),
+                              "resources_done": .number(Double(summary.done)), "resources_total": .number(Double(summary.total)),
+                              "seconds": .number((seconds * 100).rounded() / 100),
                               "outputs": .object(outputs.mapValues { .string($0) })]
-            print(json.serialized(pretty: true))
-        } else {
+            Console.out(json.serialized(pretty: true))
+        } else if !summary.interrupted {
             if let url = outputs["hello_url"] { printer.line("API URL: \(url)") }
             printer.line("Next: secure-api status | secure-api request | secure-api delete")
         }
+        if summary.interrupted { throw ExitCode(interrupts.exitCode ?? 130) }
     }
 }
 
@@ -195,35 +203,62 @@ struct DeleteCommand: AsyncParsableCommand {
 
     @OptionGroup var aws: AWSOptions
     @OptionGroup var stateOptions: StateOptions
+    @Option(help: "text or json (json: the summary on stdout, progress on stderr).") var output: OutputFormat = .text
+
+    /// The `--output json` summary (README: JSON output).
+    func summary(target: String?, path: String, deleted: Int, total: Int, remaining: [ResourceRecord], interrupted: Bool,
+                 seconds: Double) -> String {
+        let left: [JSON] = remaining.map { r in
+            .object(["key": .string(r.key), "type": .string(r.type), "id": r.id.map { .string($0) } ?? .null,
+                     "name": r.name.map { .string($0) } ?? .null])
+        }
+        let json: JSON = ["command": "delete", "target": target.map { .string($0) } ?? .null, "state": .string(path),
+                          "deleted": .number(Double(deleted)), "total": .number(Double(total)), "remaining": .array(left),
+                          "interrupted": .bool(interrupted), "seconds": .number((seconds * 100).rounded() / 100)]
+        return json.serialized(pretty: true)
+    }
 
     func run() async throws {
         let file = StateFile(path: stateOptions.statePath)
+        let printer = EventPrinter(toStderr: output == .json)
         guard file.exists else {
-            print("No \(file.path): nothing to delete.")
+            printer.line("No \(file.path): nothing to delete.")
+            if output == .json { Console.out(summary(target: nil, path: file.path, deleted: 0, total: 0, remaining: [], interrupted: false, seconds: 0)) }
             return
         }
         try file.lock()
         guard let state = try file.load() else {
-            print("No \(file.path): nothing to delete.")
+            printer.line("No \(file.path): nothing to delete.")
+            if output == .json { Console.out(summary(target: nil, path: file.path, deleted: 0, total: 0, remaining: [], interrupted: false, seconds: 0)) }
             return
         }
         let run = try await StackRun.open(aws, state: state)
-        print("Target: \(run.description)")
+        printer.line("Target: \(run.description)")
         if state.resources.isEmpty {
             try file.remove()
-            print("Stack '\(state.config.stackName)' has no resources: nothing to delete.")
+            printer.line("Stack '\(state.config.stackName)' has no resources: nothing to delete.")
+            if output == .json { Console.out(summary(target: run.description, path: file.path, deleted: 0, total: 0, remaining: [], interrupted: false, seconds: 0)) }
             return
         }
-        print("Deleting stack '\(state.config.stackName)': \(state.resources.count) resources, newest first")
-        let printer = EventPrinter(toStderr: false)
+        printer.line("Deleting stack '\(state.config.stackName)': \(state.resources.count) resources, newest first")
+        let interrupts = Interrupts(command: "delete")
+        interrupts.install()
         let executor = StackExecutor(graph: .forAuth(state.config.auth), services: StackServices(client: AWSClient(config: run.config)),
-                                     inFlightWindowSeconds: Double(run.config.timeouts.totalMilliseconds) / 1000,
-                                     events: { printer($0) })
+                                     inFlightWindowSeconds: StackExecutor.inFlightWindow(environment: aws.session.environment),
+                                     stop: interrupts.stop, events: { printer($0) })
         let started = Date()
         let summary = try await executor.delete(state: state, file: file)
-        if summary.remaining.isEmpty {
-            print(String(format: "Deleted in %.1fs (%d retries); verified nothing remains. Removed %@.", Date().timeIntervalSince(started),
-                         run.config.retry.retryCount, file.path))
+        let seconds = Date().timeIntervalSince(started)
+        if output == .json {
+            Console.out(self.summary(target: run.description, path: file.path, deleted: summary.deleted, total: summary.total,
+                                     remaining: summary.remaining, interrupted: summary.interrupted, seconds: seconds))
+        }
+        if summary.interrupted {
+            Console.info("interrupted after \(summary.deleted) of \(summary.total) deletions; run `secure-api delete` again to resume")
+            throw ExitCode(interrupts.exitCode ?? 130)
+        } else if summary.remaining.isEmpty {
+            printer.line(String(format: "Deleted in %.1fs (%d retries); verified nothing remains. Removed %@.", seconds,
+                                run.config.retry.retryCount, file.path))
         } else {
             let names = summary.remaining.map { "\($0.type) \($0.id ?? $0.name ?? "?")" }.joined(separator: ", ")
             throw CLIError("\(summary.remaining.count) resource(s) remain: \(names); state kept in \(file.path), run delete again")
