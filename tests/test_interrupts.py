@@ -254,3 +254,36 @@ def test_output_json_of_create_and_delete(binary, fresh_moto, tmp_path):
     assert d["remaining"] == [] and d["interrupted"] is False
     r = run_in(binary, tmp_path, "delete", "--output", "json", env=env)
     assert r.returncode == 0 and json.loads(r.stdout)["total"] == 0
+
+
+def test_output_json_of_token_request_and_doctor(binary, fresh_moto, tmp_path):
+    env = env_for(fresh_moto.url, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    assert run_in(binary, tmp_path, "create", env=env).returncode == 0
+    outputs = json.loads((tmp_path / "state.json").read_text())["outputs"]
+
+    r = run_in(binary, tmp_path, "token", "--password", "--no-cache", "--output", "json", env=env)
+    assert r.returncode == 0, r.stderr
+    t = json.loads(r.stdout)
+    assert t["command"] == "token" and t["token_type"] == "Bearer" and t["access_token"].count(".") == 2
+    assert t["access_token_claims"]["client_id"] == outputs["terminal_app_client_id"]
+    assert time.strptime(t["expires_at"], "%Y-%m-%dT%H:%M:%SZ") and isinstance(t["refresh_token_cached"], bool)
+    assert run_in(binary, tmp_path, "token", "-q", "--output", "json", env=env).returncode != 0  # exclusive
+
+    r = run_in(binary, tmp_path, "request", "--no-token", "--output", "json", env=env)
+    assert r.returncode == 1
+    q = json.loads(r.stdout)
+    assert (q["command"], q["method"], q["status"], q["simulated"]) == ("request", "GET", 401, True)
+    assert q["url"] == outputs["api_url"] + "/hello" and json.loads(q["body"]) == {"message": "Unauthorized"}
+    r = run_in(binary, tmp_path, "request", "--password", "--output", "json", env=env)
+    assert r.returncode == 1
+    q = json.loads(r.stdout)
+    assert q["status"] == 403 and 'error="insufficient_scope"' in q["headers"]["www-authenticate"]
+    assert q["explanation"].startswith("403 Forbidden: insufficient_scope")
+
+    r = run_in(binary, tmp_path, "doctor", "--output", "json", env=env)
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["command"] == "doctor" and d["account"] == "123456789012" and d["region"]["name"] == "us-east-1"
+    assert d["credentials"]["source"] and d["credentials"]["access_key_id"] != "testing"
+    assert d["endpoints"] and all(e["url"].startswith(fresh_moto.url) for e in d["endpoints"])
+    assert {e["service"] for e in d["endpoints"]} >= {"cognito-idp", "apigatewayv2", "iam", "lambda", "sts"}
