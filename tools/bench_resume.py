@@ -80,7 +80,7 @@ def main():
         proxy.stop()
         moto.stop()
     lines = [f"{TITLE}, {time.strftime('%Y-%m-%d')})", "",
-             f"Release binary, moto behind tools/faultproxy.py ({LATENCY_MS} ms added per request), {RUNS} runs each. "
+             f"{'Release' if '/release/' in BIN else 'Debug'} binary, moto behind tools/faultproxy.py ({LATENCY_MS} ms added per request), {RUNS} runs each. "
              "The proxy SIGKILLs `create` when its CreateUserPool arrives; the next `create` is timed (it finishes the "
              "whole stack). Before issue 11 this resume waited out the 60 s HTTP timeout (53-61 s).", "",
              "| CreateUserPool after the kill | median s | max s | user pools after the resume |", "|---|---:|---:|---:|"]
