@@ -14,10 +14,9 @@ from conftest import NONE, ONE_OF_EACH, Inventory, run_in, stack_env
 
 def fast_env(url):
     # Shorter retry backoff keeps the 30+ runs quick; the retry logic itself is unchanged.
-    # A short HTTP timeout and in-flight window keep the resume's wait for a killed run's request
-    # short (these kills land before the request reaches moto, or after moto answered).
-    return stack_env(url, SECURE_API_RETRY_BASE_SECONDS="0.05", SECURE_API_HTTP_TIMEOUT_SECONDS="4",
-                     SECURE_API_IN_FLIGHT_WINDOW_SECONDS="2")
+    # (The resume's wait for a killed run's in-flight create is the executor's 10 s in-flight
+    # window, not the HTTP timeout: a kill "before" call N may leave call N-1 in flight at moto.)
+    return stack_env(url, SECURE_API_RETRY_BASE_SECONDS="0.05", SECURE_API_HTTP_TIMEOUT_SECONDS="4")
 
 
 def calls_of_a_clean_create(binary, proxy, tmp_path):

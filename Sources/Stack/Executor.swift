@@ -75,13 +75,6 @@ public struct StackExecutor: Sendable {
     /// at once, looks again when this window has passed, and only then creates.
     public static let inFlightWindow: Double = 10
 
-    /// The window, shortened by SECURE_API_IN_FLIGHT_WINDOW_SECONDS (tests whose kills land
-    /// before the request reaches the emulator); never longer than `inFlightWindow`.
-    public static func inFlightWindow(environment: [String: String]) -> Double {
-        guard let s = environment["SECURE_API_IN_FLIGHT_WINDOW_SECONDS"].flatMap(Double.init), s.isFinite else { return inFlightWindow }
-        return min(max(0, s), inFlightWindow)
-    }
-
     public init(graph: StackGraph, services: StackServices, maxConcurrency: Int = 4,
                 inFlightWindowSeconds: Double = StackExecutor.inFlightWindow, stop: StopSignal = StopSignal(),
                 events: @escaping @Sendable (StackEvent) -> Void) {

@@ -22,7 +22,7 @@ final class Interrupts: @unchecked Sendable {
         for sig in [SIGINT, SIGTERM] {
             signal(sig, SIG_IGN)  // delivered to the dispatch source instead of killing the process
             let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
-            source.setEventHandler { [unowned self] in self.handle(sig) }
+            source.setEventHandler { self.handle(sig) }  // lives as long as the process
             source.resume()
             sources.append(source)
         }
@@ -45,7 +45,7 @@ final class Interrupts: @unchecked Sendable {
         var left = Self.graceSeconds
         let timer = DispatchSource.makeTimerSource(queue: queue)
         timer.schedule(deadline: .now() + 1, repeating: 1)
-        timer.setEventHandler { [unowned self] in
+        timer.setEventHandler {
             left -= 1
             let inFlight = self.stop.inFlight
             if inFlight.isEmpty { return }

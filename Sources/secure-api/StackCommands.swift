@@ -166,7 +166,6 @@ struct CreateCommand: AsyncParsableCommand {
         interrupts.install()
         let executor = StackExecutor(graph: graph, services: StackServices(client: AWSClient(config: run.config)),
                                      maxConcurrency: maxConcurrency,
-                                     inFlightWindowSeconds: StackExecutor.inFlightWindow(environment: env),
                                      stop: interrupts.stop, events: { printer($0) })
         let started = Date()
         let summary = try await executor.create(state: state, file: file, password: password)
@@ -244,7 +243,6 @@ struct DeleteCommand: AsyncParsableCommand {
         let interrupts = Interrupts(command: "delete")
         interrupts.install()
         let executor = StackExecutor(graph: .forAuth(state.config.auth), services: StackServices(client: AWSClient(config: run.config)),
-                                     inFlightWindowSeconds: StackExecutor.inFlightWindow(environment: aws.session.environment),
                                      stop: interrupts.stop, events: { printer($0) })
         let started = Date()
         let summary = try await executor.delete(state: state, file: file)
