@@ -67,6 +67,7 @@ bench: release venv
 	SECURE_API_BIN=$(CURDIR)/$(RELEASE_BIN) $(VPY) tools/bench_startup.py
 	SECURE_API_BIN=$(CURDIR)/$(RELEASE_BIN) $(VPY) tools/bench_stack.py --write
 	SECURE_API_BIN=$(CURDIR)/$(RELEASE_BIN) $(VPY) tools/bench_faults.py --write
+	SECURE_API_BIN=$(CURDIR)/$(RELEASE_BIN) $(VPY) tools/bench_resume.py --write
 
 doctor: build
 	$(BIN) doctor

@@ -14,7 +14,8 @@ from conftest import NONE, ONE_OF_EACH, Inventory, run_in, stack_env
 
 def fast_env(url):
     # Shorter retry backoff keeps the 30+ runs quick; the retry logic itself is unchanged.
-    # A short HTTP timeout keeps the resume's wait for a killed run's in-flight request short.
+    # (The resume's wait for a killed run's in-flight create is the executor's 10 s in-flight
+    # window, not the HTTP timeout: a kill "before" call N may leave call N-1 in flight at moto.)
     return stack_env(url, SECURE_API_RETRY_BASE_SECONDS="0.05", SECURE_API_HTTP_TIMEOUT_SECONDS="4")
 
 

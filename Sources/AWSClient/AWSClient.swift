@@ -118,13 +118,13 @@ public struct AWSClient: Sendable {
                                headers: headers, body: body)
             request.freshConnection = !idempotent  // never let the HTTP layer re-send a create
             let started = DispatchTime.now().uptimeNanoseconds
-            logRequest(request, service: service, operation: operation, attempt: attempt)
+            let call = logRequest(request, service: service, operation: operation, attempt: attempt)
             var failure: Error
             var isTimeout = false
             do {
                 let response = try await config.transport.send(request, timeouts: config.timeouts)
                 let ms = (DispatchTime.now().uptimeNanoseconds - started) / 1_000_000
-                logResponse(response, ms: ms)
+                logResponse(response, call: call, ms: ms)
                 if (200..<300).contains(response.status) {
                     do {
                         let value = try decode(response)
@@ -132,7 +132,7 @@ public struct AWSClient: Sendable {
                         return value
                     } catch let e as AWSClientError {
                         guard idempotent, case .malformedResponse = e else { throw e }
-                        config.log?("  ✗ \(e)")
+                        config.log?("✗ \(call): \(e)")
                         failure = e
                     }
                 } else {
@@ -143,7 +143,7 @@ public struct AWSClient: Sendable {
                 }
             } catch let error as TransportError {
                 let ms = (DispatchTime.now().uptimeNanoseconds - started) / 1_000_000
-                config.log?("  ✗ \(error) after \(ms) ms")
+                config.log?("✗ \(call): \(error) after \(ms) ms")
                 switch error {
                 case .badURL: throw AWSClientError.transport(service: service.name, operation: operation, error, attempts: attempt)
                 case .other: throw AWSClientError.transport(service: service.name, operation: operation, error, attempts: attempt)
@@ -166,8 +166,8 @@ public struct AWSClient: Sendable {
                 throw AWSClientError.retryQuotaExhausted(service: service.name, operation: operation, last: "\(failure)")
             }
             let delay = config.retry.backoff(attempt: attempt)
-            config.log?(String(format: "  ↻ retrying %@ %@ in %.2f s (attempt %d of %d): %@", service.name, operation,
-                               delay, attempt + 1, config.retry.maxAttempts, "\(failure)"))
+            config.log?(String(format: "↻ %@: retrying in %.2f s (attempt %d of %d): %@", call, delay, attempt + 1,
+                               config.retry.maxAttempts, "\(failure)"))
             try await Task.sleep(nanoseconds: UInt64(delay * 1_000_000_000))
         }
     }
@@ -269,19 +269,41 @@ public struct AWSClient: Sendable {
 
     // MARK: - Verbose output (redacted)
 
-    func logRequest(_ r: HTTPRequest, service: AWSService, operation: String, attempt: Int) {
-        guard let log = config.log else { return }
-        log("→ \(service.name) \(operation)\(attempt > 1 ? " (attempt \(attempt))" : ""): \(r.method) \(r.url)")
-        for h in r.headers { log("    \(h.name): \(Redaction.displayHeader(name: h.name, value: h.value))") }
+    /// Numbers every HTTP exchange of the process, so concurrent calls' lines pair up.
+    static let callNumbers = CallCounter()
+
+    /// Logs a request as one block (the log writes it whole) and returns its tag, `#N service
+    /// Operation`, which the response, failure and retry lines repeat.
+    func logRequest(_ r: HTTPRequest, service: AWSService, operation: String, attempt: Int) -> String {
+        guard let log = config.log else { return "" }
+        let call = "#\(Self.callNumbers.next()) \(service.name) \(operation)"
+        var lines = ["→ \(call)\(attempt > 1 ? " (attempt \(attempt))" : ""): \(r.method) \(r.url)"]
+        for h in r.headers { lines.append("    \(h.name): \(Redaction.displayHeader(name: h.name, value: h.value))") }
         let ct = r.headers.first { $0.name.lowercased() == "content-type" }?.value
         let body = Redaction.displayBody(r.body, contentType: ct)
-        if !body.isEmpty { log("    \(body)") }
+        if !body.isEmpty { lines.append("    \(body)") }
+        log(lines.joined(separator: "\n"))
+        return call
     }
 
-    func logResponse(_ r: HTTPResponse, ms: UInt64) {
+    func logResponse(_ r: HTTPResponse, call: String, ms: UInt64) {
         guard let log = config.log else { return }
-        log("← HTTP \(r.status) in \(ms) ms")
+        var lines = ["← \(call): HTTP \(r.status) in \(ms) ms"]
         let body = Redaction.displayBody(r.body, contentType: r.header("Content-Type"))
-        if !body.isEmpty { log("    \(body)") }
+        if !body.isEmpty { lines.append("    \(body)") }
+        log(lines.joined(separator: "\n"))
+    }
+}
+
+/// A process-wide counter for `--verbose` call numbers.
+final class CallCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var last = 0
+
+    func next() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        last += 1
+        return last
     }
 }

@@ -183,6 +183,7 @@ extension StackExecutor {
         var failed: [(ResourceRecord, any StackResource, Error)] = []
         var ownerVerdicts: [String: Ownership] = [:]
         for record in leftovers {
+            if stop.isRequested { throw StoppedWaiting() }
             guard let node = StackGraph.kind(for: record) else { continue }
             let ctx = context(await journal.state, await journal.records(), password: nil, journal: nil, key: record.key)
             let started = DispatchTime.now().uptimeNanoseconds

@@ -98,29 +98,53 @@ public struct StackExecutor: Sendable {
     public let graph: StackGraph
     public let services: StackServices
     public let maxConcurrency: Int
-    /// How long a request may take (the HTTP timeout): a killed run's create may still be in
-    /// flight at AWS for that long, so a resume waits it out before looking for it.
+    /// How long after sending a create AWS may still make the resource (see `inFlightWindow`).
     public let inFlightWindowSeconds: Double
+    /// Set from outside to stop gracefully: no new resource is started.
+    public let stop: StopSignal
     public let events: @Sendable (StackEvent) -> Void
 
-    public init(graph: StackGraph, services: StackServices, maxConcurrency: Int = 4, inFlightWindowSeconds: Double = 60,
+    /// How long AWS may take to finish a create it has received. A killed run's create can still
+    /// land at AWS that long after it was sent (the client's HTTP timeout does not bound it: AWS
+    /// goes on without the client), so for kinds AWS does not deduplicate by name a resume looks
+    /// at once, looks again when this window has passed, and only then creates.
+    public static let inFlightWindow: Double = 10
+
+    public init(graph: StackGraph, services: StackServices, maxConcurrency: Int = 4,
+                inFlightWindowSeconds: Double = StackExecutor.inFlightWindow, stop: StopSignal = StopSignal(),
                 events: @escaping @Sendable (StackEvent) -> Void) {
         self.graph = graph
         self.services = services
         self.maxConcurrency = max(1, maxConcurrency)
         self.inFlightWindowSeconds = inFlightWindowSeconds
+        self.stop = stop
         self.events = events
     }
 
-    /// Waits until a pending create of a kind AWS does not deduplicate by name can no longer
-    /// be in flight, so the lookup that follows cannot miss it.
-    func waitOutInFlight(_ node: any StackResource, _ pending: ResourceRecord) async throws {
-        guard !node.uniqueName, let sent = pending.requestedAt.flatMap(Double.init), sent.isFinite else { return }
-        // Clamped: a timestamp from the future (clock skew, a hand edit) never means a long sleep.
-        let remaining = min(sent + inFlightWindowSeconds - Date().timeIntervalSince1970, inFlightWindowSeconds)
-        guard remaining > 0 else { return }
-        events(.note("\(node.label): the interrupted run's create may still be in flight; waiting \(Int(remaining.rounded(.up))) s before looking for it"))
-        try await Task.sleep(nanoseconds: UInt64(remaining * 1e9))
+    /// Finds what an interrupted run's create made. Kinds AWS deduplicates by name need one
+    /// look (a racing create fails and adopts); the others are looked for again once the
+    /// in-flight window since the request was sent has passed, so a create AWS was still
+    /// finishing is adopted, not made twice.
+    func findInterrupted(_ node: any StackResource, _ ctx: ResourceContext, _ pending: ResourceRecord,
+                         find: (ResourceRecord) async throws -> ResourceRecord?) async throws -> ResourceRecord? {
+        if let found = try await find(pending) { return found }
+        guard !node.uniqueName, let sent = pending.requestedAt.flatMap(Double.init), sent.isFinite else { return nil }
+        // requested_at is whole seconds (+1 so truncation never shortens the window); clamped so a
+        // timestamp from the future (clock skew, a hand edit) never means a long sleep.
+        let remaining = min(sent + 1 + inFlightWindowSeconds - Date().timeIntervalSince1970, inFlightWindowSeconds)
+        guard remaining > 0 else { return nil }
+        events(.note("\(node.label): not there yet; the interrupted run's create may still be finishing at AWS: looking again in \(Int(remaining.rounded(.up))) s"))
+        try await pause(remaining)
+        return try await find(pending)
+    }
+
+    /// Sleeps, waking early (and throwing) when a stop is requested: nothing is in flight then.
+    func pause(_ seconds: Double) async throws {
+        let until = DispatchTime.now().uptimeNanoseconds + UInt64(max(0, seconds) * 1e9)
+        while DispatchTime.now().uptimeNanoseconds < until {
+            if stop.isRequested { throw StoppedWaiting() }
+            try await Task.sleep(nanoseconds: min(100_000_000, until - DispatchTime.now().uptimeNanoseconds))
+        }
     }
 
     func context(_ state: StackState, _ records: [String: ResourceRecord], password: String?, journal: Journal?, key: String) -> ResourceContext {
@@ -142,6 +166,11 @@ public struct StackExecutor: Sendable {
         public var notOurs: [ResourceRecord] = []
         public var alreadyComplete = false
         public var state: StackState
+        /// Stopped by `stop` before the stack was complete.
+        public var interrupted = false
+        /// Resources done (this run or before) and the stack's total.
+        public var done = 0
+        public var total = 0
     }
 
     public func isComplete(_ state: StackState) -> Bool {
@@ -161,9 +190,10 @@ public struct StackExecutor: Sendable {
 
         try await withThrowingTaskGroup(of: (String, Result<(ResourceRecord, Double, Outcome), Error>).self) { group in
             func launchReady() async {
-                for node in graph.nodes where firstError == nil && running.count < maxConcurrency {
+                for node in graph.nodes where firstError == nil && !stop.isRequested && running.count < maxConcurrency {
                     guard !done.contains(node.key), !running.contains(node.key), node.dependencies.allSatisfy(done.contains) else { continue }
                     running.insert(node.key)
+                    stop.begin(node.key, node.label)
                     let state = await journal.state
                     let current = state.record(node.key).flatMap { live[$0.ref] }
                     group.addTask {
@@ -180,6 +210,7 @@ public struct StackExecutor: Sendable {
             await launchReady()
             while let (key, result) = try await group.next() {
                 running.remove(key)
+                stop.end(key)
                 let label = graph.node(key)?.label ?? key
                 switch result {
                 case .success(let (record, seconds, outcome)):
@@ -192,13 +223,25 @@ public struct StackExecutor: Sendable {
                     case .unchanged: break
                     }
                 case .failure(let error):
-                    if firstError == nil { firstError = error }
+                    if firstError == nil, !(error is StoppedWaiting) { firstError = error }
                 }
                 await launchReady()
             }
         }
         if let firstError { throw firstError }
-        let (deleted, notOurs) = try await deleteLeftovers(journal: journal)
+        summary.total = graph.nodes.count
+        summary.done = done.count
+        if done.count < graph.nodes.count {
+            summary.interrupted = true
+            summary.state = await journal.state
+            return summary
+        }
+        let deleted: Int, notOurs: [ResourceRecord]
+        do { (deleted, notOurs) = try await deleteLeftovers(journal: journal) } catch is StoppedWaiting {
+            summary.interrupted = true
+            summary.state = await journal.state
+            return summary
+        }
         summary.deleted = deleted
         summary.notOurs = notOurs
         summary.state = await journal.state
@@ -218,8 +261,7 @@ public struct StackExecutor: Sendable {
             return found
         }
         if let pending = records[node.key], pending.status == .pending {
-            try await waitOutInFlight(node, pending)
-            if let found = try await find(pending) {
+            if let found = try await findInterrupted(node, ctx, pending, find: find) {
                 try await node.finishAdoption(found, ctx)
                 try await journal.markCreated(found)
                 return (found, true)
@@ -256,7 +298,7 @@ public struct StackExecutor: Sendable {
                     }
                     let waited = Date().timeIntervalSince(lookStarted)
                     guard waited < patience else { break }
-                    try await Task.sleep(nanoseconds: UInt64(min(pause, patience - waited) * 1e9))
+                    try await self.pause(min(pause, patience - waited))
                     pause = min(pause * 2, 5)
                 }
                 try await Task.sleep(nanoseconds: UInt64(200_000_000 * attempt))
@@ -298,6 +340,9 @@ public struct StackExecutor: Sendable {
         public var remaining: [ResourceRecord]
         /// Left alone because they are not provably ours (the run must fail and say so).
         public var notOurs: [ResourceRecord]
+        /// Stopped by `stop`: state.json keeps what is left.
+        public var interrupted = false
+        public var total = 0
     }
 
     /// Deletes every record, concurrently (at most `maxConcurrency` at once) in reverse
@@ -319,9 +364,10 @@ public struct StackExecutor: Sendable {
         }
         var finished = Set<Int>()
         var started = Set<Int>()
+        var interrupted = false
         try await withThrowingTaskGroup(of: (Int, DeleteOutcome).self) { group in
             func launchReady() {
-                for i in records.indices.reversed() where started.count - finished.count < maxConcurrency {
+                for i in records.indices.reversed() where !stop.isRequested && started.count - finished.count < maxConcurrency {
                     guard !started.contains(i), blockers[i].isSubset(of: finished) else { continue }
                     started.insert(i)
                     group.addTask { (i, try await deleteOne(records[i], kind: kinds[i], roots: roots, journal: journal)) }
@@ -336,9 +382,14 @@ public struct StackExecutor: Sendable {
                 case .replaced(let r): notOurs.append(r)
                 case .unproven(let r): notOurs.append(r); remaining.append(r)
                 case .failed(let r): failed.append(r)
+                case .stopped: interrupted = true
                 }
                 launchReady()
             }
+        }
+        if interrupted || started.count < records.count {
+            return DeleteSummary(deleted: deleted, remaining: await journal.state.resources, notOurs: notOurs, interrupted: true,
+                                 total: records.count)
         }
         // Verify what a failed step left: a child may have gone with its parent. Only "gone"
         // clears a record; anything else stays in state.json.
@@ -356,11 +407,11 @@ public struct StackExecutor: Sendable {
             }
         }
         if remaining.isEmpty { try file.remove() }
-        return DeleteSummary(deleted: deleted, remaining: remaining, notOurs: notOurs)
+        return DeleteSummary(deleted: deleted, remaining: remaining, notOurs: notOurs, total: records.count)
     }
 
     enum DeleteOutcome: Sendable {
-        case deleted, gone
+        case deleted, gone, stopped
         case replaced(ResourceRecord), unproven(ResourceRecord), failed(ResourceRecord)
     }
 
@@ -375,13 +426,15 @@ public struct StackExecutor: Sendable {
         }
         let ctx = context(await journal.state, await journal.records(), password: nil, journal: nil, key: record.key)
         let started = DispatchTime.now().uptimeNanoseconds
+        stop.begin(record.ref, node.label)
+        defer { stop.end(record.ref) }
         do {
             if record.status == .pending {
-                try await waitOutInFlight(node, record)
                 // Created by a crashed run, perhaps: find it to delete it, else nothing to do.
                 // One with our name but not our tag is someone else's: left alone.
                 let found: ResourceRecord?
-                do { found = try await node.find(ctx, pending: record) } catch StackError.foreignResource(let m) {
+                do { found = try await findInterrupted(node, ctx, record, find: { try await node.find(ctx, pending: $0) }) }
+                catch StackError.foreignResource(let m) {
                     try await journal.remove(original)
                     events(.note("\(m): left alone"))
                     return .gone
@@ -417,6 +470,8 @@ public struct StackExecutor: Sendable {
             return .deleted
         } catch let e as StackError where e.isStateIO {
             throw e  // cannot record progress: stop, the journal on disk is intact
+        } catch is StoppedWaiting {
+            return .stopped  // the pending entry stays for the next run
         } catch {
             events(.deleteFailed(label: node.label, record: record, error: "\(error)"))
             return .failed(record)

@@ -9,16 +9,34 @@ enum Console {
     }()
 
     static func out(_ line: String) {
-        print(line)
+        emit(STDOUT_FILENO, line + "\n")
     }
 
     static func info(_ line: String) {
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        emit(STDERR_FILENO, line + "\n")
     }
 
     static func error(_ message: String) {
         let prefix = colorEnabled ? "\u{1B}[31msecure-api: error:\u{1B}[0m " : "secure-api: error: "
-        FileHandle.standardError.write(Data((prefix + message + "\n").utf8))
+        emit(STDERR_FILENO, prefix + message + "\n")
+    }
+
+    private static let writeLock = NSLock()
+
+    /// Writes whole lines with write(2): nothing waits in a buffer (a killed run's lines are
+    /// already out), concurrent blocks never interleave, and a reader that went away (EPIPE,
+    /// SIGPIPE is ignored) only loses the output: a closed pipe never stops a run halfway.
+    static func emit(_ fd: Int32, _ text: String) { emit(fd, Array(text.utf8)) }
+
+    static func emit(_ fd: Int32, _ bytes: [UInt8]) {
+        writeLock.lock()
+        defer { writeLock.unlock() }
+        fflush(nil)  // what print() left in stdio's buffers goes first
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n > 0 { offset += n } else if n < 0 && errno == EINTR { continue } else { return }
+        }
     }
 
     static func dim(_ s: String) -> String { colorEnabled ? "\u{1B}[2m\(s)\u{1B}[0m" : s }

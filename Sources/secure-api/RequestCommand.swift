@@ -28,6 +28,23 @@ struct RequestCommand: AsyncParsableCommand {
     @OptionGroup var source: TokenSourceOptions
     @OptionGroup var aws: AWSOptions
     @OptionGroup var stateOptions: StateOptions
+    @Option(help: "text or json (status, headers, body, explanation; README: JSON output).") var output: OutputFormat = .text
+
+    /// Reports an answer (real or simulated): as text via `text` (which prints what the text
+    /// mode always printed), or as the `--output json` object; a non-2xx answer exits 1.
+    func answer(method: String, url: String, status: Int, headers: [(String, String)] = [], body: String,
+                explanation: String?, simulated: Bool, text: () -> Void) throws {
+        if output == .json {
+            let json: JSON = ["command": "request", "method": .string(method), "url": .string(url), "simulated": .bool(simulated),
+                              "status": .number(Double(status)), "headers": .object(Dictionary(headers.map { ($0.0.lowercased(), JSON.string($0.1)) },
+                                                                                                 uniquingKeysWith: { a, _ in a })),
+                              "body": .string(body), "explanation": explanation.map { .string($0) } ?? .null]
+            Console.out(json.serialized(pretty: true))
+        } else {
+            text()
+        }
+        if !(200..<300).contains(status) { throw ExitCode(1) }
+    }
 
     func run() async throws {
         let state = try loadStack(stateOptions.statePath)
@@ -64,12 +81,15 @@ struct RequestCommand: AsyncParsableCommand {
         Console.info("\(method) \(base)" + (bearer == nil ? " (no token)" : " (Bearer token)"))
         let response = try await CurlTransport.shared.send(
             HTTPRequest(method: method, url: base, headers: headers, body: Array((data ?? "").utf8)), timeouts: HTTPTimeouts())
-        print("HTTP \(response.status)")
-        for h in response.headers { print("\(h.name): \(h.value)") }
-        print("")
-        print(response.bodyText)
-        if let why = Self.explain(status: response.status, wwwAuthenticate: response.header("WWW-Authenticate")) { Console.info(why) }
-        if !(200..<300).contains(response.status) { throw ExitCode(1) }
+        let why = Self.explain(status: response.status, wwwAuthenticate: response.header("WWW-Authenticate"))
+        try answer(method: method, url: base, status: response.status, headers: response.headers.map { ($0.name, $0.value) },
+                   body: response.bodyText, explanation: why, simulated: false) {
+            print("HTTP \(response.status)")
+            for h in response.headers { print("\(h.name): \(h.value)") }
+            print("")
+            print(response.bodyText)
+            if let why { Console.info(why) }
+        }
     }
 
     /// AWS_IAM routes: the call is signed with the caller's credentials for `execute-api`.
@@ -101,14 +121,16 @@ struct RequestCommand: AsyncParsableCommand {
         Console.info("\(method) \(target) (SigV4, execute-api, \(credentials.source))")
         let response = try await CurlTransport.shared.send(HTTPRequest(method: method, url: target, headers: all, body: body),
                                                            timeouts: HTTPTimeouts())
-        print("HTTP \(response.status)")
-        for h in response.headers { print("\(h.name): \(h.value)") }
-        print("")
-        print(response.bodyText)
-        if response.status == 403 {
-            Console.info("403 Forbidden: IAM denied the call: the caller needs execute-api:Invoke on \(state.outputs["invoke_arn_pattern"] ?? "arn:aws:execute-api:REGION:ACCOUNT:API/STAGE/METHOD/PATH")")
+        let why = response.status != 403 ? nil
+            : "403 Forbidden: IAM denied the call: the caller needs execute-api:Invoke on \(state.outputs["invoke_arn_pattern"] ?? "arn:aws:execute-api:REGION:ACCOUNT:API/STAGE/METHOD/PATH")"
+        try answer(method: method, url: target, status: response.status, headers: response.headers.map { ($0.name, $0.value) },
+                   body: response.bodyText, explanation: why, simulated: false) {
+            print("HTTP \(response.status)")
+            for h in response.headers { print("\(h.name): \(h.value)") }
+            print("")
+            print(response.bodyText)
+            if let why { Console.info(why) }
         }
-        if !(200..<300).contains(response.status) { throw ExitCode(1) }
     }
 
     static func endpointOf(_ url: String) -> Endpoint? {
@@ -185,19 +207,25 @@ struct RequestCommand: AsyncParsableCommand {
         let apigw = APIGatewayV2(client: client)
         guard let apiId = state.outputs["api_id"] else { throw CLIError("state.json has no api_id") }
         let routeKey = "\(method) \(path)"
+        let url = (state.outputs["api_url"] ?? "") + path
         guard let route = try await apigw.getRoutes(apiId: apiId).first(where: { $0["routeKey"]?.string == routeKey }) else {
-            print("simulated API Gateway answer: HTTP 404 {\"message\":\"Not Found\"} (no route \(routeKey))")
-            throw ExitCode(1)
+            return try answer(method: method, url: url, status: 404, body: "{\"message\":\"Not Found\"}", explanation: "no route \(routeKey)",
+                              simulated: true) {
+                print("simulated API Gateway answer: HTTP 404 {\"message\":\"Not Found\"} (no route \(routeKey))")
+            }
         }
         Console.info("The local emulator has no API Gateway data plane: evaluating \(routeKey) as the JWT authorizer would.")
         guard let token else {
-            print("simulated API Gateway answer: HTTP 401 {\"message\":\"Unauthorized\"}")
-            Console.info("401 Unauthorized: no Authorization header")
-            throw ExitCode(1)
+            return try answer(method: method, url: url, status: 401, body: "{\"message\":\"Unauthorized\"}",
+                              explanation: "401 Unauthorized: no Authorization header", simulated: true) {
+                print("simulated API Gateway answer: HTTP 401 {\"message\":\"Unauthorized\"}")
+                Console.info("401 Unauthorized: no Authorization header")
+            }
         }
         guard let authorizerId = route["authorizerId"]?.string else {
-            print("simulated API Gateway answer: HTTP 200 (route has no authorizer)")
-            return
+            return try answer(method: method, url: url, status: 200, body: "", explanation: "route has no authorizer", simulated: true) {
+                print("simulated API Gateway answer: HTTP 200 (route has no authorizer)")
+            }
         }
         let authorizer = try await apigw.getAuthorizer(apiId: apiId, id: authorizerId)
         guard let issuer = authorizer["jwtConfiguration"]?["issuer"]?.string else { throw CLIError("authorizer has no issuer") }
@@ -209,17 +237,27 @@ struct RequestCommand: AsyncParsableCommand {
                                    policy: JWTPolicy(issuer: issuer, tokenUse: nil, clientIDs: audience, requiredScopes: []))
         let claims: JWTClaims
         do { claims = try await verifier.verify(token) } catch let e as JWTError {
-            print("simulated API Gateway answer: HTTP 401 {\"message\":\"Unauthorized\"}")
-            Console.info("401 Unauthorized: \(e)")
-            throw ExitCode(1)
+            return try answer(method: method, url: url, status: 401, body: "{\"message\":\"Unauthorized\"}",
+                              explanation: "401 Unauthorized: \(e)", simulated: true) {
+                print("simulated API Gateway answer: HTTP 401 {\"message\":\"Unauthorized\"}")
+                Console.info("401 Unauthorized: \(e)")
+            }
         }
         if !scopes.isEmpty && !claims.scopes.contains(where: scopes.contains) {
-            print("simulated API Gateway answer: HTTP 403 {\"message\":\"Forbidden\"}")
-            print("www-authenticate: Bearer scope=\"\(scopes.joined(separator: " "))\" error=\"insufficient_scope\" error_description=\"expected scopes: [\(scopes.joined(separator: " "))]\"")
-            Console.info("403 Forbidden: insufficient_scope: the route needs one of [\(scopes.joined(separator: " "))]; the token has [\(claims.scopes.joined(separator: " "))]"
-                         + (claims.scopes == ["aws.cognito.signin.user.admin"] ? " (password-flow tokens carry only this; the hosted-UI login or client credentials give API scopes)" : ""))
-            throw ExitCode(1)
+            let challenge = "Bearer scope=\"\(scopes.joined(separator: " "))\" error=\"insufficient_scope\" error_description=\"expected scopes: [\(scopes.joined(separator: " "))]\""
+            let why = "403 Forbidden: insufficient_scope: the route needs one of [\(scopes.joined(separator: " "))]; the token has [\(claims.scopes.joined(separator: " "))]"
+                + (claims.scopes == ["aws.cognito.signin.user.admin"] ? " (password-flow tokens carry only this; the hosted-UI login or client credentials give API scopes)" : "")
+            return try answer(method: method, url: url, status: 403, headers: [("www-authenticate", challenge)], body: "{\"message\":\"Forbidden\"}",
+                              explanation: why, simulated: true) {
+                print("simulated API Gateway answer: HTTP 403 {\"message\":\"Forbidden\"}")
+                print("www-authenticate: \(challenge)")
+                Console.info(why)
+            }
         }
-        print("simulated API Gateway answer: HTTP 200 (the authorizer lets it through to the Lambda, which would answer \"hello world\"; the emulator cannot invoke it)")
+        try answer(method: method, url: url, status: 200, body: "",
+                   explanation: "the authorizer lets it through to the Lambda, which would answer \"hello world\"; the emulator cannot invoke it",
+                   simulated: true) {
+            print("simulated API Gateway answer: HTTP 200 (the authorizer lets it through to the Lambda, which would answer \"hello world\"; the emulator cannot invoke it)")
+        }
     }
 }

@@ -4,6 +4,9 @@ import Foundation
 @main
 struct Entry {
     static func main() async {
+        // A closed pipe (`| head`) must not kill a run halfway: writes fail with EPIPE instead and
+        // the output is dropped (Console.emit).
+        signal(SIGPIPE, SIG_IGN)
         do {
             var command = try SecureAPI.parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

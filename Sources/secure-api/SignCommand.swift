@@ -104,7 +104,7 @@ struct SignCommand: AsyncParsableCommand {
         case .canonicalRequest: print(result.canonicalRequest)
         case .stringToSign: print(result.stringToSign)
         case .signature: print(result.signature)
-        case .signedRequest: FileHandle.standardOutput.write(Data(signed.render()))
+        case .signedRequest: Console.emit(STDOUT_FILENO, signed.render())
         }
     }
 
@@ -132,7 +132,7 @@ struct SignCommand: AsyncParsableCommand {
         print("HTTP \(response.status)")
         for h in response.headers { print("\(h.name): \(h.value)") }
         print("")
-        FileHandle.standardOutput.write(Data(response.body))
+        Console.emit(STDOUT_FILENO, response.body)
         if !(200..<400).contains(response.status) { throw ExitCode(1) }
     }
 }

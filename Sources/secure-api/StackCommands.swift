@@ -156,10 +156,10 @@ struct CreateCommand: AsyncParsableCommand {
         var state = existing ?? StackState(stackId: StackDefaults.newStackId(), target: run.target, config: config, resources: [])
         state.config = config
         state.target.endpoints = run.target.endpoints
+        let interrupts = Interrupts(command: "create")
+        interrupts.install()
         let executor = StackExecutor(graph: graph, services: StackServices(client: AWSClient(config: run.config)),
-                                     maxConcurrency: maxConcurrency,
-                                     inFlightWindowSeconds: Double(run.config.timeouts.totalMilliseconds) / 1000,
-                                     events: { printer($0) })
+                                     maxConcurrency: maxConcurrency, stop: interrupts.stop, events: { printer($0) })
         let live = try await executor.refresh(state)
         let plan = executor.plan(state, live: live)
         if let foreign = plan.items.first(where: { $0.action == .notOurs }) {
@@ -176,7 +176,7 @@ struct CreateCommand: AsyncParsableCommand {
         if !plan.hasChanges {
             printer.line("Stack '\(config.stackName)' is up to date: no changes (\(state.resources.count) resources in \(file.path)).")
             if existing?.config != config || existing?.target != state.target { try file.save(state, outputs: state.outputs) }
-            try report(state.outputs, run: run, summary: nil, seconds: 0, printer: printer)
+            try report(state.outputs, run: run, summary: nil, seconds: 0, printer: printer, path: file.path)
             return
         }
         if let existing {
@@ -187,25 +187,37 @@ struct CreateCommand: AsyncParsableCommand {
         let started = Date()
         let summary = try await executor.create(state: state, live: live, file: file, password: password)
         let seconds = Date().timeIntervalSince(started)
-        printer.line(String(format: "Created %d, updated %d, replaced %d, deleted %d, adopted %d in %.1fs (%d retries). State: %@",
-                            summary.created, summary.updated, summary.replaced, summary.deleted, summary.adopted,
-                            seconds, run.config.retry.retryCount, file.path))
-        try report(summary.state.outputs, run: run, summary: summary, seconds: seconds, printer: printer)
+        if summary.interrupted {
+            Console.info("interrupted after \(summary.done) of \(summary.total) resources; run `secure-api create` again to resume")
+        } else {
+            printer.line(String(format: "Created %d, updated %d, replaced %d, deleted %d, adopted %d in %.1fs (%d retries). State: %@",
+                                summary.created, summary.updated, summary.replaced, summary.deleted, summary.adopted,
+                                seconds, run.config.retry.retryCount, file.path))
+        }
+        try report(summary.state.outputs, run: run, summary: summary, seconds: seconds, printer: printer, path: file.path)
+        if summary.interrupted { throw ExitCode(interrupts.exitCode ?? 130) }
         if !summary.notOurs.isEmpty {
             throw CLIError("left alone \(summary.notOurs.count) resource(s) that are no longer provably this stack's: "
                            + summary.notOurs.map { "\($0.type) \($0.id ?? "?")" }.joined(separator: ", "))
         }
     }
 
-    func report(_ outputs: [String: String], run: StackRun, summary: StackExecutor.CreateSummary?, seconds: Double, printer: EventPrinter) throws {
+    /// The summary: `--output json` (README: JSON output) or the API URL and what to do next.
+    func report(_ outputs: [String: String], run: StackRun, summary: StackExecutor.CreateSummary?, seconds: Double,
+                printer: EventPrinter, path: String) throws {
+        let interrupted = summary?.interrupted ?? false
         if output == .json {
-            let json: JSON = ["target": .string(run.description), "created": .number(Double(summary?.created ?? 0)),
+            let json: JSON = ["command": "create", "target": .string(run.description), "state": .string(path),
+                              "created": .number(Double(summary?.created ?? 0)),
                               "updated": .number(Double(summary?.updated ?? 0)), "replaced": .number(Double(summary?.replaced ?? 0)),
                               "deleted": .number(Double(summary?.deleted ?? 0)),
                               "adopted": .number(Double(summary?.adopted ?? 0)), "already_complete": .bool(summary == nil),
+                              "interrupted": .bool(interrupted),
+                              "resources_done": .number(Double(summary?.done ?? outputs.count)), "resources_total": .number(Double(summary?.total ?? 0)),
+                              "seconds": .number((seconds * 100).rounded() / 100),
                               "outputs": .object(outputs.mapValues { .string($0) })]
-            print(json.serialized(pretty: true))
-        } else {
+            Console.out(json.serialized(pretty: true))
+        } else if !interrupted {
             if let url = outputs["hello_url"] { printer.line("API URL: \(url)") }
             printer.line("Next: secure-api status | secure-api request | secure-api delete")
         }
@@ -214,50 +226,78 @@ struct CreateCommand: AsyncParsableCommand {
 struct DeleteCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "delete",
-        abstract: "Delete everything in state.json, in exact reverse order, then verify nothing remains.")
+        abstract: "Delete everything in state.json, in reverse dependency order, then verify nothing remains.")
 
     @OptionGroup var aws: AWSOptions
     @OptionGroup var stateOptions: StateOptions
     @Option(help: "How many independent resources to delete at once (1...16).") var maxConcurrency = 4
+    @Option(help: "text or json (json: the summary on stdout, progress on stderr).") var output: OutputFormat = .text
 
     func validate() throws {
         if maxConcurrency < 1 || maxConcurrency > 16 { throw ValidationError("--max-concurrency must be 1...16") }
     }
 
+    /// The `--output json` summary (README: JSON output).
+    func summary(target: String?, path: String, deleted: Int, total: Int, remaining: [ResourceRecord], interrupted: Bool,
+                 seconds: Double, notOurs: [ResourceRecord] = []) -> String {
+        func list(_ records: [ResourceRecord]) -> JSON {
+            .array(records.map { r in
+                .object(["key": .string(r.key), "type": .string(r.type), "id": r.id.map { .string($0) } ?? .null,
+                         "name": r.name.map { .string($0) } ?? .null])
+            })
+        }
+        let json: JSON = ["command": "delete", "target": target.map { .string($0) } ?? .null, "state": .string(path),
+                          "deleted": .number(Double(deleted)), "total": .number(Double(total)), "remaining": list(remaining),
+                          "not_ours": list(notOurs), "interrupted": .bool(interrupted), "seconds": .number((seconds * 100).rounded() / 100)]
+        return json.serialized(pretty: true)
+    }
+
     func run() async throws {
         let file = StateFile(path: stateOptions.statePath)
+        let printer = EventPrinter(toStderr: output == .json)
         guard file.exists else {
-            print("No \(file.path): nothing to delete.")
+            printer.line("No \(file.path): nothing to delete.")
+            if output == .json { Console.out(summary(target: nil, path: file.path, deleted: 0, total: 0, remaining: [], interrupted: false, seconds: 0)) }
             return
         }
         try file.lock()
         guard let state = try file.load() else {
-            print("No \(file.path): nothing to delete.")
+            printer.line("No \(file.path): nothing to delete.")
+            if output == .json { Console.out(summary(target: nil, path: file.path, deleted: 0, total: 0, remaining: [], interrupted: false, seconds: 0)) }
             return
         }
         let run = try await StackRun.open(aws, state: state)
-        print("Target: \(run.description)")
+        printer.line("Target: \(run.description)")
         if state.resources.isEmpty {
             try file.remove()
-            print("Stack '\(state.config.stackName)' has no resources: nothing to delete.")
+            printer.line("Stack '\(state.config.stackName)' has no resources: nothing to delete.")
+            if output == .json { Console.out(summary(target: run.description, path: file.path, deleted: 0, total: 0, remaining: [], interrupted: false, seconds: 0)) }
             return
         }
-        print("Deleting stack '\(state.config.stackName)': \(state.resources.count) resources, newest first")
-        let printer = EventPrinter(toStderr: false)
+        printer.line("Deleting stack '\(state.config.stackName)': \(state.resources.count) resources, dependents first")
+        let interrupts = Interrupts(command: "delete")
+        interrupts.install()
         let executor = StackExecutor(graph: .forAuth(state.config.auth), services: StackServices(client: AWSClient(config: run.config)),
-                                     maxConcurrency: maxConcurrency,
-                                     inFlightWindowSeconds: Double(run.config.timeouts.totalMilliseconds) / 1000,
-                                     events: { printer($0) })
+                                     maxConcurrency: maxConcurrency, stop: interrupts.stop, events: { printer($0) })
         let started = Date()
         let summary = try await executor.delete(state: state, file: file)
+        let seconds = Date().timeIntervalSince(started)
+        if output == .json {
+            Console.out(self.summary(target: run.description, path: file.path, deleted: summary.deleted, total: summary.total,
+                                     remaining: summary.remaining, interrupted: summary.interrupted, seconds: seconds, notOurs: summary.notOurs))
+        }
+        if summary.interrupted {
+            Console.info("interrupted after \(summary.deleted) of \(summary.total) deletions; run `secure-api delete` again to resume")
+            throw ExitCode(interrupts.exitCode ?? 130)
+        }
         if !summary.notOurs.isEmpty {
             let names = summary.notOurs.map { "\($0.type) \($0.id ?? $0.name ?? "?")" }.joined(separator: ", ")
             throw CLIError("left alone \(summary.notOurs.count) resource(s) that are not provably this stack's (replaced or re-tagged by someone else): \(names)"
                            + (summary.remaining.isEmpty ? "; nothing of ours remains, \(file.path) removed" : "; state kept in \(file.path)"))
         }
         if summary.remaining.isEmpty {
-            print(String(format: "Deleted in %.1fs (%d retries); verified nothing remains. Removed %@.", Date().timeIntervalSince(started),
-                         run.config.retry.retryCount, file.path))
+            printer.line(String(format: "Deleted in %.1fs (%d retries); verified nothing remains. Removed %@.", seconds,
+                                run.config.retry.retryCount, file.path))
         } else {
             let names = summary.remaining.map { "\($0.type) \($0.id ?? $0.name ?? "?")" }.joined(separator: ", ")
             throw CLIError("\(summary.remaining.count) resource(s) remain: \(names); state kept in \(file.path), run delete again")

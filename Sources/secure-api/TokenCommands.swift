@@ -152,6 +152,11 @@ struct TokenCommand: AsyncParsableCommand {
     @OptionGroup var aws: AWSOptions
     @OptionGroup var stateOptions: StateOptions
     @Flag(name: .shortAndLong, help: "Print only the access token (for scripts).") var quiet = false
+    @Option(help: "text or json (the tokens, their expiry and the access token's claims).") var output: OutputFormat = .text
+
+    func validate() throws {
+        if quiet && output == .json { throw ValidationError("--quiet and --output json exclude each other") }
+    }
 
     func run() async throws {
         let entry: TokenCache.Entry
@@ -163,6 +168,16 @@ struct TokenCommand: AsyncParsableCommand {
         }
         if quiet {
             print(entry.accessToken)
+            return
+        }
+        if output == .json {
+            let claims = (try? DecodedJWT(entry.accessToken)).map { JSON.object($0.claims.fields) } ?? .null
+            let json: JSON = ["command": "token", "token_type": "Bearer", "access_token": .string(entry.accessToken),
+                              "id_token": entry.idToken.map { .string($0) } ?? .null,
+                              "expires_at": .string(ISO8601DateFormatter().string(from: entry.expiresAt)),
+                              "scope": entry.scope.map { .string($0) } ?? .null,
+                              "refresh_token_cached": .bool(entry.refreshToken != nil), "access_token_claims": claims]
+            Console.out(json.serialized(pretty: true))
             return
         }
         print("access_token: \(entry.accessToken)\n\(decodedForDisplay(entry.accessToken))")
