@@ -88,46 +88,13 @@ struct CreateCommand: AsyncParsableCommand {
     @OptionGroup var aws: AWSOptions
     @OptionGroup var stateOptions: StateOptions
 
-    @Option(help: "How routes are protected: cognito (JWT authorizer + Cognito), oidc (JWT authorizer + external issuer), lambda (Lambda REQUEST authorizer), iam (AWS_IAM, SigV4 callers).")
-    var auth: AuthPattern?
-    @Option(help: "OIDC issuer URL for --auth oidc, e.g. https://HOST/realms/REALM.") var issuer: String?
-    @Option(help: "Audience for --auth oidc (Keycloak's default is 'account').") var audience: String?
-    @Option(help: "Stack name (tag secure-api:stack=NAME on every resource that takes tags).") var stackName = "HelloAPI"
-    @Option(help: "Cognito user pool name.") var userPoolName = "HelloUserPool"
-    @Option(help: "Hosted-UI domain prefix (default: DOMAIN_PREFIX, else 16 random letters).") var domainPrefix: String?
-    @Option(help: "Resource server identifier.") var resourceServer = "HelloAPI"
-    @Option(help: "Scopes of the resource server, comma separated.") var scopes = "hello.read,hello.write"
-    @Option(help: "Name of the public app client.") var appClientName = "Terminal Application"
-    @Option(help: "OAuth callback URL of the app client.") var callbackURL = "http://localhost:8083/callback"
-    @Option(help: "Test user name.") var username = "Testuser"
-    @Option(help: "Test user e-mail.") var email = "testuser@example.com"
-    @Option(help: "HTTP API name.") var apiName = "HelloAPI"
-    @Option(help: "IAM role name for the Lambda function.") var roleName = "APIGatewayLambdaRole"
-    @Option(help: "Lambda function name.") var functionName = "EchoFunction"
-    @Option(help: "Lambda runtime.") var runtime = "python3.12"
-    @Option(help: "Stage name.") var stage = "dev"
+    @OptionGroup var stack: StackOptions
     @Flag(help: "Read the test user's password from stdin instead of PASSWORD.") var passwordStdin = false
     @Option(help: "How many independent resources to create at once.") var maxConcurrency = 4
     @Option(help: "text or json (json: the summary on stdout, progress on stderr).") var output: OutputFormat = .text
 
     func validate() throws {
         if maxConcurrency < 1 || maxConcurrency > 16 { throw ValidationError("--max-concurrency must be 1...16") }
-    }
-
-    func newConfig(env: [String: String]) throws -> StackConfig {
-        let given = domainPrefix ?? env["DOMAIN_PREFIX"].flatMap { $0.isEmpty ? nil : $0 }
-        let config = StackConfig(
-            stackName: stackName, userPoolName: userPoolName, domainPrefix: given ?? DomainPrefix.generate(),
-            domainPrefixGenerated: given == nil, resourceServerIdentifier: resourceServer,
-            scopes: scopes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }, appClientName: appClientName,
-            callbackURL: callbackURL, username: username, email: email, apiName: apiName, roleName: roleName,
-            functionName: functionName, runtime: runtime, stageName: stage)
-        var withAuth = config
-        withAuth.auth = auth ?? .cognito
-        withAuth.oidcIssuer = issuer.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
-        withAuth.oidcAudience = audience
-        try withAuth.validate()
-        return withAuth
     }
 
     func readPassword(env: [String: String]) -> String? {
@@ -143,11 +110,20 @@ struct CreateCommand: AsyncParsableCommand {
         let file = StateFile(path: stateOptions.statePath)
         try file.lock()
         let existing = try file.load()
-        if let existing, let auth, auth != existing.config.auth {
+        if let existing, let auth = stack.auth, auth != existing.config.auth {
             throw CLIError("\(file.path) holds a stack created with --auth \(existing.config.auth.rawValue), not \(auth.rawValue): delete it first, or use another --state")
         }
-        let config = try existing?.config ?? newConfig(env: env)
+        let config = existing?.config ?? stack.newConfig(env: env)
         let graph = StackGraph.forAuth(config.auth)
+        if !graph.nodes.allSatisfy({ existing?.record($0.key)?.status == .created }) {
+            // A resume sends the recorded config again: what AWS would refuse now fails here,
+            // not halfway through (delete still reads such a stack).
+            do {
+                for warning in try config.validateForCreate() { Console.info("warning: \(warning)") }
+            } catch let StackError.invalidConfig(m) where existing != nil {
+                throw CLIError("\(file.path)'s stack cannot be finished: \(m); delete it and create again")
+            }
+        }
         let password = graph.node("test_user") == nil ? nil : readPassword(env: env)
         if graph.node("test_user") != nil, existing?.record("test_user")?.status != .created {
             guard let password else {
@@ -268,27 +244,66 @@ struct PlanCommand: ParsableCommand {
     enum Format: String, ExpressibleByArgument, CaseIterable { case text, mermaid }
     @Option(help: "text or mermaid (the dependency graph).") var format: Format = .text
     @Option(help: "Region to show in ARNs and URLs.") var region: String?
-    @Option(help: "Auth pattern to plan: cognito, oidc, lambda or iam.") var auth: AuthPattern = .cognito
+    @OptionGroup var stack: StackOptions
 
     func run() throws {
-        let graph = StackGraph.forAuth(auth)
+        let graph = StackGraph.forAuth(stack.auth ?? .cognito)
         if format == .mermaid {
             print(graph.mermaid())
             return
         }
         let env = ProcessInfo.processInfo.environment
-        let region = self.region ?? env["AWS_REGION"] ?? env["AWS_DEFAULT_REGION"] ?? "<region>"
-        var config = StackConfig(domainPrefix: env["DOMAIN_PREFIX"] ?? "<random 16 letters>", domainPrefixGenerated: env["DOMAIN_PREFIX"] == nil)
-        config.auth = auth
+        let region = self.region ?? env["AWS_REGION"] ?? env["AWS_DEFAULT_REGION"]
+        if let region { try Partition.requireSupported(region: region) }
+        var config = stack.newConfig(env: env)
+        for warning in try config.validateForCreate() { Console.info("warning: \(warning)") }
+        if config.domainPrefixGenerated { config.domainPrefix = "<random 16 letters>" }
         var n = 0
         for node in graph.topologicalOrder() {
-            for call in node.plan(config, region: region) {
+            for call in node.plan(config, region: region ?? "<region>") {
                 n += 1
                 let params = call.parameters.map { "\($0.0)=\($0.1)" }.joined(separator: ", ")
                 print("\(pad(String(n), 3)) \(call.service) \(call.operation)  \(Console.dim(params))")
             }
         }
         print("Independent branches run concurrently; longest dependency chain: \(graph.criticalPathLength()) resources.")
+    }
+}
+
+/// The stack's configuration flags, shared by `create` and `plan` so both check the same rules.
+struct StackOptions: ParsableArguments {
+    @Option(help: "How routes are protected: cognito (JWT authorizer + Cognito), oidc (JWT authorizer + external issuer), lambda (Lambda REQUEST authorizer), iam (AWS_IAM, SigV4 callers).")
+    var auth: AuthPattern?
+    @Option(help: "OIDC issuer URL for --auth oidc, e.g. https://HOST/realms/REALM (kept exactly as given: tokens' iss must match it).") var issuer: String?
+    @Option(help: "Audience for --auth oidc (Keycloak's default is 'account').") var audience: String?
+    @Option(help: "Stack name (tag secure-api:stack=NAME on every resource that takes tags).") var stackName = "HelloAPI"
+    @Option(help: "Cognito user pool name.") var userPoolName = "HelloUserPool"
+    @Option(help: "Hosted-UI domain prefix (default: DOMAIN_PREFIX, else 16 random letters).") var domainPrefix: String?
+    @Option(help: "Resource server identifier (a URL is fine; its Name is derived).") var resourceServer = "HelloAPI"
+    @Option(help: "Scopes of the resource server, comma separated.") var scopes = "hello.read,hello.write"
+    @Option(help: "Name of the public app client.") var appClientName = "Terminal Application"
+    @Option(help: "OAuth callback URL of the app client (https, or http for exactly localhost/127.0.0.1).") var callbackURL = "http://localhost:8083/callback"
+    @Option(help: "Test user name.") var username = "Testuser"
+    @Option(help: "Test user e-mail.") var email = "testuser@example.com"
+    @Option(help: "HTTP API name.") var apiName = "HelloAPI"
+    @Option(help: "IAM role name for the Lambda function.") var roleName = "APIGatewayLambdaRole"
+    @Option(help: "Lambda function name.") var functionName = "EchoFunction"
+    @Option(help: "Lambda runtime (Python).") var runtime = "python3.12"
+    @Option(help: "Stage name.") var stage = "dev"
+
+    /// The configuration these flags describe (the caller checks it with `validateForCreate`).
+    func newConfig(env: [String: String]) -> StackConfig {
+        let given = domainPrefix ?? env["DOMAIN_PREFIX"].flatMap { $0.isEmpty ? nil : $0 }
+        var config = StackConfig(
+            stackName: stackName, userPoolName: userPoolName, domainPrefix: given ?? DomainPrefix.generate(),
+            domainPrefixGenerated: given == nil, resourceServerIdentifier: resourceServer,
+            scopes: scopes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }, appClientName: appClientName,
+            callbackURL: callbackURL, username: username, email: email, apiName: apiName, roleName: roleName,
+            functionName: functionName, runtime: runtime, stageName: stage)
+        config.auth = auth ?? .cognito
+        config.oidcIssuer = issuer
+        config.oidcAudience = audience
+        return config
     }
 }
 
