@@ -270,6 +270,19 @@ public enum InputRules {
     /// Everything AWS would refuse in a new stack's configuration (create, resume, plan).
     /// `today` is a UTC `yyyy-MM-dd` date for the runtime table. Returns warnings to show.
     public static func checkNew(_ c: StackConfig, today: String = InputRules.today()) throws -> [String] {
+        // Control characters first, whichever field holds them.
+        let fields: [(String, String, String?)] = [
+            (c.stackName, "stack name", "--stack-name"), (c.userPoolName, "user pool name", "--user-pool-name"),
+            (c.domainPrefix, "domain prefix", "--domain-prefix"), (c.resourceServerIdentifier, "resource server identifier", "--resource-server"),
+            (c.appClientName, "app client name", "--app-client-name"), (c.machineClientName, "machine client name", nil),
+            (c.callbackURL, "callback URL", "--callback-url"), (c.username, "username", "--username"), (c.email, "e-mail", "--email"),
+            (c.apiName, "API name", "--api-name"), (c.authorizerName, "authorizer name", nil), (c.roleName, "role name", "--role-name"),
+            (c.functionName, "function name", "--function-name"), (c.runtime, "runtime", "--runtime"), (c.architecture, "architecture", nil),
+            (c.routeKey, "route key", nil), (c.writeRouteKey, "route key", nil), (c.stageName, "stage name", "--stage"),
+            (c.authorizerRoleName, "authorizer role name", nil), (c.authorizerFunctionName, "authorizer function name", nil),
+            (c.oidcIssuer ?? "", "issuer", "--issuer"), (c.oidcAudience ?? "", "audience", "--audience"),
+        ] + c.scopes.map { ($0, "scope", "--scopes") }
+        for (value, what, flag) in fields { try refuseControlCharacters(value, what: what, flag: flag) }
         try checkStored(c)
         try stackName.check(c.stackName)
         try userPoolName.check(c.userPoolName)
@@ -306,7 +319,6 @@ public enum InputRules {
                 throw StackError.invalidConfig("invalid issuer (--issuer): apigatewayv2 Issuer is at most 2048 characters")
             }
         }
-        if let audience = c.oidcAudience { try refuseControlCharacters(audience, what: "audience", flag: "--audience") }
         return try checkRuntime(c.runtime, today: today).map { [$0] } ?? []
     }
 
