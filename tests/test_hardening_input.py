@@ -89,6 +89,21 @@ def test_resume_of_a_stack_with_a_refused_input_fails_before_any_call(binary, fr
     assert d.returncode == 0, d.stdout + d.stderr
 
 
+def test_resume_past_the_function_ignores_a_runtime_blocked_since(binary, fresh_moto, tmp_path):
+    """The runtime matters only while the function is still to be created."""
+    env = stack_env(fresh_moto.url)
+    assert run_in(binary, tmp_path, "create", env=env).returncode == 0
+    state = json.loads((tmp_path / "state.json").read_text())
+    state["config"]["runtime"] = "python3.7"
+    stage = next(e for e in state["resources"] if e["key"] == "stage")
+    Inventory(fresh_moto).apigw.delete_stage(ApiId=state["outputs"]["api_id"], StageName=stage["id"])
+    state["resources"] = [e for e in state["resources"] if e["key"] != "stage"]
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    r = run_in(binary, tmp_path, "create", env=env)
+    assert r.returncode == 0 and "python3.7" not in r.stdout + r.stderr, r.stdout + r.stderr
+    assert run_in(binary, tmp_path, "delete", env=env).returncode == 0
+
+
 def test_url_resource_server_gets_a_valid_derived_name(binary, fresh_moto, tmp_path):
     """The Cognito guide suggests URLs as identifiers; the Name (no ':' or '/') is derived."""
     identifier = "https://hello.example.com"

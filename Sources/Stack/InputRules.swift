@@ -268,8 +268,9 @@ public enum InputRules {
     }
 
     /// Everything AWS would refuse in a new stack's configuration (create, resume, plan).
-    /// `today` is a UTC `yyyy-MM-dd` date for the runtime table. Returns warnings to show.
-    public static func checkNew(_ c: StackConfig, today: String = InputRules.today()) throws -> [String] {
+    /// `today` is a UTC `yyyy-MM-dd` date for the runtime table, consulted only when a function
+    /// is still to be created. Returns warnings to show.
+    public static func checkNew(_ c: StackConfig, today: String = InputRules.today(), functionsToCreate: Bool = true) throws -> [String] {
         // Control characters first, whichever field holds them.
         let fields: [(String, String, String?)] = [
             (c.stackName, "stack name", "--stack-name"), (c.userPoolName, "user pool name", "--user-pool-name"),
@@ -319,6 +320,7 @@ public enum InputRules {
                 throw StackError.invalidConfig("invalid issuer (--issuer): apigatewayv2 Issuer is at most 2048 characters")
             }
         }
+        guard functionsToCreate else { return [] }
         return try checkRuntime(c.runtime, today: today).map { [$0] } ?? []
     }
 

@@ -93,8 +93,11 @@ public struct StackConfig: Sendable, Equatable {
     /// What a stored configuration (state.json) must satisfy to be read at all.
     public func validate() throws { try InputRules.checkStored(self) }
 
-    /// Everything AWS would refuse in this configuration; returns warnings to show.
-    public func validateForCreate() throws -> [String] { try InputRules.checkNew(self) }
+    /// Everything AWS would refuse in this configuration; returns warnings to show. The runtime
+    /// matters only while a function is still to be created.
+    public func validateForCreate(functionsToCreate: Bool = true) throws -> [String] {
+        try InputRules.checkNew(self, functionsToCreate: functionsToCreate)
+    }
 }
 
 extension StackConfig {

@@ -118,8 +118,9 @@ struct CreateCommand: AsyncParsableCommand {
         if !graph.nodes.allSatisfy({ existing?.record($0.key)?.status == .created }) {
             // A resume sends the recorded config again: what AWS would refuse now fails here,
             // not halfway through (delete still reads such a stack).
+            let functionsToCreate = graph.nodes.contains { $0.type == "lambda:function" && existing?.record($0.key)?.status != .created }
             do {
-                for warning in try config.validateForCreate() { Console.info("warning: \(warning)") }
+                for warning in try config.validateForCreate(functionsToCreate: functionsToCreate) { Console.info("warning: \(warning)") }
             } catch let StackError.invalidConfig(m) where existing != nil {
                 throw CLIError("\(file.path)'s stack cannot be finished: \(m); delete it and create again")
             }
