@@ -34,6 +34,7 @@ let package = Package(
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
         .testTarget(name: "AWSClientTests", dependencies: ["AWSClient"]),
         .testTarget(name: "OAuthTests", dependencies: ["OAuth"]),
+        .testTarget(name: "StackTests", dependencies: ["Stack"]),
     ],
     swiftLanguageModes: [.v6]
 )

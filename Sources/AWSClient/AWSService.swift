@@ -137,12 +137,9 @@ public struct EndpointResolver: Sendable {
             }
             return (endpoint, source)
         }
-        let host: String
-        if service.isGlobal {
-            host = region.hasPrefix("cn-") ? "\(service.endpointPrefix).cn-north-1.amazonaws.com.cn" : "\(service.endpointPrefix).amazonaws.com"
-        } else {
-            host = "\(service.endpointPrefix).\(region).amazonaws.com" + (region.hasPrefix("cn-") ? ".cn" : "")
-        }
+        // Only the aws partition is supported (SessionOptions refuses the others).
+        let partition = Partition.aws
+        let host = service.isGlobal ? partition.iamHost : "\(service.endpointPrefix).\(region).\(partition.dnsSuffix)"
         // swiftlint-style: this literal always parses.
         guard let endpoint = Endpoint(parsing: "https://\(host)") else {
             throw AWSClientError.invalidEndpoint(url: host, source: "region \(region)")
@@ -163,8 +160,8 @@ public struct EndpointResolver: Sendable {
         return nil
     }
 
-    /// The region a service signs for: global services sign for us-east-1.
+    /// The region a service signs for: the global one (IAM) signs for its partition's region.
     public func signingRegion(_ service: AWSService) -> String {
-        service.isGlobal ? (region.hasPrefix("cn-") ? "cn-north-1" : "us-east-1") : region
+        service.isGlobal ? Partition.aws.iamSigningRegion : region
     }
 }

@@ -23,6 +23,7 @@ public struct SessionOptions: Sendable {
         let shared = try SharedConfig(environment: environment, profileOverride: profile)
         if profile != nil { try shared.requireProfile() }
         let (region, regionSource) = try RegionChain.resolve(flag: region, environment: environment, shared: shared)
+        try Partition.requireSupported(region: region)
         let endpoints = EndpointResolver(flag: endpointURL, environment: environment, region: region)
         // Validate every endpoint now so a typo fails before any work starts.
         for service in AWSService.all { _ = try endpoints.resolve(service) }

@@ -92,99 +92,22 @@ public struct StackConfig: Sendable, Equatable {
     }
     public var logGroupName: String { "/aws/lambda/\(functionName)" }
 
-    // MARK: validation (before any AWS call)
+    // MARK: validation (before any AWS call): the rules live in InputRules
 
-    public func validate() throws {
-        if auth == .oidc {
-            guard let issuer = oidcIssuer, issuer.hasPrefix("https://") || issuer.hasPrefix("http://localhost") || issuer.hasPrefix("http://127.0.0.1") else {
-                throw StackError.invalidConfig("--auth oidc needs --issuer https://HOST/... (e.g. https://HOST/realms/REALM)")
-            }
-            guard let audience = oidcAudience, !audience.isEmpty else {
-                throw StackError.invalidConfig("--auth oidc needs --audience (Keycloak's default is 'account')")
-            }
-        }
-        try Validate.iamName(authorizerRoleName, what: "authorizer role name", max: 64)
-        try Validate.functionName(authorizerFunctionName, what: "authorizer function name")
-        try Validate.domainPrefix(domainPrefix)
-        try Validate.name(stackName, what: "stack name", max: 64)
-        try Validate.name(userPoolName, what: "user pool name", max: 128)
-        try Validate.name(apiName, what: "API name", max: 128)
-        try Validate.iamName(roleName, what: "role name", max: 64)
-        try Validate.functionName(functionName, what: "function name")
-        try Validate.name(resourceServerIdentifier, what: "resource server identifier", max: 256)
-        guard !scopes.isEmpty, scopes.allSatisfy({ !$0.isEmpty && !$0.contains(" ") && !$0.contains("/") }) else {
-            throw StackError.invalidConfig("scopes must be non-empty names without spaces or '/'")
-        }
-        guard callbackURL.hasPrefix("http://localhost") || callbackURL.hasPrefix("https://") || callbackURL.hasPrefix("http://127.0.0.1") else {
-            throw StackError.invalidConfig("callback URL must be https:// or http://localhost (Cognito's rule): \(callbackURL)")
-        }
-        for key in [routeKey, writeRouteKey] {
-            guard key.split(separator: " ").count == 2, key.contains(" /") else {
-                throw StackError.invalidConfig("route key must look like 'GET /hello': \(key)")
-            }
-        }
-        guard scopes.contains(where: { $0.hasSuffix(".write") }) else {
-            throw StackError.invalidConfig("scopes need a '.write' scope for the write route (e.g. hello.write)")
-        }
+    /// What a stored configuration (state.json) must satisfy to be read at all.
+    public func validate() throws { try InputRules.checkStored(self) }
+
+    /// Everything AWS would refuse in this configuration; returns warnings to show. The runtime
+    /// matters only while a function is still to be created.
+    public func validateForCreate(functionsToCreate: Bool = true) throws -> [String] {
+        try InputRules.checkNew(self, functionsToCreate: functionsToCreate)
     }
 }
 
 extension StackConfig {
     /// The pool's password policy, checked before any AWS call.
     public static func validatePassword(_ p: String, minimumLength: Int) throws {
-        try Validate.password(p, minimumLength: minimumLength)
-    }
-}
-
-enum Validate {
-    /// Cognito's rule for domain prefixes: lower-case letters, digits and hyphens, 1-63 chars,
-    /// no leading/trailing hyphen, and not containing reserved words.
-    static func domainPrefix(_ p: String) throws {
-        let ok = !p.isEmpty && p.count <= 63 && p.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2d }
-            && !p.hasPrefix("-") && !p.hasSuffix("-")
-        guard ok else {
-            throw StackError.invalidConfig("invalid domain prefix '\(p)': use 1-63 lower-case letters, digits and hyphens, not starting or ending with '-'")
-        }
-        for reserved in ["aws", "amazon", "cognito"] where p.contains(reserved) {
-            throw StackError.invalidConfig("invalid domain prefix '\(p)': Cognito forbids prefixes containing '\(reserved)'")
-        }
-    }
-
-    static func name(_ n: String, what: String, max: Int) throws {
-        guard !n.isEmpty, n.count <= max, !n.contains("\n") else {
-            throw StackError.invalidConfig("invalid \(what) '\(n)': 1-\(max) characters")
-        }
-    }
-
-    /// Lambda function names: letters, digits, '-' and '_' (they also form URL path segments).
-    static func functionName(_ n: String, what: String) throws {
-        let ok = !n.isEmpty && n.count <= 64 && n.utf8.allSatisfy {
-            ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2d || $0 == 0x5f
-        }
-        guard ok else { throw StackError.invalidConfig("invalid \(what) '\(n)': 1-64 letters, digits, '-' and '_'") }
-    }
-
-    /// IAM role names: letters, digits and `+=,.@_-`.
-    static func iamName(_ n: String, what: String, max: Int) throws {
-        let ok = !n.isEmpty && n.count <= max && n.utf8.allSatisfy {
-            ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || "+=,.@_-".utf8.contains($0)
-        }
-        guard ok else { throw StackError.invalidConfig("invalid \(what) '\(n)': 1-\(max) of letters, digits and +=,.@_-") }
-    }
-
-    /// The pool's password policy (Cognito defaults: upper, lower, digit, symbol) checked
-    /// before any call, so a weak PASSWORD fails in a second, not after half a stack.
-    static func password(_ p: String, minimumLength: Int) throws {
-        var problems: [String] = []
-        if p.count < minimumLength { problems.append("at least \(minimumLength) characters") }
-        if !p.contains(where: { $0.isUppercase }) { problems.append("an upper-case letter") }
-        if !p.contains(where: { $0.isLowercase }) { problems.append("a lower-case letter") }
-        if !p.contains(where: { $0.isNumber }) { problems.append("a digit") }
-        if !p.contains(where: { "^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+-".contains($0) }) { problems.append("a symbol") }
-        if p.hasPrefix(" ") || p.hasSuffix(" ") { problems.append("no leading or trailing space") }
-        if !problems.isEmpty {
-            throw StackError.invalidConfig("PASSWORD does not meet the user pool's policy: needs \(problems.joined(separator: ", "))")
-        }
+        try InputRules.checkPassword(p, minimumLength: minimumLength)
     }
 }
 

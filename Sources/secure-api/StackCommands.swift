@@ -146,6 +146,7 @@ struct CreateCommand: AsyncParsableCommand {
         try file.lock()
         let existing = try file.load()
         let config = try settings.config(base: existing?.config, env: env)
+        try StackConfigOptions.checkedForChange(config, recorded: existing)
         let graph = StackGraph.forAuth(config.auth)
         var password = graph.node("test_user") == nil ? nil : readPassword(env: env)
         let userMade = existing?.record("test_user")?.status == .created && existing?.config.auth == config.auth
@@ -358,6 +359,7 @@ struct PlanCommand: AsyncParsableCommand {
         let file = StateFile(path: stateOptions.statePath)
         let existing = try file.load()
         let config = try settings.config(base: existing?.config, env: env)
+        try StackConfigOptions.checkedForChange(config, recorded: existing)
         let graph = StackGraph.forAuth(config.auth)
         if format == .mermaid {
             print(graph.mermaid())
@@ -383,7 +385,11 @@ struct PlanCommand: AsyncParsableCommand {
 
     /// No stack yet: the calls a first create makes, in order (no network, no credentials).
     func offlinePlan(_ graph: StackGraph, config: StackConfig, env: [String: String]) throws {
-        let region = aws.region ?? env["AWS_REGION"] ?? env["AWS_DEFAULT_REGION"] ?? "<region>"
+        let given = aws.region ?? env["AWS_REGION"] ?? env["AWS_DEFAULT_REGION"]
+        if let given { try Partition.requireSupported(region: given) }
+        let region = given ?? "<region>"
+        var config = config
+        if config.domainPrefixGenerated { config.domainPrefix = "<random 16 letters>" }
         var calls: [JSON] = []
         var n = 0
         for node in graph.topologicalOrder() {

@@ -82,18 +82,23 @@ struct UserPoolDomainResource: StackResource {
         for _ in 0..<5 {
             let owner = try await ctx.services.cognito.describeUserPoolDomain(domain: prefix)
             if owner == poolId { return record(id: prefix, name: prefix, parentId: poolId) }
+            var reason = "taken"
             if owner == nil {
                 do {
                     try await ctx.services.cognito.createUserPoolDomain(domain: prefix, userPoolId: poolId)
                     return record(id: prefix, name: prefix, parentId: poolId)
                 } catch let e as AWSServiceError where e.code == "InvalidParameterException" && e.message.contains("already") {
                     // Taken between our check and the create.
+                } catch let e as AWSServiceError where e.code == "InvalidParameterException" && ctx.config.domainPrefixGenerated
+                            && e.message.lowercased().contains("reserved word") {
+                    // "Domain cannot contain reserved word": Cognito's list may outgrow ours.
+                    reason = "reserved by Cognito"
                 }
             }
             guard ctx.config.domainPrefixGenerated else { throw StackError.domainPrefixTaken(prefix) }
             let taken = prefix
             prefix = DomainPrefix.generate()
-            ctx.note("domain prefix '\(taken)' is taken; trying '\(prefix)'")
+            ctx.note("domain prefix '\(taken)' is \(reason); trying '\(prefix)'")
             try await ctx.renamePending(prefix)
         }
         throw StackError.domainPrefixTaken(prefix)
@@ -137,10 +142,14 @@ struct UserPoolDomainResource: StackResource {
 }
 
 public enum DomainPrefix {
-    /// 16 random lower-case letters, as the tutorial does when DOMAIN_PREFIX is unset.
+    /// 16 random lower-case letters, as the tutorial does when DOMAIN_PREFIX is unset, never
+    /// containing a word Cognito reserves (aws, amazon, cognito): about 1 in 1,250 draws would.
     public static func generate() -> String {
         let letters = Array("abcdefghijklmnopqrstuvwxyz")
-        return String(Crypto.randomBytes(16).map { letters[Int($0) % 26] })
+        while true {
+            let prefix = String(Crypto.randomBytes(16).map { letters[Int($0) % 26] })
+            if !InputRules.reservedDomainWords.contains(where: { prefix.contains($0) }) { return prefix }
+        }
     }
 }
 
@@ -157,7 +166,8 @@ struct ResourceServerResource: StackResource {
 
     func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
         [PlannedCall(service: "cognito-idp", operation: "CreateResourceServer", parameters: [
-            ("UserPoolId", "<user_pool>"), ("Identifier", c.resourceServerIdentifier), ("Scopes", c.scopes.joined(separator: ",")),
+            ("UserPoolId", "<user_pool>"), ("Identifier", c.resourceServerIdentifier), ("Name", c.resourceServerName),
+            ("Scopes", c.scopes.joined(separator: ",")),
         ])]
     }
 
@@ -166,8 +176,8 @@ struct ResourceServerResource: StackResource {
         let c = ctx.config
         do {
             try await ctx.services.cognito.createResourceServer(
-                userPoolId: poolId, identifier: c.resourceServerIdentifier, name: c.resourceServerIdentifier,
-                scopes: c.scopes.map { ($0, "\($0) access to \(c.resourceServerIdentifier)") })
+                userPoolId: poolId, identifier: c.resourceServerIdentifier, name: c.resourceServerName,
+                scopes: c.scopes.map { ($0, c.scopeDescription(scope: $0)) })
         } catch let e as AWSServiceError where e.code == "InvalidParameterException" && e.message.contains("already exists") {
             return try await adoptOrRethrow(e, ctx, name: c.resourceServerIdentifier)  // in our pool, so ours
         }
@@ -198,8 +208,8 @@ struct ResourceServerResource: StackResource {
     func update(_ r: ResourceRecord, _ changes: [AttributeChange], _ ctx: ResourceContext) async throws -> ResourceRecord {
         let c = ctx.config
         try await ctx.services.cognito.updateResourceServer(userPoolId: try r.requireParent(), identifier: try r.requireId(),
-                                                            name: c.resourceServerIdentifier,
-                                                            scopes: c.scopes.map { ($0, "\($0) access to \(c.resourceServerIdentifier)") })
+                                                            name: c.resourceServerName,
+                                                            scopes: c.scopes.map { ($0, c.scopeDescription(scope: $0)) })
         return r
     }
 
