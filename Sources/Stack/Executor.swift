@@ -377,8 +377,7 @@ public struct StackExecutor: Sendable {
             while let (i, outcome) = try await group.next() {
                 finished.insert(i)
                 switch outcome {
-                case .deleted: deleted += 1
-                case .gone: break
+                case .deleted, .gone: deleted += 1  // both leave state.json
                 case .replaced(let r): notOurs.append(r)
                 case .unproven(let r): notOurs.append(r); remaining.append(r)
                 case .failed(let r): failed.append(r)

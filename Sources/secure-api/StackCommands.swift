@@ -324,6 +324,7 @@ struct StatusCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
         state.config = try settings.config(base: state.config, env: aws.session.environment)
+        try state.config.validate()
         let run = try await StackRun.open(aws, state: state)
         let executor = StackExecutor(graph: .forAuth(state.config.auth), services: StackServices(client: AWSClient(config: run.config)),
                                      events: { _ in })

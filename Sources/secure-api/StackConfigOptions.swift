@@ -30,8 +30,8 @@ struct StackConfigOptions: ParsableArguments {
     @Option(help: "Stage name. Default dev.") var stage: String?
 
     /// The configuration this run wants: the recorded one (or the defaults) with what was given.
-    /// Checked with the rules a stored one must meet; `create` and `plan` check AWS's full input
-    /// rules too (`checkedForChange`).
+    /// The caller checks it: `create` and `plan` with AWS's input rules (`checkedForChange`),
+    /// `status` with those a stored one must meet.
     func config(base recorded: StackConfig?, env: [String: String]) throws -> StackConfig {
         let givenPrefix = domainPrefix ?? env["DOMAIN_PREFIX"].flatMap { $0.isEmpty ? nil : $0 }
         var c = recorded ?? StackConfig(domainPrefix: givenPrefix ?? DomainPrefix.generate(), domainPrefixGenerated: givenPrefix == nil)
@@ -59,7 +59,6 @@ struct StackConfigOptions: ParsableArguments {
         if let handler = handler ?? nonEmpty("SECURE_API_HANDLER") { c.handler = handler }
         if let stage { c.stageName = stage }
         if c.auth != .oidc { c.oidcIssuer = nil; c.oidcAudience = nil }
-        try c.validate()
         if c.codePath != nil {
             // Read it now: a missing or unreadable --code fails before any AWS call.
             _ = try FunctionPackage.load(c.codePath ?? "", handler: c.handler ?? "lambda_function.lambda_handler")
@@ -74,6 +73,11 @@ struct StackConfigOptions: ParsableArguments {
         let graph = StackGraph.forAuth(c.auth)
         let functionsToCreate = recorded?.config.runtime != c.runtime
             || graph.nodes.contains { $0.type == "lambda:function" && recorded?.record($0.key)?.status != .created }
-        for warning in try c.validateForCreate(functionsToCreate: functionsToCreate) { Console.info("warning: \(warning)") }
+        do {
+            for warning in try c.validateForCreate(functionsToCreate: functionsToCreate) { Console.info("warning: \(warning)") }
+        } catch let StackError.invalidConfig(m) where recorded.map({ (try? $0.config.validateForCreate(functionsToCreate: functionsToCreate)) == nil }) ?? false {
+            // The recorded settings themselves: made under older rules, AWS would refuse them now.
+            throw CLIError("state.json's stack cannot be finished: \(m); delete it and create again")
+        }
     }
 }
