@@ -65,10 +65,10 @@ struct RequestCommand: AsyncParsableCommand {
         let response = try await CurlTransport.shared.send(
             HTTPRequest(method: method, url: base, headers: headers, body: Array((data ?? "").utf8)), timeouts: HTTPTimeouts())
         print("HTTP \(response.status)")
-        for h in response.headers { print("\(h.name): \(h.value)") }
+        for h in response.headers { print(Console.safe("\(h.name): \(h.value)")) }
         print("")
-        print(response.bodyText)
-        if let why = Self.explain(status: response.status, wwwAuthenticate: response.header("WWW-Authenticate")) { Console.info(why) }
+        print(Console.safeLines(response.bodyText))
+        if let why = Self.explain(status: response.status, wwwAuthenticate: response.header("WWW-Authenticate")) { Console.info(Console.safe(why)) }
         if !(200..<300).contains(response.status) { throw ExitCode(1) }
     }
 
@@ -102,9 +102,9 @@ struct RequestCommand: AsyncParsableCommand {
         let response = try await CurlTransport.shared.send(HTTPRequest(method: method, url: target, headers: all, body: body),
                                                            timeouts: HTTPTimeouts())
         print("HTTP \(response.status)")
-        for h in response.headers { print("\(h.name): \(h.value)") }
+        for h in response.headers { print(Console.safe("\(h.name): \(h.value)")) }
         print("")
-        print(response.bodyText)
+        print(Console.safeLines(response.bodyText))
         if response.status == 403 {
             Console.info("403 Forbidden: IAM denied the call: the caller needs execute-api:Invoke on \(state.outputs["invoke_arn_pattern"] ?? "arn:aws:execute-api:REGION:ACCOUNT:API/STAGE/METHOD/PATH")")
         }
@@ -181,7 +181,7 @@ struct RequestCommand: AsyncParsableCommand {
     func simulate(state: StackState, method: String, token: String?) async throws {
         var session = aws.session
         session.region = state.target.region
-        let client = AWSClient(config: try session.resolve(log: { Console.info(Console.dim($0)) }))
+        let client = AWSClient(config: try session.resolve(log: { Console.verbose($0) }))
         let apigw = APIGatewayV2(client: client)
         guard let apiId = state.outputs["api_id"] else { throw CLIError("state.json has no api_id") }
         let routeKey = "\(method) \(path)"
@@ -210,13 +210,13 @@ struct RequestCommand: AsyncParsableCommand {
         let claims: JWTClaims
         do { claims = try await verifier.verify(token) } catch let e as JWTError {
             print("simulated API Gateway answer: HTTP 401 {\"message\":\"Unauthorized\"}")
-            Console.info("401 Unauthorized: \(e)")
+            Console.info("401 Unauthorized: \(Console.safe("\(e)"))")
             throw ExitCode(1)
         }
         if !scopes.isEmpty && !claims.scopes.contains(where: scopes.contains) {
             print("simulated API Gateway answer: HTTP 403 {\"message\":\"Forbidden\"}")
             print("www-authenticate: Bearer scope=\"\(scopes.joined(separator: " "))\" error=\"insufficient_scope\" error_description=\"expected scopes: [\(scopes.joined(separator: " "))]\"")
-            Console.info("403 Forbidden: insufficient_scope: the route needs one of [\(scopes.joined(separator: " "))]; the token has [\(claims.scopes.joined(separator: " "))]"
+            Console.info("403 Forbidden: insufficient_scope: the route needs one of [\(scopes.joined(separator: " "))]; the token has [\(Console.safe(claims.scopes.joined(separator: " ")))]"
                          + (claims.scopes == ["aws.cognito.signin.user.admin"] ? " (password-flow tokens carry only this; the hosted-UI login or client credentials give API scopes)" : ""))
             throw ExitCode(1)
         }

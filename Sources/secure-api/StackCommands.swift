@@ -29,7 +29,7 @@ struct StackRun {
             }
             session.region = state.target.region
         }
-        let config = try session.resolve(log: { Console.info(Console.dim($0)) })
+        let config = try session.resolve(log: { Console.verbose($0) })
         let custom = config.endpoints.customEndpoint
         let endpoint = custom.flatMap { $0.endpoint.map { "\($0)" } }
         if let state, state.target.endpoint != endpoint {
@@ -55,22 +55,26 @@ struct StackRun {
 /// Prints executor events as provisioner lines.
 struct EventPrinter: Sendable {
     let toStderr: Bool
+    /// Keys of resources AWS makes on its own later (the log group): recorded, not created by us.
+    var onDemand: Set<String> = []
 
     func line(_ s: String) { toStderr ? Console.info(s) : Console.out(s) }
 
     func callAsFunction(_ event: StackEvent) {
         func row(_ mark: String, _ label: String, _ r: ResourceRecord, _ tail: String) -> String {
-            "  \(mark) \(pad(label, 34)) \(pad(r.name ?? "", 24)) \(pad(r.id ?? "-", 30)) \(tail)"
+            "  \(mark) \(pad(label, 34)) \(pad(Console.safe(r.name ?? ""), 24)) \(pad(Console.safe(r.id ?? "-"), 30)) \(tail)"
         }
         switch event {
+        case .created(let label, let r, _, _) where onDemand.contains(r.key):
+            line(row(Console.dim("·"), label, r, "expected (made by Lambda on first call)"))
         case .created(let label, let r, let s, let adopted):
             line(row(Console.green("+"), label, r, String(format: "%.2fs", s) + (adopted ? " (found after an interrupted run; adopted)" : "")))
         case .note(let m):
-            line("    \(Console.yellow("…")) \(m)")
+            line("    \(Console.yellow("…")) \(Console.safe(m))")
         case .deleted(let label, let r, let s, let gone):
             line(row(Console.yellow("-"), label, r, gone ? "already gone" : String(format: "%.2fs", s)))
         case .deleteFailed(let label, let r, let e):
-            line(row("!", label, r, "delete failed: \(e)"))
+            line(row("!", label, r, "delete failed: \(Console.safe("\(e)"))"))
         case .verifiedGone(let label, let r):
             line(row(Console.yellow("-"), label, r, "verified gone (removed with its parent)"))
         case .remains(let label, let r):
@@ -107,7 +111,7 @@ struct CreateCommand: AsyncParsableCommand {
     @Option(help: "Lambda runtime.") var runtime = "python3.12"
     @Option(help: "Stage name.") var stage = "dev"
     @Flag(help: "Read the test user's password from stdin instead of PASSWORD.") var passwordStdin = false
-    @Option(help: "How many independent resources to create at once.") var maxConcurrency = 4
+    @Option(help: "How many independent resources to create at once (1-16).") var maxConcurrency = 4
     @Option(help: "text or json (json: the summary on stdout, progress on stderr).") var output: OutputFormat = .text
 
     func validate() throws {
@@ -156,7 +160,7 @@ struct CreateCommand: AsyncParsableCommand {
             try StackConfig.validatePassword(password, minimumLength: config.minimumPasswordLength)
         }
         let run = try await StackRun.open(aws, state: existing)
-        let printer = EventPrinter(toStderr: output == .json)
+        let printer = EventPrinter(toStderr: output == .json, onDemand: Set(graph.nodes.filter(\.createdOnDemand).map(\.key)))
         printer.line("Target: \(run.description)")
         let state = existing ?? StackState(stackId: StackDefaults.newStackId(), target: run.target, config: config, resources: [])
         if existing != nil, !graph.nodes.allSatisfy({ existing?.record($0.key)?.status == .created }) {
@@ -182,7 +186,7 @@ struct CreateCommand: AsyncParsableCommand {
                               "outputs": .object(outputs.mapValues { .string($0) })]
             print(json.serialized(pretty: true))
         } else {
-            if let url = outputs["hello_url"] { printer.line("API URL: \(url)") }
+            if let url = outputs["hello_url"] { printer.line("API URL: \(Console.safe(url))") }
             printer.line("Next: secure-api status | secure-api request | secure-api delete")
         }
     }
@@ -253,7 +257,7 @@ struct StatusCommand: AsyncParsableCommand {
         var complete = true
         for (node, record, status) in try await executor.status(state: state) {
             if status != .exists && status != .notYet { complete = false }
-            print("  \(pad(node.label, 34)) \(pad(record?.id ?? "-", 30)) \(status.rawValue)")
+            print("  \(pad(node.label, 34)) \(pad(Console.safe(record?.id ?? "-"), 30)) \(status.rawValue)")
         }
         print(complete ? "Stack '\(state.config.stackName)' is complete." : "Stack '\(state.config.stackName)' is NOT complete: run create to finish or repair it.")
         if !complete { throw ExitCode(2) }

@@ -49,7 +49,7 @@ struct TokenFetcher {
     func client() throws -> AWSClient {
         var session = aws.session
         session.region = state.target.region
-        return AWSClient(config: try session.resolve(log: { Console.info(Console.dim($0)) }))
+        return AWSClient(config: try session.resolve(log: { Console.verbose($0) }))
     }
 
     func tokenURL() throws -> String {
@@ -162,11 +162,11 @@ struct TokenCommand: AsyncParsableCommand {
             entry = try await TokenFetcher(state: state, aws: aws, options: source).fetch()
         }
         if quiet {
-            print(entry.accessToken)
+            print(Console.safe(entry.accessToken))
             return
         }
-        print("access_token: \(entry.accessToken)\n\(decodedForDisplay(entry.accessToken))")
-        if let id = entry.idToken { print("\nid_token: \(id)\n\(decodedForDisplay(id))") }
+        print("access_token: \(Console.safe(entry.accessToken))\n\(decodedForDisplay(entry.accessToken))")
+        if let id = entry.idToken { print("\nid_token: \(Console.safe(id))\n\(decodedForDisplay(id))") }
         if entry.refreshToken != nil { print("\nrefresh_token: (kept in the token cache, not shown)") }
     }
 }
@@ -211,8 +211,13 @@ struct JWTVerifyCommand: AsyncParsableCommand {
     @Option(name: .customLong("client-id"), help: "Accepted client id / audience (repeatable; default: the stack's app clients).") var clientIds: [String] = []
     @Option(name: .customLong("scope"), help: "Required scope (repeatable; any one suffices, as API Gateway).") var scopes: [String] = []
     @Flag(help: "Require every --scope (AND) instead of any one (OR).") var allScopes = false
-    @Option(help: "Clock skew allowed for exp/nbf/iat, seconds.") var leeway: Double = 60
+    @Option(help: "Clock skew allowed for exp/nbf/iat, seconds (0-3600).") var leeway: Double = 60
     @OptionGroup var stateOptions: StateOptions
+
+    func validate() throws {
+        // nan or inf would let a token expired years ago pass.
+        guard leeway.isFinite, (0...3600).contains(leeway) else { throw ValidationError("--leeway must be 0-3600 seconds") }
+    }
 
     func run() async throws {
         let raw = token == "-" ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : token
@@ -242,7 +247,7 @@ struct JWTVerifyCommand: AsyncParsableCommand {
             if let u = claims.username { facts.append("username=\(u)") }
             if !claims.scopes.isEmpty { facts.append("scope=\"\(claims.scopes.joined(separator: " "))\"") }
             if let exp = claims.expiresAt, let seconds = secondsFromNow(exp) { facts.append("expires in \(seconds) s") }
-            print("valid: " + facts.joined(separator: " "))
+            print("valid: " + Console.safe(facts.joined(separator: " ")))
         } catch let e as JWTError {
             throw CLIError("invalid token: \(e)")
         }
@@ -258,12 +263,16 @@ struct LoginCommand: AsyncParsableCommand {
     @OptionGroup var aws: AWSOptions
     @OptionGroup var stateOptions: StateOptions
     @Flag(help: "Do not try to open a browser; print the URL.") var noBrowser = false
-    @Option(help: "Seconds to wait for the browser to come back.") var timeout: Double = 180
+    @Option(help: "Seconds to wait for the browser to come back (1-86400).") var timeout: Double = 180
     @Option(help: "Authorization endpoint (default: the stack's hosted UI).") var authorizeURL: String?
     @Option(help: "Token endpoint (default: the stack's hosted UI).") var tokenURL: String?
     @Option(help: "Public client id (default: the stack's terminal client).") var clientId: String?
     @Option(help: "Redirect URI (default: the stack's callback URL).") var redirectURI: String?
     @Flag(name: .shortAndLong, help: "Print only the access token.") var quiet = false
+
+    func validate() throws {
+        guard timeout.isFinite, (1...86_400).contains(timeout) else { throw ValidationError("--timeout must be 1-86400 seconds") }
+    }
 
     func run() async throws {
         let state = try? StateFile(path: stateOptions.statePath).load()
@@ -290,9 +299,9 @@ struct LoginCommand: AsyncParsableCommand {
                                          expiresAt: Date().addingTimeInterval(Double(tokens.expiresIn ?? 3600)), scope: tokens.scope)
             try? TokenCache().store("\(state.stackId):login:\(client):", entry)
         }
-        if quiet { print(tokens.accessToken); return }
-        print("access_token: \(tokens.accessToken)\n\(decodedForDisplay(tokens.accessToken))")
-        if let id = tokens.idToken { print("\nid_token: \(id)\n\(decodedForDisplay(id))") }
+        if quiet { print(Console.safe(tokens.accessToken)); return }
+        print("access_token: \(Console.safe(tokens.accessToken))\n\(decodedForDisplay(tokens.accessToken))")
+        if let id = tokens.idToken { print("\nid_token: \(Console.safe(id))\n\(decodedForDisplay(id))") }
     }
 
     func openBrowser(_ url: String) {
