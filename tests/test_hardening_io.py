@@ -162,7 +162,7 @@ def test_login_timeout_is_range_checked(binary, tmp_path, value):
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-1", "1e9"])
 def test_jwt_leeway_is_range_checked(binary, tmp_path, value):
-    r = run(binary, "jwt", "verify", "x.y.z", "--issuer", "http://127.0.0.1:9", "--leeway", value,
+    r = run(binary, "jwt", "verify", "x.y.z", "--issuer", "http://127.0.0.1:9", f"--leeway={value}",
             env=clean_env(HOME=str(tmp_path)), timeout=30)
     one_line_error(r, "--leeway", code=64)
 
@@ -316,3 +316,44 @@ def test_max_concurrency_range_in_help(binary):
     assert r.returncode == 0
     text = " ".join(r.stdout.split())
     assert "--max-concurrency" in text and "(1-16)" in text, r.stdout
+
+
+# ---- item 12: the token cache serves only the same credentials, and stays 0600 ----
+
+@pytest.fixture
+def cognito_stack(binary, fresh_moto, tmp_path):
+    env = stack_env(fresh_moto.url, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    r = run_in(binary, tmp_path, "create", env=env)
+    assert r.returncode == 0, r.stderr
+    return tmp_path, env
+
+
+def test_cached_token_needs_the_same_password(binary, cognito_stack):
+    d, env = cognito_stack
+    first = run_in(binary, d, "token", "--password", "-q", env=env)
+    assert first.returncode == 0, first.stderr
+    token = first.stdout.strip()
+    cache = d / "cache" / "secure-api" / "tokens.json"
+    text = cache.read_text()
+    assert token in text and env["PASSWORD"] not in text and "pbkdf2-sha256$" in text
+
+    wrong = run_in(binary, d, "token", "--password", "-q", env={**env, "PASSWORD": "Wr0ng-Password!"})
+    assert wrong.returncode != 0 and token not in wrong.stdout, wrong.stdout
+    missing = run_in(binary, d, "token", "--password", "-q", env={k: v for k, v in env.items() if k != "PASSWORD"})
+    assert missing.returncode == 1 and token not in missing.stdout and "PASSWORD is not set" in missing.stderr
+
+    # The right password still gets the cached token (no new InitiateAuth needed).
+    again = run_in(binary, d, "token", "--password", "-q", env=env)
+    assert again.returncode == 0 and again.stdout.strip() == token
+
+
+def test_cache_file_with_a_wide_mode_is_narrowed(binary, cognito_stack):
+    d, env = cognito_stack
+    assert run_in(binary, d, "token", "--password", "-q", env=env).returncode == 0
+    cache = d / "cache" / "secure-api" / "tokens.json"
+    os.chmod(cache, 0o644)
+    os.chmod(cache.parent, 0o755)
+    r = run_in(binary, d, "token", "--password", "-q", env=env)  # a cache hit: nothing is written
+    assert r.returncode == 0, r.stderr
+    assert oct(os.stat(cache).st_mode & 0o777) == oct(0o600)
+    assert oct(os.stat(cache.parent).st_mode & 0o777) == oct(0o700)

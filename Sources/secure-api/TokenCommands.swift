@@ -69,16 +69,19 @@ struct TokenFetcher {
         default: clientId = try output("machine_client_id")
         }
         let key = cacheKey(flow, clientId: clientId)
-        if !options.noCache, let cached = cache.load(key) {
+        // The credential comes first: a cached token is only for whoever could get it again.
+        let credential = flow == "password" ? try readPassword() : try await machineSecret(clientId: clientId)
+        if !options.noCache, let cached = cache.load(key, credential: credential) {
             if cached.isFresh() { return cached }
             if let refresh = cached.refreshToken, flow == "password",
                let renewed = try? await refreshPassword(clientId: clientId, refreshToken: refresh) {
-                try? cache.store(key, renewed)
+                try? cache.store(key, renewed, credential: credential)
                 return renewed
             }
         }
-        let entry = flow == "password" ? try await password(clientId: clientId) : try await machine(clientId: clientId)
-        if !options.noCache { try cache.store(key, entry) }
+        let entry = flow == "password" ? try await password(clientId: clientId, password: credential)
+            : try await machine(clientId: clientId, secret: credential)
+        if !options.noCache { try cache.store(key, entry, credential: credential) }
         return entry
     }
 
@@ -87,17 +90,18 @@ struct TokenFetcher {
         return v
     }
 
-    func password(clientId: String) async throws -> TokenCache.Entry {
-        let pw: String
+    func readPassword() throws -> String {
         if options.passwordStdin {
-            pw = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .newlines)
+            return String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .newlines)
         } else if let p = ProcessInfo.processInfo.environment["PASSWORD"], !p.isEmpty {
-            pw = p
-        } else {
-            throw CLIError("PASSWORD is not set (export PASSWORD=... or use --password-stdin)")
+            return p
         }
+        throw CLIError("PASSWORD is not set (export PASSWORD=... or use --password-stdin)")
+    }
+
+    func password(clientId: String, password: String) async throws -> TokenCache.Entry {
         let result = try await CognitoIdentityProvider(client: try client())
-            .initiateAuth(clientId: clientId, username: try output("test_username"), password: pw)
+            .initiateAuth(clientId: clientId, username: try output("test_username"), password: password)
         return try entry(result, refresh: nil)
     }
 
@@ -112,11 +116,16 @@ struct TokenFetcher {
                                 expiresAt: Date().addingTimeInterval(Double(r["ExpiresIn"]?.int ?? 3600)), scope: nil)
     }
 
-    func machine(clientId: String) async throws -> TokenCache.Entry {
-        let url = try tokenURL()
+    /// The machine client's secret, read from Cognito with the caller's AWS credentials.
+    func machineSecret(clientId: String) async throws -> String {
         let description = try await CognitoIdentityProvider(client: try client())
             .describeUserPoolClient(userPoolId: try output("user_pool_id"), clientId: clientId)
         guard let secret = description["ClientSecret"]?.string else { throw CLIError("the machine client has no secret") }
+        return secret
+    }
+
+    func machine(clientId: String, secret: String) async throws -> TokenCache.Entry {
+        let url = try tokenURL()
         let scopes = options.scopes.isEmpty ? state.config.qualifiedScopes : options.scopes
         let t = try await TokenClient().clientCredentials(tokenURL: url, clientId: clientId, clientSecret: secret, scopes: scopes)
         return TokenCache.Entry(accessToken: t.accessToken, idToken: t.idToken, refreshToken: t.refreshToken,
@@ -297,7 +306,7 @@ struct LoginCommand: AsyncParsableCommand {
         if let state {
             let entry = TokenCache.Entry(accessToken: tokens.accessToken, idToken: tokens.idToken, refreshToken: tokens.refreshToken,
                                          expiresAt: Date().addingTimeInterval(Double(tokens.expiresIn ?? 3600)), scope: tokens.scope)
-            try? TokenCache().store("\(state.stackId):login:\(client):", entry)
+            try? TokenCache().store("\(state.stackId):login:\(client):", entry, credential: nil)
         }
         if quiet { print(Console.safe(tokens.accessToken)); return }
         print("access_token: \(Console.safe(tokens.accessToken))\n\(decodedForDisplay(tokens.accessToken))")
