@@ -68,7 +68,8 @@ public struct TokenCache: Sendable {
     func readPrivate() -> Data? {
         let dir = (path as NSString).deletingLastPathComponent
         var info = stat()
-        guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_uid == getuid() else { return nil }
+        // stat, not lstat: a symlinked cache is written through (AtomicFile), so it is read through too.
+        guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_uid == getuid() else { return nil }
         if info.st_mode & 0o077 != 0, chmod(path, 0o600) != 0 { return nil }
         if stat(dir, &info) == 0, info.st_uid == getuid(), info.st_mode & 0o077 != 0 { _ = chmod(dir, 0o700) }
         return FileManager.default.contents(atPath: path)

@@ -124,9 +124,9 @@ struct SignCommand: AsyncParsableCommand {
     func customEndpoint(region: String) throws -> Endpoint? {
         let env = aws.session.environment
         if let known = AWSService.all.first(where: { $0.signingName == service || $0.name == service }) {
-            let resolver = EndpointResolver(flag: aws.endpointURL, environment: env, region: region)
-            let (endpoint, source) = try resolver.resolve(known)
-            return source.hasPrefix("AWS default") ? nil : endpoint
+            let endpoint = try EndpointResolver(flag: aws.endpointURL, environment: env, region: region).resolve(known).endpoint
+            let awsDefault = try EndpointResolver(flag: nil, environment: [:], region: region).resolve(known).endpoint
+            return endpoint == awsDefault ? nil : endpoint
         }
         for (value, source) in [(aws.endpointURL, "--endpoint-url"), (env["AWS_ENDPOINT_URL"], "AWS_ENDPOINT_URL")] {
             guard let value, !value.isEmpty else { continue }
