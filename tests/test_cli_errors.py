@@ -38,7 +38,7 @@ def test_malformed_credentials_file(binary, tmp_path):
     creds.write_text("[default]\naws_access_key_id = AKID\nthis line is nonsense\n")
     r = run(binary, "sign", "--service", "sts", input=REQUEST,
             env=clean_env(HOME=str(tmp_path), AWS_REGION="us-east-1", AWS_SHARED_CREDENTIALS_FILE=str(creds)))
-    one_line_error(r, "malformed AWS config file", str(creds), "line 3")
+    one_line_error(r, "malformed AWS credentials file", str(creds), "line 3")
 
 
 def test_unreadable_credentials_file(binary, tmp_path):
@@ -46,7 +46,7 @@ def test_unreadable_credentials_file(binary, tmp_path):
     creds.mkdir()  # a directory cannot be read as a file, even by root
     r = run(binary, "sign", "--service", "sts", input=REQUEST,
             env=clean_env(HOME=str(tmp_path), AWS_REGION="us-east-1", AWS_SHARED_CREDENTIALS_FILE=str(creds)))
-    one_line_error(r, "cannot read AWS config file", str(creds))
+    one_line_error(r, "cannot read AWS credentials file", str(creds))
 
 
 def test_unknown_profile(binary, tmp_path):

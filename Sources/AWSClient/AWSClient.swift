@@ -213,12 +213,12 @@ public struct AWSClient: Sendable {
         let requestId = response.header("x-amzn-RequestId") ?? response.header("x-amz-request-id")
         var code: String?
         var message = ""
-        if let headerType = response.header("x-amzn-ErrorType"), !headerType.isEmpty {
-            code = String(headerType.split(separator: ":").first ?? "")
+        if let headerType = response.header("x-amzn-ErrorType"), !sanitizeErrorCode(headerType).isEmpty {
+            code = sanitizeErrorCode(headerType)
         }
         if let json = try? JSON(parsing: response.body), case .object(let o) = json {
-            if code == nil, let t = (o["__type"] ?? o["code"] ?? o["Code"])?.string {
-                code = String(t.split(separator: "#").last ?? Substring(t))
+            if code == nil, let t = (o["__type"] ?? o["code"] ?? o["Code"])?.string, !sanitizeErrorCode(t).isEmpty {
+                code = sanitizeErrorCode(t)
             }
             message = (o["message"] ?? o["Message"] ?? o["errorMessage"])?.string ?? ""
         } else if let xml = try? XMLNode(parsing: response.body), let c = xml.value("Code") {
@@ -233,6 +233,14 @@ public struct AWSClient: Sendable {
         return AWSServiceError(service: service.name, operation: operation,
                                code: code ?? Self.codeForStatus(response.status), message: message,
                                httpStatus: response.status, requestId: requestId)
+    }
+
+    /// As botocore's parsers and smithy-rs `sanitize_error_code`: drop what follows ':' (a URL
+    /// some services append), then what precedes the last '#' (the shape's namespace).
+    public static func sanitizeErrorCode(_ raw: String) -> String {
+        let beforeColon = raw.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        let afterHash = beforeColon.split(separator: "#", omittingEmptySubsequences: false).last ?? beforeColon
+        return afterHash.trimmingCharacters(in: .whitespaces)
     }
 
     static func codeForStatus(_ status: Int) -> String {

@@ -8,8 +8,9 @@ public enum AtomicFile {
         public var description: String
     }
 
-    public static func write(_ bytes: [UInt8], to path: String) throws {
+    public static func write(_ bytes: [UInt8], to link: String) throws {
         func fail(_ what: String) -> WriteError { WriteError(description: "\(what): \(String(cString: strerror(errno)))") }
+        let path = try resolvingSymlink(link)
         let dir = (path as NSString).deletingLastPathComponent
         let tmp = "\(path).tmp.\(getpid())"
         unlink(tmp)  // a leftover of a killed run with our pid; O_EXCL below refuses anything else
@@ -27,5 +28,17 @@ public enum AtomicFile {
         guard rename(tmp, path) == 0 else { let e = fail("cannot replace \(path)"); unlink(tmp); throw e }
         let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_CLOEXEC)
         if dfd >= 0 { _ = fsync(dfd); close(dfd) }
+    }
+
+    /// A path that is a symbolic link is written through to its target, in the target's
+    /// directory (so the rename stays atomic and the link stays a link); a dangling link is refused.
+    public static func resolvingSymlink(_ path: String) throws -> String {
+        var info = stat()
+        guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFLNK else { return path }
+        guard let resolved = realpath(path, nil) else {
+            throw WriteError(description: "\(path) is a symbolic link whose target cannot be resolved (\(String(cString: strerror(errno)))): refusing to replace the link")
+        }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 }

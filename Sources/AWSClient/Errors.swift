@@ -22,8 +22,8 @@ public struct AWSServiceError: Error, Sendable, CustomStringConvertible {
 public enum AWSClientError: Error, Sendable, CustomStringConvertible {
     case noCredentials(String)
     case incompleteCredentials(String)
-    case unreadableConfigFile(path: String)
-    case malformedConfigFile(path: String, line: Int, reason: String)
+    case unreadableConfigFile(path: String, kind: SharedConfigFile.Kind)
+    case malformedConfigFile(path: String, kind: SharedConfigFile.Kind, line: Int, reason: String)
     case unknownProfile(profile: String, source: String, searched: [String])
     case noRegion
     case invalidRegion(String, source: String)
@@ -31,14 +31,15 @@ public enum AWSClientError: Error, Sendable, CustomStringConvertible {
     case transport(service: String, operation: String, TransportError, attempts: Int)
     case malformedResponse(service: String, operation: String, reason: String)
     case retryQuotaExhausted(service: String, operation: String, last: String)
+    case invalidSetting(name: String, value: String, rule: String)
 
     public var description: String {
         switch self {
         case .noCredentials(let m): return "no AWS credentials found: \(m)"
         case .incompleteCredentials(let m): return "incomplete AWS credentials: \(m)"
-        case .unreadableConfigFile(let p): return "cannot read AWS config file \(p) (check its permissions)"
-        case .malformedConfigFile(let p, let line, let r):
-            return line > 0 ? "malformed AWS config file \(p), line \(line): \(r)" : "malformed AWS config file \(p): \(r)"
+        case .unreadableConfigFile(let p, let kind): return "cannot read AWS \(kind) file \(p) (check its permissions)"
+        case .malformedConfigFile(let p, let kind, let line, let r):
+            return line > 0 ? "malformed AWS \(kind) file \(p), line \(line): \(r)" : "malformed AWS \(kind) file \(p): \(r)"
         case .unknownProfile(let p, let source, let searched):
             return "profile '\(p)' (from \(source)) not found in \(searched.joined(separator: " or "))"
         case .noRegion: return "no AWS region: pass --region, set AWS_REGION or AWS_DEFAULT_REGION, or add 'region' to your profile"
@@ -48,6 +49,7 @@ public enum AWSClientError: Error, Sendable, CustomStringConvertible {
             return "\(s) \(o): \(e)" + (attempts > 1 ? " (after \(attempts) attempts)" : "")
         case .malformedResponse(let s, let o, let r): return "\(s) \(o): malformed response: \(r)"
         case .retryQuotaExhausted(let s, let o, let last): return "\(s) \(o): retry quota exhausted; last error: \(last)"
+        case .invalidSetting(let n, let v, let rule): return "\(n) must be \(rule), not '\(v.prefix(40))'"
         }
     }
 }

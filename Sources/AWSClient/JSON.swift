@@ -79,7 +79,9 @@ public enum JSON: Sendable, Equatable {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
+            // DEL, C1 and bidi overrides too: same JSON, and printed JSON stays terminal-safe.
+            case _ where scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value)
+                || (0x202a...0x202e).contains(scalar.value) || (0x2066...0x2069).contains(scalar.value):
                 let hex = String(scalar.value, radix: 16)
                 out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
             default: out.unicodeScalars.append(scalar)

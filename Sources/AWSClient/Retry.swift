@@ -22,10 +22,16 @@ public final class RetryPolicy: Sendable {
     }
 
     /// `AWS_MAX_ATTEMPTS` (default 3), as the SDKs read it.
-    public static func fromEnvironment(_ env: [String: String]) -> RetryPolicy {
-        let attempts = env["AWS_MAX_ATTEMPTS"].flatMap(Int.init).flatMap { $0 >= 1 ? $0 : nil } ?? 3
+    public static func fromEnvironment(_ env: [String: String]) throws -> RetryPolicy {
+        var attempts = 3
+        if let text = env["AWS_MAX_ATTEMPTS"] {
+            guard let n = Int(text), (1...100).contains(n) else {
+                throw AWSClientError.invalidSetting(name: "AWS_MAX_ATTEMPTS", value: text, rule: "an integer from 1 to 100")
+            }
+            attempts = n
+        }
         // Only for tests of the retry path: scale the backoff down (never set in normal use).
-        let base = env["SECURE_API_RETRY_BASE_SECONDS"].flatMap(Double.init) ?? 1.0
+        let base = try SessionOptions.number(env, "SECURE_API_RETRY_BASE_SECONDS", in: 0...60, rule: "a number of seconds from 0 to 60") ?? 1.0
         return RetryPolicy(maxAttempts: attempts, baseDelaySeconds: base)
     }
 

@@ -35,16 +35,26 @@ public struct SessionOptions: Sendable {
         let credentials = try CredentialsChain.resolve(environment: environment, shared: shared,
                                                        profileFlagGiven: profile != nil)
         return AWSConfiguration(credentials: credentials, region: region, regionSource: regionSource,
-                                endpoints: endpoints, retry: RetryPolicy.fromEnvironment(environment),
-                                timeouts: Self.timeouts(environment), log: verbose ? log : nil)
+                                endpoints: endpoints, retry: try RetryPolicy.fromEnvironment(environment),
+                                timeouts: try Self.timeouts(environment), log: verbose ? log : nil)
     }
 }
 
 extension SessionOptions {
     /// Per-request timeout: SECURE_API_HTTP_TIMEOUT_SECONDS (default 60), connect at most 10 s.
-    static func timeouts(_ env: [String: String]) -> HTTPTimeouts {
-        let total = env["SECURE_API_HTTP_TIMEOUT_SECONDS"].flatMap(Double.init).map { max(1, $0) } ?? 60
+    static func timeouts(_ env: [String: String]) throws -> HTTPTimeouts {
+        let total = try number(env, "SECURE_API_HTTP_TIMEOUT_SECONDS", in: 1...86_400, rule: "a number of seconds from 1 to 86400") ?? 60
         return HTTPTimeouts(connectMilliseconds: Int(min(10, total) * 1000), totalMilliseconds: Int(total * 1000))
+    }
+
+    /// A numeric setting from the environment, range-checked before any conversion can trap
+    /// (inf, nan and 1e30 all parse as Doubles); nil when unset.
+    static func number(_ env: [String: String], _ name: String, in range: ClosedRange<Double>, rule: String) throws -> Double? {
+        guard let text = env[name] else { return nil }
+        guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite, range.contains(value) else {
+            throw AWSClientError.invalidSetting(name: name, value: text, rule: rule)
+        }
+        return value
     }
 }
 

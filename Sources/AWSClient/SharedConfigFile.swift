@@ -4,7 +4,10 @@ import Foundation
 /// `[profile NAME]` (except `[default]`); in `credentials` they are `[NAME]`.
 /// Indented lines belong to a nested sub-section (e.g. `s3 =` settings) and are skipped.
 public struct SharedConfigFile: Sendable {
-    public enum Kind: Sendable { case credentials, config }
+    public enum Kind: String, Sendable, CustomStringConvertible {
+        case credentials, config
+        public var description: String { rawValue }
+    }
     public let path: String
     public let profiles: [String: [String: String]]
 
@@ -20,13 +23,13 @@ public struct SharedConfigFile: Sendable {
             if trimmed.isEmpty || trimmed.hasPrefix("#") || trimmed.hasPrefix(";") { continue }
             if let first = line.first, first == " " || first == "\t" {
                 guard current != nil else {
-                    throw AWSClientError.malformedConfigFile(path: path, line: lineNumber, reason: "indented line outside a section")
+                    throw AWSClientError.malformedConfigFile(path: path, kind: kind, line: lineNumber, reason: "indented line outside a section")
                 }
                 continue  // nested sub-section value
             }
             if trimmed.hasPrefix("[") {
                 guard trimmed.hasSuffix("]") else {
-                    throw AWSClientError.malformedConfigFile(path: path, line: lineNumber, reason: "section header without ']'")
+                    throw AWSClientError.malformedConfigFile(path: path, kind: kind, line: lineNumber, reason: "section header without ']'")
                 }
                 var name = trimmed.dropFirst().dropLast().trimmingCharacters(in: .whitespaces)
                 if kind == .config {
@@ -40,17 +43,17 @@ public struct SharedConfigFile: Sendable {
                     }
                 }
                 guard !name.isEmpty else {
-                    throw AWSClientError.malformedConfigFile(path: path, line: lineNumber, reason: "empty section name")
+                    throw AWSClientError.malformedConfigFile(path: path, kind: kind, line: lineNumber, reason: "empty section name")
                 }
                 current = name
                 if profiles[name] == nil { profiles[name] = [:] }
                 continue
             }
             guard let eq = trimmed.firstIndex(of: "=") else {
-                throw AWSClientError.malformedConfigFile(path: path, line: lineNumber, reason: "expected 'key = value'")
+                throw AWSClientError.malformedConfigFile(path: path, kind: kind, line: lineNumber, reason: "expected 'key = value'")
             }
             guard let section = current else {
-                throw AWSClientError.malformedConfigFile(path: path, line: lineNumber, reason: "setting outside a [section]")
+                throw AWSClientError.malformedConfigFile(path: path, kind: kind, line: lineNumber, reason: "setting outside a [section]")
             }
             let key = trimmed[..<eq].trimmingCharacters(in: .whitespaces).lowercased()
             var value = trimmed[trimmed.index(after: eq)...].trimmingCharacters(in: .whitespaces)
@@ -59,7 +62,7 @@ public struct SharedConfigFile: Sendable {
                 if let r = value.range(of: marker) { value = String(value[..<r.lowerBound]).trimmingCharacters(in: .whitespaces) }
             }
             guard !key.isEmpty else {
-                throw AWSClientError.malformedConfigFile(path: path, line: lineNumber, reason: "empty key")
+                throw AWSClientError.malformedConfigFile(path: path, kind: kind, line: lineNumber, reason: "empty key")
             }
             profiles[section, default: [:]][key] = value
         }
@@ -67,13 +70,15 @@ public struct SharedConfigFile: Sendable {
     }
 
     /// Loads a file; a missing file is `nil` (that is normal), an unreadable one an error.
+    /// Read through a file handle, so /dev/null and pipes read as the (empty) text they hold,
+    /// as the AWS CLI reads them.
     public static func load(path: String, kind: Kind) throws -> SharedConfigFile? {
         guard FileManager.default.fileExists(atPath: path) else { return nil }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw AWSClientError.unreadableConfigFile(path: path)
-        }
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw AWSClientError.unreadableConfigFile(path: path, kind: kind) }
+        defer { try? handle.close() }
+        guard let data = try? handle.readToEnd() ?? Data() else { throw AWSClientError.unreadableConfigFile(path: path, kind: kind) }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw AWSClientError.malformedConfigFile(path: path, line: 0, reason: "not UTF-8 text")
+            throw AWSClientError.malformedConfigFile(path: path, kind: kind, line: 0, reason: "not UTF-8 text")
         }
         return try SharedConfigFile(path: path, kind: kind, text: text)
     }

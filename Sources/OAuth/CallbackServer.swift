@@ -31,7 +31,7 @@ public enum CallbackError: Error, Equatable, CustomStringConvertible {
         case .socket(let reason):
             return "could not listen for the login callback: \(reason)"
         case .timedOut(let seconds):
-            return "no login callback within \(Int(seconds)) s"
+            return "no login callback within \(String(format: "%.0f", seconds)) s"
         case .stateMismatch:
             return "login callback refused: its state does not match this login (forged or stale redirect)"
         case .authorizationFailed(let error, let text):
@@ -42,7 +42,7 @@ public enum CallbackError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// Receives the browser's redirect after login: a one-request-at-a-time HTTP listener on
+/// Receives the browser's redirect after login: an HTTP listener on
 /// 127.0.0.1 at the redirect URI's port. It answers only the redirect path (404 otherwise),
 /// checks `state`, shows the browser a short page and hands back the code.
 public final class CallbackServer: Sendable {
@@ -86,30 +86,88 @@ public final class CallbackServer: Sendable {
 
     // MARK: socket loop
 
+    /// One poll() loop over the listener and every open connection, so connections are served
+    /// side by side: idle or slow sockets (a browser's speculative preconnects, a local
+    /// attacker) cannot hold up the real redirect.
     private func serve(expectedState: String, timeout: TimeInterval, cancelled: CancellationFlag) throws -> AuthorizationCallback {
         let deadline = Date().addingTimeInterval(timeout)
+        var clients: [Connection] = []
+        defer { for c in clients { close(c.fd) } }
         while true {
             if cancelled.isSet { throw CallbackError.cancelled }
             let remaining = deadline.timeIntervalSinceNow
             if remaining <= 0 { throw CallbackError.timedOut(seconds: timeout) }
-            // Short slices so cancellation is noticed promptly.
-            guard try Self.waitReadable(listener, seconds: min(remaining, 0.2)) else { continue }
-            let client = accept(listener, nil, nil)
-            if client < 0 { continue }  // the peer gave up between poll and accept
-            defer { close(client) }
+            let now = Date()
             // A slow or silent client gets a few seconds, never the whole login's time.
-            let requestDeadline = min(deadline, Date().addingTimeInterval(5))
-            guard let target = Self.readRequestTarget(client, deadline: requestDeadline) else {
-                Self.respond(client, status: "400 Bad Request", message: "Malformed request.")
-                continue
+            for c in clients where c.deadline <= now { close(c.fd) }
+            clients.removeAll { $0.deadline <= now }
+            var entries = [pollfd(fd: listener, events: Int16(POLLIN), revents: 0)]
+                + clients.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
+            // Short slices so cancellation and per-connection deadlines are noticed promptly.
+            let ready = poll(&entries, nfds_t(entries.count), Int32(max(1, (min(remaining, 0.2) * 1000).rounded(.up))))
+            if ready < 0 {
+                if errno == EINTR { continue }
+                throw CallbackError.socket("poll: \(errnoText())")
             }
-            switch handle(method: target.method, target: target.target, expectedState: expectedState) {
-            case .answer(let status, let message):
-                Self.respond(client, status: status, message: message)
-            case .finish(let status, let message, let result):
-                Self.respond(client, status: status, message: message)
-                return try result.get()
+            if ready == 0 { continue }
+            var finished: [Int32] = []
+            for (index, entry) in entries.enumerated().dropFirst() where entry.revents != 0 {
+                let client = clients[index - 1]
+                guard let head = client.readHead() else {
+                    if client.failed { Self.respond(client.fd, status: "400 Bad Request", message: "Malformed request.") }
+                    if client.failed || client.closed { finished.append(client.fd) }
+                    continue
+                }
+                finished.append(client.fd)
+                guard let target = Self.requestTarget(head) else {
+                    Self.respond(client.fd, status: "400 Bad Request", message: "Malformed request.")
+                    continue
+                }
+                switch handle(method: target.method, target: target.target, expectedState: expectedState) {
+                case .answer(let status, let message):
+                    Self.respond(client.fd, status: status, message: message)
+                case .finish(let status, let message, let result):
+                    Self.respond(client.fd, status: status, message: message)
+                    return try result.get()
+                }
             }
+            for fd in finished { close(fd) }
+            clients.removeAll { finished.contains($0.fd) }
+            if entries[0].revents != 0 {
+                let fd = accept(listener, nil, nil)
+                if fd >= 0 {
+                    // Bounded: the oldest connection makes room for a new one.
+                    if clients.count >= Self.maxConnections { close(clients.removeFirst().fd) }
+                    clients.append(Connection(fd: fd, deadline: min(deadline, Date().addingTimeInterval(5))))
+                }  // else the peer gave up between poll and accept
+            }
+        }
+    }
+
+    static let maxConnections = 64
+
+    /// One accepted connection whose request head is still arriving.
+    private final class Connection {
+        let fd: Int32
+        let deadline: Date
+        var head: [UInt8] = []
+        var failed = false
+        var closed = false
+
+        init(fd: Int32, deadline: Date) {
+            self.fd = fd
+            self.deadline = deadline
+        }
+
+        /// Reads what poll() said is there; the whole head once it has arrived (up to 16 KiB).
+        func readHead() -> [UInt8]? {
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { closed = true; return nil }
+            head.append(contentsOf: buffer[0..<n])
+            if CallbackServer.contains(head, [13, 10, 13, 10]) { return head }
+            if head.count >= 16_384 { failed = true }
+            return nil
         }
     }
 
@@ -189,29 +247,8 @@ public final class CallbackServer: Sendable {
         return (fd, UInt16(bigEndian: actual.sin_port))
     }
 
-    /// poll() for readability; false on timeout or EINTR.
-    private static func waitReadable(_ fd: Int32, seconds: TimeInterval) throws -> Bool {
-        var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        let result = poll(&entry, 1, Int32(max(1, (seconds * 1000).rounded(.up))))
-        if result < 0 {
-            if errno == EINTR { return false }
-            throw CallbackError.socket("poll: \(errnoText())")
-        }
-        return result > 0
-    }
-
-    /// Reads the request head (up to 16 KiB) and returns the method and target of its request line.
-    private static func readRequestTarget(_ fd: Int32, deadline: Date) -> (method: String, target: String)? {
-        var head = [UInt8]()
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let terminator: [UInt8] = [13, 10, 13, 10]
-        while !contains(head, terminator) {
-            let remaining = deadline.timeIntervalSinceNow
-            guard remaining > 0, head.count < 16_384, (try? waitReadable(fd, seconds: remaining)) == true else { return nil }
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n <= 0 { return nil }
-            head.append(contentsOf: buffer[0..<n])
-        }
+    /// The method and target of a request head's request line.
+    private static func requestTarget(_ head: [UInt8]) -> (method: String, target: String)? {
         guard let lineEnd = head.firstIndex(of: 13) else { return nil }
         let words = String(decoding: head[..<lineEnd], as: UTF8.self).split(separator: " ")
         guard words.count == 3, words[2].hasPrefix("HTTP/") else { return nil }

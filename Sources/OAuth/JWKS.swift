@@ -23,6 +23,16 @@ public struct JWK: Sendable, Equatable {
     public var isRS256SigningKey: Bool {
         (use == nil || use == "sig") && (alg == nil || alg == "RS256")
     }
+
+    /// RSA keys shorter than this are refused (NIST SP 800-57, RFC 7518 section 3.3).
+    public static let minimumModulusBits = 2048
+
+    /// The modulus length in bits, leading zero bytes ignored.
+    public var modulusBits: Int {
+        let significant = modulus.drop { $0 == 0 }
+        guard let first = significant.first else { return 0 }
+        return (significant.count - 1) * 8 + (8 - first.leadingZeroBitCount)
+    }
 }
 
 /// A JSON Web Key Set: the RSA keys by `kid`. Keys of other types (EC, oct) are skipped, since
@@ -53,16 +63,17 @@ public struct JWKS: Sendable, Equatable {
         self.keys = keys
     }
 
-    /// The RS256 signing key with this kid, if any.
-    public func signingKey(kid: String) -> JWK? {
-        keys.first { $0.kid == kid && $0.isRS256SigningKey }
+    /// The RS256 signing keys with this kid: usually one, but a set may repeat a kid (during a
+    /// rotation, by mistake), and then each is tried.
+    public func signingKeys(kid: String) -> [JWK] {
+        keys.filter { $0.kid == kid && $0.isRS256SigningKey }
     }
 }
 
 /// Where the keys that sign a token can be found.
 public protocol JWKProvider: Sendable {
-    /// The RS256 signing key with this kid, or nil when the issuer does not publish one.
-    func signingKey(kid: String) async throws -> JWK?
+    /// The RS256 signing keys with this kid; empty when the issuer does not publish one.
+    func signingKeys(kid: String) async throws -> [JWK]
 }
 
 extension JWKS: JWKProvider {}
@@ -73,12 +84,18 @@ public enum JWKSError: Error, Equatable, CustomStringConvertible {
     case fetchFailed(url: String, reason: String)
     /// The OIDC discovery document is unusable (no jwks_uri, or it names another issuer).
     case discoveryFailed(issuer: String, reason: String)
+    /// A JWKS or discovery document larger than `fetchLimitBytes`.
+    case tooLarge(url: String, bytes: Int)
 
     public var description: String {
         switch self {
         case .invalidDocument(let reason): return "invalid JWKS: \(reason)"
         case .fetchFailed(let url, let reason): return "could not fetch \(url): \(reason)"
         case .discoveryFailed(let issuer, let reason): return "OIDC discovery for \(issuer) failed: \(reason)"
+        case .tooLarge(let url, let bytes): return "refused \(url): \(bytes) bytes is over the \(fetchLimitBytes)-byte limit for a JWKS or discovery document"
         }
     }
 }
+
+/// Largest JWKS or discovery document accepted (real ones are a few KiB).
+public let fetchLimitBytes = 1 << 20

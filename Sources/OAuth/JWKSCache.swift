@@ -22,14 +22,15 @@ public actor JWKSCache {
         self.refetchInterval = refetchInterval
     }
 
-    /// The RS256 signing key `kid` at `location`: from the cache, else after (re)fetching.
-    public func signingKey(kid: String, location: JWKSLocation, now: Date = Date()) async throws -> JWK? {
+    /// The RS256 signing keys `kid` at `location`: from the cache, else after (re)fetching.
+    public func signingKeys(kid: String, location: JWKSLocation, now: Date = Date()) async throws -> [JWK] {
         let url = try await jwksURL(for: location)
         if let cached = keySets[url] {
-            if let key = cached.jwks.signingKey(kid: kid) { return key }
-            guard now.timeIntervalSince(cached.fetchedAt) >= refetchInterval else { return nil }
+            let keys = cached.jwks.signingKeys(kid: kid)
+            if !keys.isEmpty { return keys }
+            guard now.timeIntervalSince(cached.fetchedAt) >= refetchInterval else { return [] }
         }
-        return try await fetch(url: url, now: now).signingKey(kid: kid)
+        return try await fetch(url: url, now: now).signingKeys(kid: kid)
     }
 
     /// How many times the document at `url` has been fetched (for diagnostics and tests).
@@ -71,7 +72,7 @@ public struct RemoteJWKS: JWKProvider {
         self.location = location
     }
 
-    public func signingKey(kid: String) async throws -> JWK? {
-        try await cache.signingKey(kid: kid, location: location)
+    public func signingKeys(kid: String) async throws -> [JWK] {
+        try await cache.signingKeys(kid: kid, location: location)
     }
 }

@@ -12,6 +12,8 @@ public enum JWTError: Error, Equatable, CustomStringConvertible {
     case unknownKeyID(String)
     /// The JWKS key with this `kid` is not a usable RSA public key.
     case unusableKey(kid: String)
+    /// The JWKS key with this `kid` is an RSA key shorter than 2048 bits.
+    case weakKey(kid: String, bits: Int)
     /// The signature does not verify with the key named by `kid`.
     case badSignature(kid: String)
     /// A claim the checks need is absent or has the wrong JSON type.
@@ -44,6 +46,8 @@ public enum JWTError: Error, Equatable, CustomStringConvertible {
             return "unknown key id: no RS256 signing key with kid \"\(kid)\" in the JWKS"
         case .unusableKey(let kid):
             return "the JWKS key \"\(kid)\" is not a usable RSA public key"
+        case .weakKey(let kid, let bits):
+            return "the JWKS key \"\(kid)\" is a \(bits)-bit RSA key: keys under \(JWK.minimumModulusBits) bits are refused"
         case .badSignature(let kid):
             return "bad signature: the JWT does not verify with key \"\(kid)\" (altered, or signed by another key)"
         case .invalidClaim(let name, let reason):

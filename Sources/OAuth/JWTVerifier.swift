@@ -61,20 +61,31 @@ public struct JWTVerifier: Sendable {
         guard jwt.header.alg == "RS256" else { throw JWTError.unsupportedAlgorithm(jwt.header.alg) }
         guard jwt.header.fields["crit"] == nil else { throw JWTError.malformed("unsupported critical header parameters") }
         guard let kid = jwt.header.kid else { throw JWTError.missingKeyID }
-        guard let key = try await keys.signingKey(kid: kid) else { throw JWTError.unknownKeyID(kid) }
-        try Self.checkSignature(jwt, key: key)
+        let candidates = try await keys.signingKeys(kid: kid)
+        guard !candidates.isEmpty else { throw JWTError.unknownKeyID(kid) }
+        try Self.checkSignature(jwt, keys: candidates)
         try checkTime(jwt.claims, now: now)
         try checkClaims(jwt.claims)
         return jwt.claims
     }
 
-    static func checkSignature(_ jwt: DecodedJWT, key: JWK) throws {
-        switch Crypto.verifyRS256(modulus: key.modulus, exponent: key.exponent, message: jwt.signingInput,
-                                  signature: jwt.signature) {
-        case .valid: return
-        case .invalid: throw JWTError.badSignature(kid: key.kid)
-        case .unusableKey: throw JWTError.unusableKey(kid: key.kid)
+    /// Valid when one of the keys sharing the kid verifies it; else the first key's refusal.
+    static func checkSignature(_ jwt: DecodedJWT, keys: [JWK]) throws {
+        var refusal: JWTError?
+        for key in keys {
+            let bits = key.modulusBits
+            guard bits >= JWK.minimumModulusBits else {
+                refusal = refusal ?? .weakKey(kid: key.kid, bits: bits)
+                continue
+            }
+            switch Crypto.verifyRS256(modulus: key.modulus, exponent: key.exponent, message: jwt.signingInput,
+                                      signature: jwt.signature) {
+            case .valid: return
+            case .invalid: refusal = refusal ?? .badSignature(kid: key.kid)
+            case .unusableKey: refusal = refusal ?? .unusableKey(kid: key.kid)
+            }
         }
+        throw refusal ?? JWTError.unknownKeyID(jwt.header.kid ?? "")
     }
 
     func checkTime(_ claims: JWTClaims, now: Date) throws {

@@ -45,5 +45,6 @@ func fetchJSON(url: String, transport: any HTTPTransport, timeouts: HTTPTimeouts
     guard (200..<300).contains(response.status) else {
         throw JWKSError.fetchFailed(url: url, reason: "HTTP \(response.status)")
     }
+    guard response.body.count <= fetchLimitBytes else { throw JWKSError.tooLarge(url: url, bytes: response.body.count) }
     return response.body
 }

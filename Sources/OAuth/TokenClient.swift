@@ -55,6 +55,7 @@ public struct TokenClient: Sendable {
             HTTPHeader("Accept", "application/json"),
         ]
         if let (id, secret) = basic {
+            guard Self.mayCarrySecret(url) else { throw TokenError.insecureEndpoint(url) }
             headers.append(HTTPHeader("Authorization", Self.basicAuthorization(clientId: id, clientSecret: secret)))
         }
         let request = HTTPRequest(method: "POST", url: url, headers: headers, body: Array(URLEncoding.formBody(form).utf8))
@@ -65,6 +66,12 @@ public struct TokenClient: Sendable {
             throw TokenError.transport("\(error)")
         }
         return try Self.parse(response)
+    }
+
+    /// https anywhere; plain http only to this machine (the tests' and emulators' endpoints).
+    static func mayCarrySecret(_ url: String) -> Bool {
+        guard let parts = URLComponents(string: url), let scheme = parts.scheme?.lowercased() else { return false }
+        return scheme == "https" || (scheme == "http" && ["localhost", "127.0.0.1"].contains(parts.host?.lowercased() ?? ""))
     }
 
     static func parse(_ response: HTTPResponse) throws -> TokenResponse {

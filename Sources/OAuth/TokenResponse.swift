@@ -51,6 +51,8 @@ public enum TokenError: Error, Equatable, CustomStringConvertible {
     case unexpectedResponse(status: Int, contentType: String?, excerpt: String)
     /// The request never got an answer.
     case transport(String)
+    /// A client secret would go over plain http to a host other than this machine.
+    case insecureEndpoint(String)
 
     public var description: String {
         switch self {
@@ -61,6 +63,8 @@ public enum TokenError: Error, Equatable, CustomStringConvertible {
                 + (excerpt.isEmpty ? "" : ": \(excerpt)")
         case .transport(let reason):
             return "token endpoint unreachable: \(reason)"
+        case .insecureEndpoint(let url):
+            return "refusing to send a client secret to \(url): the token URL must be https (http only for localhost or 127.0.0.1)"
         }
     }
 }

@@ -13,11 +13,15 @@ public struct RawHTTPRequest: Sendable {
         case empty
         case badRequestLine(String)
         case badHeaderLine(String)
+        case strayCarriageReturn(String)
+        case conflictingLength
         public var description: String {
             switch self {
             case .empty: return "the request is empty"
             case .badRequestLine(let l): return "malformed request line (want 'METHOD /path HTTP/1.1'): \(l)"
             case .badHeaderLine(let l): return "malformed header line (want 'Name: value'): \(l)"
+            case .strayCarriageReturn(let l): return "header line with a CR that does not end the line (refused: it would smuggle an unsigned header): \(l)"
+            case .conflictingLength: return "the request has both Content-Length and Transfer-Encoding (refused, RFC 9112 section 6.3)"
             }
         }
     }
@@ -49,11 +53,17 @@ public struct RawHTTPRequest: Sendable {
             }
             i += 1
         }
-        let head = String(decoding: bytes[0..<headEnd], as: UTF8.self)
-        var lines = head.split(separator: "\n", omittingEmptySubsequences: false).map {
-            $0.hasSuffix("\r") ? $0.dropLast() : $0
+        // Lines are split on bytes: in a Swift String "\r\n" is one Character, so splitting the
+        // decoded text on "\n" would leave CRLF files in one piece.
+        var lines = bytes[0..<headEnd].split(separator: 0x0a, omittingEmptySubsequences: false).map { line -> String in
+            String(decoding: line.last == 0x0d ? line.dropLast() : line, as: UTF8.self)
         }
         while let last = lines.last, last.isEmpty { lines.removeLast() }
+        // A CR anywhere else would end the line on the wire while the signer saw one header:
+        // an unsigned header smuggled past the signature.
+        if let bad = lines.first(where: { $0.utf8.contains(0x0d) }) {
+            throw lines.first == bad ? ParseError.badRequestLine(bad.debugDescription) : ParseError.strayCarriageReturn(bad.debugDescription)
+        }
         guard let requestLine = lines.first, !requestLine.isEmpty else { throw ParseError.empty }
 
         guard let firstSpace = requestLine.firstIndex(of: " "),
@@ -63,7 +73,7 @@ public struct RawHTTPRequest: Sendable {
         method = String(requestLine[..<firstSpace])
         version = String(requestLine[requestLine.index(after: lastSpace)...])
         let target = requestLine[requestLine.index(after: firstSpace)..<lastSpace]
-        guard !method.isEmpty, version.hasPrefix("HTTP/"), !target.isEmpty else {
+        guard Self.isToken(method), version.hasPrefix("HTTP/"), !target.isEmpty else {
             throw ParseError.badRequestLine(String(requestLine))
         }
         if let q = target.firstIndex(of: "?") {
@@ -87,8 +97,17 @@ public struct RawHTTPRequest: Sendable {
             }
             headers.append(HeaderField(String(line[..<colon]), String(line[line.index(after: colon)...])))
         }
+        let names = Set(headers.map { $0.name.lowercased() })
+        if names.contains("content-length") && names.contains("transfer-encoding") { throw ParseError.conflictingLength }
         self.headers = headers
         body = Array(bytes[min(bodyStart, bytes.count)...])
+    }
+
+    /// An HTTP token (RFC 9110 section 5.6.2), as a method or header name must be.
+    public static func isToken(_ s: String) -> Bool {
+        !s.isEmpty && s.utf8.allSatisfy { b in
+            (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || "!#$%&'*+-.^_`|~".utf8.contains(b)
+        }
     }
 
     public var signingRequest: SigningRequest {

@@ -220,9 +220,21 @@ public final class StateFile: StateStore, @unchecked Sendable {
 
     /// Takes the run's exclusive lock (a sibling `.lock` file with flock), or refuses.
     public func lock() throws {
-        let lockPath = path + ".lock"
-        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw StackError.stateIO("cannot open lock file \(lockPath): \(String(cString: strerror(errno)))") }
+        // Beside the file a symlinked state.json writes through to, so runs reaching it by the
+        // link and by its real path exclude each other.
+        let lockPath = ((try? AtomicFile.resolvingSymlink(path)) ?? path) + ".lock"
+        // O_NOFOLLOW: a symlink planted at the lock path must not aim our PID write at another
+        // file; O_NONBLOCK: a FIFO there must not hang the open. No O_TRUNC: only the holder writes.
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0o600)
+        guard fd >= 0 else {
+            if errno == ELOOP { throw StackError.stateIO("lock file \(lockPath) is a symbolic link: refusing to follow it (remove it)") }
+            throw StackError.stateIO("cannot open lock file \(lockPath): \(String(cString: strerror(errno)))")
+        }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_nlink == 1 else {
+            close(fd)
+            throw StackError.stateIO("lock file \(lockPath) is not a regular file of its own (a directory, device, FIFO or hard link): refusing to use it")
+        }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             var holder = "pid unknown"
             var buf = [UInt8](repeating: 0, count: 32)

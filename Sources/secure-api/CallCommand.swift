@@ -1,6 +1,7 @@
 import AWSClient
 import ArgumentParser
 import Foundation
+import SigV4
 
 /// A raw, signed call to any operation of the services we know — the learner's window on
 /// the wire (`-v` shows the request and response).
@@ -21,6 +22,18 @@ struct CallCommand: AsyncParsableCommand {
     @Option(help: "HTTP method (REST services).") var method: String?
     @Option(help: "Request path, already escaped (REST services), e.g. /v2/apis.") var path: String?
     @OptionGroup var aws: AWSOptions
+
+    func validate() throws {
+        if let method, !RawHTTPRequest.isToken(method) { throw ValidationError("--method must be an HTTP method token (letters, e.g. GET)") }
+        if let path {
+            // Appended to the endpoint URL: a leading '/' keeps it out of the authority (no
+            // '@evil.example' turning the endpoint into a user name); CR/LF would split the request.
+            guard path.hasPrefix("/") else { throw ValidationError("--path must start with '/' (and so has no '@' before it)") }
+            if path.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0 == " " }) {
+                throw ValidationError("--path may not contain spaces or control characters (CR, LF, ...): escape them")
+            }
+        }
+    }
 
     func run() async throws {
         guard let svc = AWSService.all.first(where: { $0.name == service || $0.signingName == service }) else {

@@ -16,9 +16,14 @@ enum Console {
         emit(STDERR_FILENO, line + "\n")
     }
 
+    /// A `--verbose` line: AWS's answers are outside text.
+    static func verbose(_ line: String) {
+        info(dim(safe(line)))
+    }
+
     static func error(_ message: String) {
         let prefix = colorEnabled ? "\u{1B}[31msecure-api: error:\u{1B}[0m " : "secure-api: error: "
-        emit(STDERR_FILENO, prefix + message + "\n")
+        emit(STDERR_FILENO, prefix + safe(message) + "\n")
     }
 
     private static let writeLock = NSLock()
@@ -39,24 +44,34 @@ enum Console {
         }
     }
 
-    static func dim(_ s: String) -> String { colorEnabled ? "\u{1B}[2m\(s)\u{1B}[0m" : s }
-    static func green(_ s: String) -> String { colorEnabled ? "\u{1B}[32m\(s)\u{1B}[0m" : s }
-    static func yellow(_ s: String) -> String { colorEnabled ? "\u{1B}[33m\(s)\u{1B}[0m" : s }
-    static func red(_ s: String) -> String { colorEnabled ? "\u{1B}[31m\(s)\u{1B}[0m" : s }
-
-    /// Text from outside (IDs, attribute values) with control characters escaped, so it can
-    /// never move the cursor or recolour the terminal.
-    static func escaped(_ s: String) -> String {
+    /// Text from outside (IDs, kids, error_description, headers, AWS messages) made safe for a
+    /// terminal: control characters (C0, DEL, C1: ESC sequences, CR overwrites) and bidi
+    /// overrides are shown escaped, so nothing received can move the cursor, recolour, retitle
+    /// or reorder what the user reads.
+    static func safe(_ text: String) -> String {
         var out = ""
-        for scalar in s.unicodeScalars {
-            if scalar.value < 0x20 || scalar.value == 0x7f || (0x80...0x9f).contains(scalar.value) {
-                out += String(format: "\\u{%x}", scalar.value)
-            } else {
-                out.unicodeScalars.append(scalar)
+        for scalar in text.unicodeScalars {
+            switch scalar.value {
+            case 0x0a: out += "\\n"
+            case 0x0d: out += "\\r"
+            case 0x09: out += "\\t"
+            case 0x00...0x1f, 0x7f...0x9f: out += String(format: "\\x%02x", scalar.value)
+            case 0x202a...0x202e, 0x2066...0x2069: out += String(format: "\\u{%04x}", scalar.value)
+            default: out.unicodeScalars.append(scalar)
             }
         }
         return out
     }
+
+    /// As `safe`, keeping line breaks: for multi-line text such as decoded token claims.
+    static func safeLines(_ text: String) -> String {
+        text.split(separator: "\n", omittingEmptySubsequences: false).map { safe(String($0)) }.joined(separator: "\n")
+    }
+
+    static func dim(_ s: String) -> String { colorEnabled ? "\u{1B}[2m\(s)\u{1B}[0m" : s }
+    static func green(_ s: String) -> String { colorEnabled ? "\u{1B}[32m\(s)\u{1B}[0m" : s }
+    static func yellow(_ s: String) -> String { colorEnabled ? "\u{1B}[33m\(s)\u{1B}[0m" : s }
+    static func red(_ s: String) -> String { colorEnabled ? "\u{1B}[31m\(s)\u{1B}[0m" : s }
 }
 
 /// One line for any error: our error types describe themselves; others fall back to their

@@ -43,7 +43,7 @@ struct DoctorCommand: AsyncParsableCommand {
             print("\(pad("endpoint"))\(secure_api.pad(service.name, 13))\(endpoint) (\(source)\(signing))")
         }
         let identity = try await STS(client: AWSClient(config: config)).getCallerIdentity()
-        print("\(pad("account"))\(identity.account) (\(identity.arn))")
+        print("\(pad("account"))\(Console.safe(identity.account)) (\(Console.safe(identity.arn)))")
         print("\(pad("target"))\(target.endpoints.targetDescription(account: identity.account))")
     }
 }

@@ -21,6 +21,6 @@ struct AWSOptions: ParsableArguments {
     }
 
     func configuration() throws -> AWSConfiguration {
-        try session.resolve(log: { Console.info(Console.dim($0)) })
+        try session.resolve(log: { Console.verbose($0) })
     }
 }

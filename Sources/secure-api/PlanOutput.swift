@@ -19,7 +19,7 @@ struct PlanPrinter {
         }
     }
 
-    static func value(_ v: String?) -> String { v.map { "\"\(Console.escaped($0))\"" } ?? "(none)" }
+    static func value(_ v: String?) -> String { v.map { "\"\(Console.safe($0))\"" } ?? "(none)" }
 
     func print(_ plan: StackPlan) {
         let changing = plan.items.filter { $0.action != .noop }
@@ -37,7 +37,7 @@ struct PlanPrinter {
             default: tail = item.action.rawValue
             }
             if let reason = item.reason { tail += ": \(reason)" }
-            let id = item.record?.id.map { " \(Console.escaped($0))" } ?? ""
+            let id = item.record?.id.map { " \(Console.safe($0))" } ?? ""
             line("  \(pad(Self.mark(item.action), 3)) \(pad(item.name + id, 58)) \(tail)")
             for c in item.changes {
                 line("        \(c.name): \(Self.value(c.old)) -> \(Self.value(c.new))\(c.replaces ? "  (forces replacement)" : "")")
@@ -112,7 +112,7 @@ struct StatusReport {
 
     func print(stack: String, path: String) {
         for item in plan.items {
-            Console.out("  \(pad(item.name, 40)) \(pad(Console.escaped(item.record?.id ?? "-"), 30)) \(status(item))")
+            Console.out("  \(pad(item.name, 40)) \(pad(Console.safe(item.record?.id ?? "-"), 30)) \(status(item))")
         }
         let drift = self.drift
         if !drift.isEmpty {

@@ -85,10 +85,10 @@ struct RequestCommand: AsyncParsableCommand {
         try answer(method: method, url: base, status: response.status, headers: response.headers.map { ($0.name, $0.value) },
                    body: response.bodyText, explanation: why, simulated: false) {
             print("HTTP \(response.status)")
-            for h in response.headers { print("\(h.name): \(h.value)") }
+            for h in response.headers { print(Console.safe("\(h.name): \(h.value)")) }
             print("")
-            print(response.bodyText)
-            if let why { Console.info(why) }
+            print(Console.safeLines(response.bodyText))
+            if let why { Console.info(Console.safe(why)) }
         }
     }
 
@@ -126,10 +126,10 @@ struct RequestCommand: AsyncParsableCommand {
         try answer(method: method, url: target, status: response.status, headers: response.headers.map { ($0.name, $0.value) },
                    body: response.bodyText, explanation: why, simulated: false) {
             print("HTTP \(response.status)")
-            for h in response.headers { print("\(h.name): \(h.value)") }
+            for h in response.headers { print(Console.safe("\(h.name): \(h.value)")) }
             print("")
-            print(response.bodyText)
-            if let why { Console.info(why) }
+            print(Console.safeLines(response.bodyText))
+            if let why { Console.info(Console.safe(why)) }
         }
     }
 
@@ -203,7 +203,7 @@ struct RequestCommand: AsyncParsableCommand {
     func simulate(state: StackState, method: String, token: String?) async throws {
         var session = aws.session
         session.region = state.target.region
-        let client = AWSClient(config: try session.resolve(log: { Console.info(Console.dim($0)) }))
+        let client = AWSClient(config: try session.resolve(log: { Console.verbose($0) }))
         let apigw = APIGatewayV2(client: client)
         guard let apiId = state.outputs["api_id"] else { throw CLIError("state.json has no api_id") }
         let routeKey = "\(method) \(path)"
@@ -238,14 +238,14 @@ struct RequestCommand: AsyncParsableCommand {
         let claims: JWTClaims
         do { claims = try await verifier.verify(token) } catch let e as JWTError {
             return try answer(method: method, url: url, status: 401, body: "{\"message\":\"Unauthorized\"}",
-                              explanation: "401 Unauthorized: \(e)", simulated: true) {
+                              explanation: "401 Unauthorized: \(Console.safe("\(e)"))", simulated: true) {
                 print("simulated API Gateway answer: HTTP 401 {\"message\":\"Unauthorized\"}")
-                Console.info("401 Unauthorized: \(e)")
+                Console.info("401 Unauthorized: \(Console.safe("\(e)"))")
             }
         }
         if !scopes.isEmpty && !claims.scopes.contains(where: scopes.contains) {
             let challenge = "Bearer scope=\"\(scopes.joined(separator: " "))\" error=\"insufficient_scope\" error_description=\"expected scopes: [\(scopes.joined(separator: " "))]\""
-            let why = "403 Forbidden: insufficient_scope: the route needs one of [\(scopes.joined(separator: " "))]; the token has [\(claims.scopes.joined(separator: " "))]"
+            let why = "403 Forbidden: insufficient_scope: the route needs one of [\(scopes.joined(separator: " "))]; the token has [\(Console.safe(claims.scopes.joined(separator: " ")))]"
                 + (claims.scopes == ["aws.cognito.signin.user.admin"] ? " (password-flow tokens carry only this; the hosted-UI login or client credentials give API scopes)" : "")
             return try answer(method: method, url: url, status: 403, headers: [("www-authenticate", challenge)], body: "{\"message\":\"Forbidden\"}",
                               explanation: why, simulated: true) {

@@ -97,7 +97,7 @@ struct SignCommand: AsyncParsableCommand {
         let signed = raw.applying(result)
 
         if send {
-            try await sendSigned(signed)
+            try await sendSigned(signed, to: try customEndpoint(region: region))
             return
         }
         switch show {
@@ -118,19 +118,39 @@ struct SignCommand: AsyncParsableCommand {
         return Array(FileHandle.standardInput.readDataToEndOfFile())
     }
 
-    func sendSigned(_ request: RawHTTPRequest) async throws {
+    /// Where `--send` connects, as every other command resolves it: `--endpoint-url`, then
+    /// `AWS_ENDPOINT_URL_<SERVICE>` (for the services we know), then `AWS_ENDPOINT_URL`. Nil:
+    /// the request's own Host over `--scheme`.
+    func customEndpoint(region: String) throws -> Endpoint? {
+        let env = aws.session.environment
+        if let known = AWSService.all.first(where: { $0.signingName == service || $0.name == service }) {
+            let endpoint = try EndpointResolver(flag: aws.endpointURL, environment: env, region: region).resolve(known).endpoint
+            let awsDefault = try EndpointResolver(flag: nil, environment: [:], region: region).resolve(known).endpoint
+            return endpoint == awsDefault ? nil : endpoint
+        }
+        for (value, source) in [(aws.endpointURL, "--endpoint-url"), (env["AWS_ENDPOINT_URL"], "AWS_ENDPOINT_URL")] {
+            guard let value, !value.isEmpty else { continue }
+            guard let endpoint = Endpoint(parsing: value) else { throw AWSClientError.invalidEndpoint(url: value, source: source) }
+            return endpoint
+        }
+        return nil
+    }
+
+    func sendSigned(_ request: RawHTTPRequest, to endpoint: Endpoint?) async throws {
         guard let host = request.headers.first(where: { $0.name.lowercased() == "host" })?.value
             .trimmingCharacters(in: .whitespaces) else { throw SigningError.missingHost }
         // The wire needs escapes where the text form allowed raw spaces or UTF-8.
         let target = request.target.utf8.map { b -> String in
             b > 0x20 && b < 0x7f ? String(UnicodeScalar(b)) : String(format: "%%%02X", b)
         }.joined()
-        let http = HTTPRequest(method: request.method, url: "\(scheme)://\(host)\(target)",
+        // To a custom endpoint the signed Host header still goes as it is (it is signed).
+        let base = endpoint.map { "\($0.scheme)://\($0.hostHeader)\($0.basePath)" } ?? "\(scheme)://\(host)"
+        let http = HTTPRequest(method: request.method, url: base + target,
                                headers: request.headers.map { HTTPHeader($0.name, Canonicalish.unfold($0.value)) },
                                body: request.body)
         let response = try await CurlTransport.shared.send(http, timeouts: HTTPTimeouts())
         print("HTTP \(response.status)")
-        for h in response.headers { print("\(h.name): \(h.value)") }
+        for h in response.headers { print(Console.safe("\(h.name): \(h.value)")) }
         print("")
         Console.emit(STDOUT_FILENO, response.body)
         if !(200..<400).contains(response.status) { throw ExitCode(1) }

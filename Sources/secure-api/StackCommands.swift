@@ -29,7 +29,7 @@ struct StackRun {
             }
             session.region = state.target.region
         }
-        let config = try session.resolve(log: { Console.info(Console.dim($0)) })
+        let config = try session.resolve(log: { Console.verbose($0) })
         let custom = config.endpoints.customEndpoint
         let endpoint = custom.flatMap { $0.endpoint.map { "\($0)" } }
         var endpoints: [String: String] = [:]
@@ -71,14 +71,18 @@ struct StackRun {
 /// Prints executor events as provisioner lines.
 struct EventPrinter: Sendable {
     let toStderr: Bool
+    /// Keys of resources AWS makes on its own later (the log group): recorded, not created by us.
+    var onDemand: Set<String> = []
 
     func line(_ s: String) { toStderr ? Console.info(s) : Console.out(s) }
 
     func callAsFunction(_ event: StackEvent) {
         func row(_ mark: String, _ label: String, _ r: ResourceRecord, _ tail: String) -> String {
-            "  \(mark) \(pad(label, 34)) \(pad(r.name ?? "", 24)) \(pad(r.id ?? "-", 30)) \(tail)"
+            "  \(mark) \(pad(label, 34)) \(pad(Console.safe(r.name ?? ""), 24)) \(pad(Console.safe(r.id ?? "-"), 30)) \(tail)"
         }
         switch event {
+        case .created(let label, let r, _, _) where onDemand.contains(r.key):
+            line(row(Console.dim("·"), label, r, "expected (made by Lambda on first call)"))
         case .created(let label, let r, let s, let adopted):
             line(row(Console.green("+"), label, r, String(format: "%.2fs", s) + (adopted ? " (found after an interrupted run; adopted)" : "")))
         case .updated(let label, let r, let changes, let s):
@@ -86,11 +90,11 @@ struct EventPrinter: Sendable {
         case .replaced(let label, let r, let changes, let s):
             line(row(Console.yellow("-/+"), label, r, String(format: "%.2fs", s) + " replaced (" + changes.filter(\.replaces).map(\.name).joined(separator: ", ") + ")"))
         case .note(let m):
-            line("    \(Console.yellow("…")) \(m)")
+            line("    \(Console.yellow("…")) \(Console.safe(m))")
         case .deleted(let label, let r, let s, let gone):
             line(row(Console.yellow("-"), label, r, gone ? "already gone" : String(format: "%.2fs", s)))
         case .deleteFailed(let label, let r, let e):
-            line(row("!", label, r, "delete failed: \(e)"))
+            line(row("!", label, r, "delete failed: \(Console.safe("\(e)"))"))
         case .verifiedGone(let label, let r):
             line(row(Console.yellow("-"), label, r, "verified gone (removed with its parent)"))
         case .remains(let label, let r):
@@ -117,7 +121,7 @@ struct CreateCommand: AsyncParsableCommand {
     @OptionGroup var settings: StackConfigOptions
     @Flag(help: "Read the test user's password from stdin instead of PASSWORD.") var passwordStdin = false
     @Flag(help: "Allow changes that replace or delete the user pool (its users and their passwords are lost).") var allowReplace = false
-    @Option(help: "How many independent resources to create at once.") var maxConcurrency = 4
+    @Option(help: "How many independent resources to create at once (1-16).") var maxConcurrency = 4
     @Option(help: "text or json (json: the summary on stdout, progress on stderr).") var output: OutputFormat = .text
 
     func validate() throws {
@@ -152,7 +156,7 @@ struct CreateCommand: AsyncParsableCommand {
         let userMade = existing?.record("test_user")?.status == .created && existing?.config.auth == config.auth
         if graph.node("test_user") != nil, !userMade { password = try requirePassword(password, config) }
         let run = try await StackRun.open(aws, state: existing)
-        let printer = EventPrinter(toStderr: output == .json)
+        let printer = EventPrinter(toStderr: output == .json, onDemand: Set(graph.nodes.filter(\.createdOnDemand).map(\.key)))
         printer.line("Target: \(run.description)")
         var state = existing ?? StackState(stackId: StackDefaults.newStackId(), target: run.target, config: config, resources: [])
         state.config = config
@@ -219,7 +223,7 @@ struct CreateCommand: AsyncParsableCommand {
                               "outputs": .object(outputs.mapValues { .string($0) })]
             Console.out(json.serialized(pretty: true))
         } else if !interrupted {
-            if let url = outputs["hello_url"] { printer.line("API URL: \(url)") }
+            if let url = outputs["hello_url"] { printer.line("API URL: \(Console.safe(url))") }
             printer.line("Next: secure-api status | secure-api request | secure-api delete")
         }
     }
@@ -231,7 +235,7 @@ struct DeleteCommand: AsyncParsableCommand {
 
     @OptionGroup var aws: AWSOptions
     @OptionGroup var stateOptions: StateOptions
-    @Option(help: "How many independent resources to delete at once (1...16).") var maxConcurrency = 4
+    @Option(help: "How many independent resources to delete at once (1-16).") var maxConcurrency = 4
     @Option(help: "text or json (json: the summary on stdout, progress on stderr).") var output: OutputFormat = .text
 
     func validate() throws {

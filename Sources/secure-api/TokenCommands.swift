@@ -49,7 +49,7 @@ struct TokenFetcher {
     func client() throws -> AWSClient {
         var session = aws.session
         session.region = state.target.region
-        return AWSClient(config: try session.resolve(log: { Console.info(Console.dim($0)) }))
+        return AWSClient(config: try session.resolve(log: { Console.verbose($0) }))
     }
 
     func tokenURL() throws -> String {
@@ -69,16 +69,19 @@ struct TokenFetcher {
         default: clientId = try output("machine_client_id")
         }
         let key = cacheKey(flow, clientId: clientId)
-        if !options.noCache, let cached = cache.load(key) {
+        // The credential comes first: a cached token is only for whoever could get it again.
+        let credential = flow == "password" ? try readPassword() : try await machineSecret(clientId: clientId)
+        if !options.noCache, let cached = cache.load(key, credential: credential) {
             if cached.isFresh() { return cached }
             if let refresh = cached.refreshToken, flow == "password",
                let renewed = try? await refreshPassword(clientId: clientId, refreshToken: refresh) {
-                try? cache.store(key, renewed)
+                try? cache.store(key, renewed, credential: credential)
                 return renewed
             }
         }
-        let entry = flow == "password" ? try await password(clientId: clientId) : try await machine(clientId: clientId)
-        if !options.noCache { try cache.store(key, entry) }
+        let entry = flow == "password" ? try await password(clientId: clientId, password: credential)
+            : try await machine(clientId: clientId, secret: credential)
+        if !options.noCache { try cache.store(key, entry, credential: credential) }
         return entry
     }
 
@@ -87,17 +90,18 @@ struct TokenFetcher {
         return v
     }
 
-    func password(clientId: String) async throws -> TokenCache.Entry {
-        let pw: String
+    func readPassword() throws -> String {
         if options.passwordStdin {
-            pw = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .newlines)
+            return String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .newlines)
         } else if let p = ProcessInfo.processInfo.environment["PASSWORD"], !p.isEmpty {
-            pw = p
-        } else {
-            throw CLIError("PASSWORD is not set (export PASSWORD=... or use --password-stdin)")
+            return p
         }
+        throw CLIError("PASSWORD is not set (export PASSWORD=... or use --password-stdin)")
+    }
+
+    func password(clientId: String, password: String) async throws -> TokenCache.Entry {
         let result = try await CognitoIdentityProvider(client: try client())
-            .initiateAuth(clientId: clientId, username: try output("test_username"), password: pw)
+            .initiateAuth(clientId: clientId, username: try output("test_username"), password: password)
         return try entry(result, refresh: nil)
     }
 
@@ -112,11 +116,16 @@ struct TokenFetcher {
                                 expiresAt: Date().addingTimeInterval(Double(r["ExpiresIn"]?.int ?? 3600)), scope: nil)
     }
 
-    func machine(clientId: String) async throws -> TokenCache.Entry {
-        let url = try tokenURL()
+    /// The machine client's secret, read from Cognito with the caller's AWS credentials.
+    func machineSecret(clientId: String) async throws -> String {
         let description = try await CognitoIdentityProvider(client: try client())
             .describeUserPoolClient(userPoolId: try output("user_pool_id"), clientId: clientId)
         guard let secret = description["ClientSecret"]?.string else { throw CLIError("the machine client has no secret") }
+        return secret
+    }
+
+    func machine(clientId: String, secret: String) async throws -> TokenCache.Entry {
+        let url = try tokenURL()
         let scopes = options.scopes.isEmpty ? state.config.qualifiedScopes : options.scopes
         let t = try await TokenClient().clientCredentials(tokenURL: url, clientId: clientId, clientSecret: secret, scopes: scopes)
         return TokenCache.Entry(accessToken: t.accessToken, idToken: t.idToken, refreshToken: t.refreshToken,
@@ -167,7 +176,7 @@ struct TokenCommand: AsyncParsableCommand {
             entry = try await TokenFetcher(state: state, aws: aws, options: source).fetch()
         }
         if quiet {
-            print(entry.accessToken)
+            print(Console.safe(entry.accessToken))
             return
         }
         if output == .json {
@@ -180,8 +189,8 @@ struct TokenCommand: AsyncParsableCommand {
             Console.out(json.serialized(pretty: true))
             return
         }
-        print("access_token: \(entry.accessToken)\n\(decodedForDisplay(entry.accessToken))")
-        if let id = entry.idToken { print("\nid_token: \(id)\n\(decodedForDisplay(id))") }
+        print("access_token: \(Console.safe(entry.accessToken))\n\(decodedForDisplay(entry.accessToken))")
+        if let id = entry.idToken { print("\nid_token: \(Console.safe(id))\n\(decodedForDisplay(id))") }
         if entry.refreshToken != nil { print("\nrefresh_token: (kept in the token cache, not shown)") }
     }
 }
@@ -226,8 +235,13 @@ struct JWTVerifyCommand: AsyncParsableCommand {
     @Option(name: .customLong("client-id"), help: "Accepted client id / audience (repeatable; default: the stack's app clients).") var clientIds: [String] = []
     @Option(name: .customLong("scope"), help: "Required scope (repeatable; any one suffices, as API Gateway).") var scopes: [String] = []
     @Flag(help: "Require every --scope (AND) instead of any one (OR).") var allScopes = false
-    @Option(help: "Clock skew allowed for exp/nbf/iat, seconds.") var leeway: Double = 60
+    @Option(help: "Clock skew allowed for exp/nbf/iat, seconds (0-3600).") var leeway: Double = 60
     @OptionGroup var stateOptions: StateOptions
+
+    func validate() throws {
+        // nan or inf would let a token expired years ago pass.
+        guard leeway.isFinite, (0...3600).contains(leeway) else { throw ValidationError("--leeway must be 0-3600 seconds") }
+    }
 
     func run() async throws {
         let raw = token == "-" ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : token
@@ -257,7 +271,7 @@ struct JWTVerifyCommand: AsyncParsableCommand {
             if let u = claims.username { facts.append("username=\(u)") }
             if !claims.scopes.isEmpty { facts.append("scope=\"\(claims.scopes.joined(separator: " "))\"") }
             if let exp = claims.expiresAt, let seconds = secondsFromNow(exp) { facts.append("expires in \(seconds) s") }
-            print("valid: " + facts.joined(separator: " "))
+            print("valid: " + Console.safe(facts.joined(separator: " ")))
         } catch let e as JWTError {
             throw CLIError("invalid token: \(e)")
         }
@@ -273,12 +287,16 @@ struct LoginCommand: AsyncParsableCommand {
     @OptionGroup var aws: AWSOptions
     @OptionGroup var stateOptions: StateOptions
     @Flag(help: "Do not try to open a browser; print the URL.") var noBrowser = false
-    @Option(help: "Seconds to wait for the browser to come back.") var timeout: Double = 180
+    @Option(help: "Seconds to wait for the browser to come back (1-86400).") var timeout: Double = 180
     @Option(help: "Authorization endpoint (default: the stack's hosted UI).") var authorizeURL: String?
     @Option(help: "Token endpoint (default: the stack's hosted UI).") var tokenURL: String?
     @Option(help: "Public client id (default: the stack's terminal client).") var clientId: String?
     @Option(help: "Redirect URI (default: the stack's callback URL).") var redirectURI: String?
     @Flag(name: .shortAndLong, help: "Print only the access token.") var quiet = false
+
+    func validate() throws {
+        guard timeout.isFinite, (1...86_400).contains(timeout) else { throw ValidationError("--timeout must be 1-86400 seconds") }
+    }
 
     func run() async throws {
         let state = try? StateFile(path: stateOptions.statePath).load()
@@ -303,11 +321,11 @@ struct LoginCommand: AsyncParsableCommand {
         if let state {
             let entry = TokenCache.Entry(accessToken: tokens.accessToken, idToken: tokens.idToken, refreshToken: tokens.refreshToken,
                                          expiresAt: Date().addingTimeInterval(Double(tokens.expiresIn ?? 3600)), scope: tokens.scope)
-            try? TokenCache().store("\(state.stackId):login:\(client):", entry)
+            try? TokenCache().store("\(state.stackId):login:\(client):", entry, credential: nil)
         }
-        if quiet { print(tokens.accessToken); return }
-        print("access_token: \(tokens.accessToken)\n\(decodedForDisplay(tokens.accessToken))")
-        if let id = tokens.idToken { print("\nid_token: \(id)\n\(decodedForDisplay(id))") }
+        if quiet { print(Console.safe(tokens.accessToken)); return }
+        print("access_token: \(Console.safe(tokens.accessToken))\n\(decodedForDisplay(tokens.accessToken))")
+        if let id = tokens.idToken { print("\nid_token: \(Console.safe(id))\n\(decodedForDisplay(id))") }
     }
 
     func openBrowser(_ url: String) {

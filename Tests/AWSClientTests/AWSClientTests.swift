@@ -79,6 +79,18 @@ struct ErrorDecodingTests {
         #expect(e.code == "ResourceNotFoundException" && e.message == "Function not found")
     }
 
+    /// botocore and smithy-rs keep what follows '#' and precedes ':' in both places.
+    @Test func suffixedAndNamespacedCodesAreSanitised() {
+        let url = "ResourceNotFoundException:http://internal.amazon.com/coral/com.amazon.coral.service/"
+        let inBody = AWSClient.decodeError(response(400, #"{"__type":"\#(url)","message":"gone"}"#),
+                                           service: .cognitoIdentityProvider, operation: "DescribeUserPool")
+        #expect(inBody.code == "ResourceNotFoundException")
+        let inHeader = AWSClient.decodeError(response(404, "{}", [HTTPHeader("x-amzn-ErrorType", "aws.protocols#ThrottlingException:http://x/")]),
+                                             service: .lambda, operation: "GetFunction")
+        #expect(inHeader.code == "ThrottlingException" && inHeader.isThrottling)
+        #expect(AWSClient.sanitizeErrorCode("com.amazonaws.cognito#TooManyRequestsException:http://a#b") == "TooManyRequestsException")
+    }
+
     @Test func queryXML() {
         let e = AWSClient.decodeError(response(400, "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>q1</RequestId></ErrorResponse>"),
                                       service: .iam, operation: "CreateRole")
@@ -168,6 +180,14 @@ struct RetryTests {
         let t = ScriptedTransport([.success(throttled), .success(throttled), .success(ok)])
         _ = try await client(t).json(.cognitoIdentityProvider, "ListUserPools", [:])
         #expect(t.calls == 3)
+    }
+
+    @Test func retriesSuffixedThrottling() async throws {
+        let suffixed = HTTPResponse(status: 400, headers: [],
+                                    body: Array(#"{"__type":"com.amazonaws#ThrottlingException:http://internal.amazon.com/coral/"}"#.utf8))
+        let t = ScriptedTransport([.success(suffixed), .success(ok)])
+        _ = try await client(t).json(.cognitoIdentityProvider, "CreateUserPool", [:], idempotent: false)
+        #expect(t.calls == 2)
     }
 
     @Test func givesUpAfterMaxAttempts() async {

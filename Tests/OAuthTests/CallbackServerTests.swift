@@ -69,6 +69,33 @@ struct CallbackServerTests {
         #expect(try await waiting.value.code == "abc")
     }
 
+    /// Idle connections (browser preconnects, or a local process holding sockets open) used to be
+    /// served one after another, 5 s each, so the real redirect waited behind them.
+    @Test func idleConnectionsDoNotStarveTheRedirect() async throws {
+        let server = try CallbackServer(redirectURI: "http://127.0.0.1:0/callback")
+        let waiting = Task { try await server.waitForCallback(expectedState: "s", timeout: 30) }
+        let idle = try (0..<8).map { _ in try openIdleConnection(port: server.port) }
+        defer { idle.forEach { close($0) } }
+        try await Task.sleep(for: .milliseconds(300))  // the server has accepted them by now
+        let start = Date()
+        #expect(try await get(server, "/callback?code=abc&state=s").status == 200)
+        #expect(try await waiting.value.code == "abc")
+        #expect(Date().timeIntervalSince(start) < 2)
+    }
+
+    func openIdleConnection(port: UInt16) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = port.bigEndian
+        addr.sin_addr = in_addr(s_addr: UInt32(0x7f00_0001).bigEndian)
+        let connected = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard fd >= 0, connected == 0 else { throw CallbackError.socket("test connect failed") }
+        return fd
+    }
+
     @Test func timesOutCleanly() async throws {
         let server = try CallbackServer(redirectURI: "http://127.0.0.1:0/callback")
         let start = Date()

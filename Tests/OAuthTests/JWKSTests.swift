@@ -28,9 +28,9 @@ struct JWKSTests {
         let jwks = try JWKS(parsing: Array(doc.utf8))
         #expect(jwks.keys.map(\.kid) == ["r1", "enc"])
         #expect(jwks.keys.first?.exponent == [1, 0, 1])
-        #expect(jwks.signingKey(kid: "r1") != nil)
-        #expect(jwks.signingKey(kid: "enc") == nil)  // an encryption key never checks a signature
-        #expect(jwks.signingKey(kid: "ec1") == nil)
+        #expect(!jwks.signingKeys(kid: "r1").isEmpty)
+        #expect(jwks.signingKeys(kid: "enc").isEmpty)  // an encryption key never checks a signature
+        #expect(jwks.signingKeys(kid: "ec1").isEmpty)
         #expect(throws: JWKSError.self) { try JWKS(parsing: Array(#"{"keys":[{"kty":"RSA","kid":"x","e":"AQAB"}]}"#.utf8)) }
         #expect(throws: JWKSError.self) { try JWKS(parsing: Array(#"{"nokeys":[]}"#.utf8)) }
         #expect(throws: JWKSError.self) { try JWKS(parsing: Array("<html>".utf8)) }
@@ -72,9 +72,9 @@ struct JWKSTests {
         try await server.route(path, body: key.jwksJSON(kids: ["k1"]))
         let cache = JWKSCache(refetchInterval: 3600)
         let keys = RemoteJWKS(location: .url(url), cache: cache)
-        #expect(try await keys.signingKey(kid: "k1") != nil)
-        #expect(try await keys.signingKey(kid: "forged-1") == nil)
-        #expect(try await keys.signingKey(kid: "forged-2") == nil)
+        #expect(try await !keys.signingKeys(kid: "k1").isEmpty)
+        #expect(try await keys.signingKeys(kid: "forged-1").isEmpty)
+        #expect(try await keys.signingKeys(kid: "forged-2").isEmpty)
         #expect(await cache.fetchCount(url: url) == 1)
     }
 
@@ -100,11 +100,21 @@ struct JWKSTests {
         }
     }
 
+    /// A JWKS is a few KiB; a huge answer (a hostile or broken issuer) is refused, not parsed.
+    @Test func oversizedDocumentIsRefused() async throws {
+        let path = uniquePath() + "/jwks.json"
+        let padded = key.jwksJSON(kids: ["k1"]) + String(repeating: " ", count: fetchLimitBytes)
+        try await server.route(path, body: padded)
+        await #expect(throws: JWKSError.tooLarge(url: server.baseURL + path, bytes: padded.utf8.count)) {
+            try await RemoteJWKS(location: .url(server.baseURL + path)).signingKeys(kid: "k1")
+        }
+    }
+
     @Test func fetchFailuresAreReported() async throws {
         let path = uniquePath() + "/jwks.json"
         try await server.route(path, status: 500, contentType: "text/plain", body: "boom")
         await #expect(throws: JWKSError.fetchFailed(url: server.baseURL + path, reason: "HTTP 500")) {
-            try await RemoteJWKS(location: .url(server.baseURL + path)).signingKey(kid: "k1")
+            try await RemoteJWKS(location: .url(server.baseURL + path)).signingKeys(kid: "k1")
         }
     }
 }

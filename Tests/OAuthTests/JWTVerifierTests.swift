@@ -97,6 +97,28 @@ struct JWTVerifierTests {
         #expect(await rejection(parts[0] + "." + everythingWrong + "." + parts[2]) == .badSignature(kid: "k1"))
     }
 
+    /// A JWKS may repeat a kid (mid-rotation, or by mistake): each key with it is tried.
+    @Test func duplicateKidTriesEachKey() async throws {
+        let other = try RSATestKey.other.get()
+        let keys = JWKS(keys: [other.jwk(kid: "k1"), key.jwk(kid: "k1")])
+        let claims = try await JWTVerifier(keys: keys, policy: Self.policy).verify(try sign(Self.access()), now: Self.now)
+        #expect(claims.clientID == "client-1")
+        let forged = try RSATestKey.weak.get().token(header: Self.header, claims: Self.access())
+        await #expect(throws: JWTError.badSignature(kid: "k1")) {
+            try await JWTVerifier(keys: keys, policy: Self.policy).verify(forged, now: Self.now)
+        }
+    }
+
+    /// A 1024-bit key is refused even when the signature made with it is valid.
+    @Test func rsaKeysUnder2048BitsAreRefused() async throws {
+        let weak = try RSATestKey.weak.get()
+        #expect(weak.jwk(kid: "w").modulusBits == 1024 && key.jwk(kid: "k1").modulusBits == 2048)
+        let token = try weak.token(header: ["alg": "RS256", "kid": "w"], claims: Self.access())
+        await #expect(throws: JWTError.weakKey(kid: "w", bits: 1024)) {
+            try await JWTVerifier(keys: JWKS(keys: [weak.jwk(kid: "w")]), policy: Self.policy).verify(token, now: Self.now)
+        }
+    }
+
     @Test func tokenSignedByAnotherKeyIsRejected() async throws {
         let other = try RSATestKey.other.get()
         let token = try other.token(header: Self.header, claims: Self.access())

@@ -40,10 +40,11 @@ final class RSATestKey: Sendable {
 
     static let shared = Result { try RSATestKey() }
     static let other = Result { try RSATestKey() }
+    static let weak = Result { try RSATestKey(bits: 1024) }
 
-    init() throws {
+    init(bits: Int = 2048) throws {
         pemPath = NSTemporaryDirectory() + "oauth-test-\(UUID().uuidString).pem"
-        _ = try run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", pemPath])
+        _ = try run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:\(bits)", "-out", pemPath])
         let text = String(decoding: try run(["openssl", "rsa", "-in", pemPath, "-noout", "-modulus"]), as: UTF8.self)
         guard let hex = text.split(separator: "=").last?.trimmingCharacters(in: .whitespacesAndNewlines) else {
             throw SupportError("no modulus in \(text)")

@@ -1,6 +1,7 @@
 import AWSClient
 import Foundation
 import Testing
+import Transport
 @testable import OAuth
 
 /// TokenClient against a real local HTTP server.
@@ -42,6 +43,35 @@ struct TokenClientTests {
         #expect(seen["form"]?["grant_type"] == ["client_credentials"])
         #expect(seen["form"]?["scope"] == ["HelloAPI/hello.read HelloAPI/hello.write"])
         #expect(seen["form"]?["client_secret"] == nil)
+    }
+
+    /// A client secret never goes over plain http, except to this machine.
+    @Test func secretsNeverGoOverPlainHTTPToAnotherHost() async throws {
+        let recorder = Recorder()
+        for url in ["http://auth.example.com/oauth2/token", "http://localhost.evil.example/token", "http://10.0.0.1/token",
+                    "HTTP://auth.example.com/token", "ftp://auth.example.com/token"] {
+            await #expect(throws: TokenError.insecureEndpoint(url)) {
+                _ = try await TokenClient(transport: recorder).clientCredentials(tokenURL: url, clientId: "c", clientSecret: "s")
+            }
+            await #expect(throws: TokenError.insecureEndpoint(url)) {
+                _ = try await TokenClient(transport: recorder).refresh(tokenURL: url, clientId: "c", refreshToken: "r", clientSecret: "s")
+            }
+        }
+        #expect(recorder.count == 0)
+        for url in ["https://auth.example.com/oauth2/token", "http://localhost:8080/token", "http://127.0.0.1:9/token"] {
+            _ = try? await TokenClient(transport: recorder).clientCredentials(tokenURL: url, clientId: "c", clientSecret: "s")
+        }
+        #expect(recorder.count == 3)
+    }
+
+    /// Counts requests and answers each with a token.
+    final class Recorder: HTTPTransport, @unchecked Sendable {
+        // @unchecked: the test sends one request at a time.
+        var count = 0
+        func send(_ request: HTTPRequest, timeouts: HTTPTimeouts) async throws -> HTTPResponse {
+            count += 1
+            return HTTPResponse(status: 200, headers: [], body: Array(TokenClientTests.tokens.utf8))
+        }
     }
 
     @Test func basicCredentialsAreFormEncodedFirst() {

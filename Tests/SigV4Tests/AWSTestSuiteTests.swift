@@ -85,12 +85,11 @@ struct AWSTestSuiteTests {
         return t
     }
 
-    @Test func allCasesBothVariants() throws {
+    /// Reported as skipped (not passed) where the suite is absent, e.g. in a fresh clone outside
+    /// this workspace; GoldenVectorTests always run.
+    @Test(.enabled(if: !caseNames.isEmpty, "AWS SigV4 test suite not found (set SIGV4_TEST_SUITE or put it at ../shared/aws-sigv4-test-suite)"))
+    func allCasesBothVariants() throws {
         let names = Self.caseNames
-        if names.isEmpty {
-            print("SKIP: AWS SigV4 test suite not found at \(Self.suiteDirectory.path)")
-            return
-        }
         var failures: [String] = []
         var passed = 0
         for name in names {
