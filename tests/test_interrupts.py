@@ -43,7 +43,8 @@ def domain_of(work):
 
 
 def created_lines(text):
-    return [line for line in text.splitlines() if line.startswith("  + ")]
+    """Progress lines of resources done: created (+), or recorded as Lambda's to make (·)."""
+    return [line for line in text.splitlines() if line.startswith(("  + ", "  · "))]
 
 
 @pytest.mark.parametrize("sig,code", SIGNALS, ids=["SIGINT", "SIGTERM"])

@@ -16,9 +16,9 @@ enum Console {
         emit(STDERR_FILENO, line + "\n")
     }
 
-    /// A `--verbose` line: AWS's answers are outside text.
-    static func verbose(_ line: String) {
-        info(dim(safe(line)))
+    /// A `--verbose` block (a call and its headers, one per line): AWS's answers are outside text.
+    static func verbose(_ block: String) {
+        info(dim(safeLines(block)))
     }
 
     static func error(_ message: String) {
