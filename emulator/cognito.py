@@ -123,10 +123,8 @@ def register(reg: Registry):
         for accounts in list(cognitoidp_backends.values()):
             regional = dict.get(accounts, call.region)
             taken = regional.user_pool_domains.get(domain) if regional else None
-            if taken is not None:
-                if taken.user_pool_id != pool.id:
-                    raise AWSError("InvalidParameterException", "Domain already associated with another user pool.")
-                raise AWSError("InvalidParameterException", "Domain already associated with this user pool.")
+            if taken is not None and taken.user_pool_id != pool.id:
+                raise AWSError("InvalidParameterException", "Domain already associated with another user pool.")
         if pool.domain is not None:
             raise AWSError("InvalidParameterException", "User pool already has a domain configured.")
         return PASS

@@ -250,6 +250,9 @@ def test_taken_domain_prefix_is_refused(both):
             continue
         assert error_of(call) == (400, "InvalidParameterException", "Domain already associated with another user pool.")
         assert cognito.describe_user_pool_domain(Domain="takenprefix")["DomainDescription"]["UserPoolId"] == first["Id"]
+        # One domain per pool.
+        assert error_of(lambda: cognito.create_user_pool_domain(Domain="secondprefix", UserPoolId=first["Id"])) == \
+            (400, "InvalidParameterException", "User pool already has a domain configured.")
         # Another account in the same region cannot take it either: prefixes are global.
         other = client(server, "cognito-idp")
         other.meta.events.register("before-sign.*.*", lambda request, **_: request.headers.__setitem__("x-moto-account-id", "210987654321"))
