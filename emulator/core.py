@@ -33,8 +33,11 @@ class AWSError(Exception):
 
     @classmethod
     def from_moto(cls, e) -> "AWSError":
-        """A moto service exception (JsonRESTError and kin) as ours."""
-        return cls(getattr(e, "error_type", "InternalFailure"), getattr(e, "message", str(e)), int(getattr(e, "code", 400)))
+        """A moto service exception (JsonRESTError: error_type, message, code; or
+        ServiceException: code, message) as ours."""
+        if hasattr(e, "error_type"):
+            return cls(e.error_type, e.message, int(e.code))
+        return cls(str(e.code), e.message, 400)
 
 
 @dataclass
@@ -212,7 +215,12 @@ class Emulator:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        body = environ["wsgi.input"].read(length) if length > 0 else b""
+        if length > 0:
+            body = environ["wsgi.input"].read(length)
+        elif environ.get("wsgi.input_terminated"):  # chunked: the server ends the stream
+            body = environ["wsgi.input"].read()
+        else:
+            body = b""
         # moto reads the body again when the call is passed on.
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
@@ -227,18 +235,14 @@ class Emulator:
         return response(environ, start_response)
 
     def run(self, handler: Handler, call: Call):
-        from moto.core.exceptions import ServiceException
-        try:
-            from moto.core.exceptions import JsonRESTError as MotoError
-        except ImportError:  # pragma: no cover
-            MotoError = ServiceException
+        from moto.core.exceptions import JsonRESTError, ServiceException
         if handler.protocol is not None and not handler.check_only:
             denied = authenticate(call, handler.action)
             if denied is not None:
                 return denied
         try:
             return handler.fn(call)
-        except (MotoError, ServiceException) as e:
+        except (JsonRESTError, ServiceException) as e:  # raised by moto's backends
             error = AWSError.from_moto(e)
         except AWSError as e:
             error = e
