@@ -3,6 +3,7 @@
 from urllib.parse import unquote
 
 from moto.awslambda.models import lambda_backends
+from moto.core.exceptions import JsonRESTError
 
 from .core import PASS, AWSError, Registry, RestJSON
 
@@ -17,7 +18,7 @@ def register(reg: Registry):
             return PASS  # a version's or alias's policy: moto's answer stands
         try:
             fn = lambda_backends[call.account][call.region].get_function(unquote(call.params["function"]))
-        except Exception:
+        except JsonRESTError:
             return PASS  # moto answers the missing function
         if any(s.get("Sid") == sid for s in fn.policy.statements):
             raise AWSError("ResourceConflictException", f"The statement id ({sid}) provided already exists. "

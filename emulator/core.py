@@ -12,9 +12,10 @@ authenticated (when moto verifies signatures) only if it refuses the call, since
 own check for what it lets through."""
 import io
 import json
+import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 from urllib.parse import parse_qs
 
 from werkzeug.exceptions import HTTPException
@@ -71,7 +72,6 @@ class Call:
     @property
     def account(self) -> str:
         """The account moto itself would use for this request (same precedence as moto's)."""
-        import os
         from moto.iam.models import get_account_id_from
         if "MOTO_ACCOUNT_ID" in os.environ:
             return os.environ["MOTO_ACCOUNT_ID"]

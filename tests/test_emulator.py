@@ -38,11 +38,8 @@ def plain():
     server.stop()
 
 
-@pytest.fixture
-def both(ours, plain):
-    """Both servers; each test makes its own resources (new pools and APIs, names of its own),
-    so no reset is needed between tests."""
-    return {"plain": plain, "ours": ours}
+# Tests parametrized by name run on both servers ("plain" moto and "ours"). Each makes its own
+# resources (new pools and APIs, names of its own), so no reset is needed between tests.
 
 
 def error_of(call):
@@ -62,105 +59,110 @@ def pool_with_server(cognito, scopes=("hello.read", "hello.write"), tags=None):
 
 # --- calls moto lacks ------------------------------------------------------------------------
 
-def test_delete_resource_server(both):
-    for name, server in both.items():
-        cognito = client(server, "cognito-idp")
-        pool = pool_with_server(cognito)
-        call = lambda: cognito.delete_resource_server(UserPoolId=pool["Id"], Identifier="HelloAPI")  # noqa: E731
-        if name == "plain":
-            assert error_of(call)[0] == 500
-            continue
-        call()
-        assert cognito.list_resource_servers(UserPoolId=pool["Id"], MaxResults=50)["ResourceServers"] == []
-        assert error_of(call)[:2] == (400, "ResourceNotFoundException")
-        assert error_of(lambda: cognito.delete_resource_server(UserPoolId="us-east-1_missing", Identifier="HelloAPI"))[:2] == \
-            (400, "ResourceNotFoundException")
+@pytest.mark.parametrize("name", ["plain", "ours"])
+def test_delete_resource_server(name, request):
+    server = request.getfixturevalue(name)
+    cognito = client(server, "cognito-idp")
+    pool = pool_with_server(cognito)
+    call = lambda: cognito.delete_resource_server(UserPoolId=pool["Id"], Identifier="HelloAPI")
+    if name == "plain":
+        assert error_of(call)[0] == 500
+        return
+    call()
+    assert cognito.list_resource_servers(UserPoolId=pool["Id"], MaxResults=50)["ResourceServers"] == []
+    assert error_of(call)[:2] == (400, "ResourceNotFoundException")
+    assert error_of(lambda: cognito.delete_resource_server(UserPoolId="us-east-1_missing", Identifier="HelloAPI"))[:2] == \
+        (400, "ResourceNotFoundException")
 
 
-def test_update_resource_server_replaces_scopes(both):
-    for name, server in both.items():
-        cognito = client(server, "cognito-idp")
-        pool = pool_with_server(cognito)
-        new = [{"ScopeName": s, "ScopeDescription": s} for s in ("hello.read", "hello.write", "hello.admin")]
-        call = lambda: cognito.update_resource_server(UserPoolId=pool["Id"], Identifier="HelloAPI", Name="HelloAPI", Scopes=new)  # noqa: E731
-        if name == "plain":
-            assert error_of(call)[0] == 500
-            continue
-        assert call()["ResourceServer"]["Scopes"] == new
-        described = cognito.describe_resource_server(UserPoolId=pool["Id"], Identifier="HelloAPI")["ResourceServer"]
-        assert [s["ScopeName"] for s in described["Scopes"]] == ["hello.read", "hello.write", "hello.admin"]
-        # The added scope is usable by an app client at once; a dropped one no longer.
-        cognito.update_resource_server(UserPoolId=pool["Id"], Identifier="HelloAPI", Name="HelloAPI", Scopes=new[2:])
-        assert error_of(lambda: cognito.create_user_pool_client(
-            UserPoolId=pool["Id"], ClientName="m", AllowedOAuthFlows=["client_credentials"], AllowedOAuthFlowsUserPoolClient=True,
-            AllowedOAuthScopes=["HelloAPI/hello.read"], GenerateSecret=True))[1] == "ScopeDoesNotExistException"
-        assert error_of(lambda: cognito.update_resource_server(UserPoolId=pool["Id"], Identifier="Other", Name="Other"))[1] == \
-            "ResourceNotFoundException"
+@pytest.mark.parametrize("name", ["plain", "ours"])
+def test_update_resource_server_replaces_scopes(name, request):
+    server = request.getfixturevalue(name)
+    cognito = client(server, "cognito-idp")
+    pool = pool_with_server(cognito)
+    new = [{"ScopeName": s, "ScopeDescription": s} for s in ("hello.read", "hello.write", "hello.admin")]
+    call = lambda: cognito.update_resource_server(UserPoolId=pool["Id"], Identifier="HelloAPI", Name="HelloAPI", Scopes=new)
+    if name == "plain":
+        assert error_of(call)[0] == 500
+        return
+    assert call()["ResourceServer"]["Scopes"] == new
+    described = cognito.describe_resource_server(UserPoolId=pool["Id"], Identifier="HelloAPI")["ResourceServer"]
+    assert [s["ScopeName"] for s in described["Scopes"]] == ["hello.read", "hello.write", "hello.admin"]
+    # The added scope is usable by an app client at once; a dropped one no longer.
+    cognito.update_resource_server(UserPoolId=pool["Id"], Identifier="HelloAPI", Name="HelloAPI", Scopes=new[2:])
+    assert error_of(lambda: cognito.create_user_pool_client(
+        UserPoolId=pool["Id"], ClientName="m", AllowedOAuthFlows=["client_credentials"], AllowedOAuthFlowsUserPoolClient=True,
+        AllowedOAuthScopes=["HelloAPI/hello.read"], GenerateSecret=True))[1] == "ScopeDoesNotExistException"
+    assert error_of(lambda: cognito.update_resource_server(UserPoolId=pool["Id"], Identifier="Other", Name="Other"))[1] == \
+        "ResourceNotFoundException"
 
 
-def test_cognito_tags_agree_with_describe_user_pool(both):
-    for name, server in both.items():
-        cognito = client(server, "cognito-idp")
-        pool = pool_with_server(cognito, tags={"secure-api:stack": "HelloAPI", "keep": "1"})
-        if name == "plain":
-            assert error_of(lambda: cognito.list_tags_for_resource(ResourceArn=pool["Arn"]))[0] == 500
-            continue
-        assert cognito.list_tags_for_resource(ResourceArn=pool["Arn"])["Tags"] == {"secure-api:stack": "HelloAPI", "keep": "1"}
-        cognito.tag_resource(ResourceArn=pool["Arn"], Tags={"added": "2"})
-        cognito.untag_resource(ResourceArn=pool["Arn"], TagKeys=["keep"])
-        expected = {"secure-api:stack": "HelloAPI", "added": "2"}
-        assert cognito.list_tags_for_resource(ResourceArn=pool["Arn"])["Tags"] == expected
-        assert cognito.describe_user_pool(UserPoolId=pool["Id"])["UserPool"]["UserPoolTags"] == expected
-        missing = pool["Arn"].rsplit("/", 1)[0] + "/us-east-1_missing"
-        assert error_of(lambda: cognito.list_tags_for_resource(ResourceArn=missing))[1] == "ResourceNotFoundException"
+@pytest.mark.parametrize("name", ["plain", "ours"])
+def test_cognito_tags_agree_with_describe_user_pool(name, request):
+    server = request.getfixturevalue(name)
+    cognito = client(server, "cognito-idp")
+    pool = pool_with_server(cognito, tags={"secure-api:stack": "HelloAPI", "keep": "1"})
+    if name == "plain":
+        assert error_of(lambda: cognito.list_tags_for_resource(ResourceArn=pool["Arn"]))[0] == 500
+        return
+    assert cognito.list_tags_for_resource(ResourceArn=pool["Arn"])["Tags"] == {"secure-api:stack": "HelloAPI", "keep": "1"}
+    cognito.tag_resource(ResourceArn=pool["Arn"], Tags={"added": "2"})
+    cognito.untag_resource(ResourceArn=pool["Arn"], TagKeys=["keep"])
+    expected = {"secure-api:stack": "HelloAPI", "added": "2"}
+    assert cognito.list_tags_for_resource(ResourceArn=pool["Arn"])["Tags"] == expected
+    assert cognito.describe_user_pool(UserPoolId=pool["Id"])["UserPool"]["UserPoolTags"] == expected
+    missing = pool["Arn"].rsplit("/", 1)[0] + "/us-east-1_missing"
+    assert error_of(lambda: cognito.list_tags_for_resource(ResourceArn=missing))[1] == "ResourceNotFoundException"
 
 
-def test_update_stage(both):
-    for name, server in both.items():
-        apigw = client(server, "apigatewayv2")
-        api = apigw.create_api(Name="HelloAPI", ProtocolType="HTTP")["ApiId"]
-        apigw.create_stage(ApiId=api, StageName="dev", AutoDeploy=True, Tags={"t": "1"})
-        call = lambda: apigw.update_stage(ApiId=api, StageName="dev", AutoDeploy=False, Description="d")  # noqa: E731
-        if name == "plain":
-            assert error_of(call)[0] == 500
-            continue
-        answer = call()
-        assert (answer["AutoDeploy"], answer["Description"], answer["StageName"]) == (False, "d", "dev")
-        stage = apigw.get_stage(ApiId=api, StageName="dev")
-        assert stage["AutoDeploy"] is False and stage["Tags"] == {"t": "1"}
-        assert error_of(lambda: apigw.update_stage(ApiId=api, StageName="nope", AutoDeploy=True))[:2] == (404, "NotFoundException")
+@pytest.mark.parametrize("name", ["plain", "ours"])
+def test_update_stage(name, request):
+    server = request.getfixturevalue(name)
+    apigw = client(server, "apigatewayv2")
+    api = apigw.create_api(Name="HelloAPI", ProtocolType="HTTP")["ApiId"]
+    apigw.create_stage(ApiId=api, StageName="dev", AutoDeploy=True, Tags={"t": "1"})
+    call = lambda: apigw.update_stage(ApiId=api, StageName="dev", AutoDeploy=False, Description="d")
+    if name == "plain":
+        assert error_of(call)[0] == 500
+        return
+    answer = call()
+    assert (answer["AutoDeploy"], answer["Description"], answer["StageName"]) == (False, "d", "dev")
+    stage = apigw.get_stage(ApiId=api, StageName="dev")
+    assert stage["AutoDeploy"] is False and stage["Tags"] == {"t": "1"}
+    assert error_of(lambda: apigw.update_stage(ApiId=api, StageName="nope", AutoDeploy=True))[:2] == (404, "NotFoundException")
 
 
-def test_get_authorizers_paginates(both):
-    for name, server in both.items():
-        apigw = client(server, "apigatewayv2")
-        api = apigw.create_api(Name="HelloAPI", ProtocolType="HTTP")["ApiId"]
-        ids = [apigw.create_authorizer(ApiId=api, Name=f"a{i}", AuthorizerType="JWT", IdentitySource=["$request.header.Authorization"],
-                                       JwtConfiguration={"Issuer": "https://issuer", "Audience": ["x"]})["AuthorizerId"]
-               for i in range(5)]
-        if name == "plain":
-            assert error_of(lambda: apigw.get_authorizers(ApiId=api))[0] == 500
-            continue
-        assert [a["AuthorizerId"] for a in apigw.get_authorizers(ApiId=api)["Items"]] == ids
-        first = apigw.get_authorizers(ApiId=api, MaxResults="2")
-        assert len(first["Items"]) == 2 and first["NextToken"]
-        seen = [a["AuthorizerId"] for a in first["Items"]]
-        token = first["NextToken"]
-        while token:
-            page = apigw.get_authorizers(ApiId=api, MaxResults="2", NextToken=token)
-            seen += [a["AuthorizerId"] for a in page["Items"]]
-            token = page.get("NextToken")
-        assert seen == ids
-        assert error_of(lambda: apigw.get_authorizers(ApiId="missing"))[:2] == (404, "NotFoundException")
-        assert error_of(lambda: apigw.get_authorizers(ApiId=api, NextToken="garbage"))[:2] == (400, "BadRequestException")
+@pytest.mark.parametrize("name", ["plain", "ours"])
+def test_get_authorizers_paginates(name, request):
+    server = request.getfixturevalue(name)
+    apigw = client(server, "apigatewayv2")
+    api = apigw.create_api(Name="HelloAPI", ProtocolType="HTTP")["ApiId"]
+    ids = [apigw.create_authorizer(ApiId=api, Name=f"a{i}", AuthorizerType="JWT", IdentitySource=["$request.header.Authorization"],
+                                   JwtConfiguration={"Issuer": "https://issuer", "Audience": ["x"]})["AuthorizerId"]
+           for i in range(5)]
+    if name == "plain":
+        assert error_of(lambda: apigw.get_authorizers(ApiId=api))[0] == 500
+        return
+    assert [a["AuthorizerId"] for a in apigw.get_authorizers(ApiId=api)["Items"]] == ids
+    first = apigw.get_authorizers(ApiId=api, MaxResults="2")
+    assert len(first["Items"]) == 2 and first["NextToken"]
+    seen = [a["AuthorizerId"] for a in first["Items"]]
+    token = first["NextToken"]
+    while token:
+        page = apigw.get_authorizers(ApiId=api, MaxResults="2", NextToken=token)
+        seen += [a["AuthorizerId"] for a in page["Items"]]
+        token = page.get("NextToken")
+    assert seen == ids
+    assert error_of(lambda: apigw.get_authorizers(ApiId="missing"))[:2] == (404, "NotFoundException")
+    assert error_of(lambda: apigw.get_authorizers(ApiId=api, NextToken="garbage"))[:2] == (400, "BadRequestException")
 
 
 # --- update calls the converge issue makes, with AWS's semantics --------------------------------
 
-def test_update_user_pool_client_resets_what_is_not_sent(both):
+def test_update_user_pool_client_resets_what_is_not_sent(ours, plain):
     """AWS: an attribute not sent in UpdateUserPoolClient goes back to its default; moto keeps it."""
     found = {}
-    for name, server in both.items():
+    for name, server in (("plain", plain), ("ours", ours)):
         cognito = client(server, "cognito-idp")
         pool = pool_with_server(cognito)
         app = cognito.create_user_pool_client(
@@ -223,126 +225,132 @@ def test_update_route_clears_scopes_and_update_calls_work(ours):
 
 # --- AWS's rules where moto is lenient: plain moto accepts, ours refuses as AWS does --------------
 
-def test_delete_user_pool_with_domain_is_refused(both):
-    for name, server in both.items():
-        cognito = client(server, "cognito-idp")
-        pool = pool_with_server(cognito)
-        cognito.create_user_pool_domain(Domain=f"prefix-{name}", UserPoolId=pool["Id"])
-        call = lambda: cognito.delete_user_pool(UserPoolId=pool["Id"])  # noqa: E731
-        if name == "plain":
-            call()
-            continue
-        assert error_of(call) == (400, "InvalidParameterException",
-                                  "User pool cannot be deleted. It has a domain configured that should be deleted first.")
-        cognito.delete_user_pool_domain(Domain=f"prefix-{name}", UserPoolId=pool["Id"])
+@pytest.mark.parametrize("name", ["plain", "ours"])
+def test_delete_user_pool_with_domain_is_refused(name, request):
+    server = request.getfixturevalue(name)
+    cognito = client(server, "cognito-idp")
+    pool = pool_with_server(cognito)
+    cognito.create_user_pool_domain(Domain=f"prefix-{name}", UserPoolId=pool["Id"])
+    call = lambda: cognito.delete_user_pool(UserPoolId=pool["Id"])
+    if name == "plain":
         call()
-        assert error_of(lambda: cognito.describe_user_pool(UserPoolId=pool["Id"]))[1] == "ResourceNotFoundException"
+        return
+    assert error_of(call) == (400, "InvalidParameterException",
+                              "User pool cannot be deleted. It has a domain configured that should be deleted first.")
+    cognito.delete_user_pool_domain(Domain=f"prefix-{name}", UserPoolId=pool["Id"])
+    call()
+    assert error_of(lambda: cognito.describe_user_pool(UserPoolId=pool["Id"]))[1] == "ResourceNotFoundException"
 
 
-def test_taken_domain_prefix_is_refused(both):
-    for name, server in both.items():
-        cognito = client(server, "cognito-idp")
-        first, second = pool_with_server(cognito), pool_with_server(cognito)
-        cognito.create_user_pool_domain(Domain="takenprefix", UserPoolId=first["Id"])
-        call = lambda: cognito.create_user_pool_domain(Domain="takenprefix", UserPoolId=second["Id"])  # noqa: E731
-        if name == "plain":
-            call()
-            continue
-        assert error_of(call) == (400, "InvalidParameterException", "Domain already associated with another user pool.")
-        assert cognito.describe_user_pool_domain(Domain="takenprefix")["DomainDescription"]["UserPoolId"] == first["Id"]
-        # One domain per pool.
-        assert error_of(lambda: cognito.create_user_pool_domain(Domain="secondprefix", UserPoolId=first["Id"])) == \
-            (400, "InvalidParameterException", "User pool already has a domain configured.")
-        # Another account in the same region cannot take it either: prefixes are global.
-        other = client(server, "cognito-idp")
-        other.meta.events.register("before-sign.*.*", lambda request, **_: request.headers.__setitem__("x-moto-account-id", "210987654321"))
-        third = other.create_user_pool(PoolName="Other")["UserPool"]
-        assert error_of(lambda: other.create_user_pool_domain(Domain="takenprefix", UserPoolId=third["Id"]))[2] == \
-            "Domain already associated with another user pool."
+@pytest.mark.parametrize("name", ["plain", "ours"])
+def test_taken_domain_prefix_is_refused(name, request):
+    server = request.getfixturevalue(name)
+    cognito = client(server, "cognito-idp")
+    first, second = pool_with_server(cognito), pool_with_server(cognito)
+    cognito.create_user_pool_domain(Domain="takenprefix", UserPoolId=first["Id"])
+    call = lambda: cognito.create_user_pool_domain(Domain="takenprefix", UserPoolId=second["Id"])
+    if name == "plain":
+        call()
+        return
+    assert error_of(call) == (400, "InvalidParameterException", "Domain already associated with another user pool.")
+    assert cognito.describe_user_pool_domain(Domain="takenprefix")["DomainDescription"]["UserPoolId"] == first["Id"]
+    # One domain per pool.
+    assert error_of(lambda: cognito.create_user_pool_domain(Domain="secondprefix", UserPoolId=first["Id"])) == \
+        (400, "InvalidParameterException", "User pool already has a domain configured.")
+    # Another account in the same region cannot take it either: prefixes are global.
+    other = client(server, "cognito-idp")
+    other.meta.events.register("before-sign.*.*", lambda request, **_: request.headers.__setitem__("x-moto-account-id", "210987654321"))
+    third = other.create_user_pool(PoolName="Other")["UserPool"]
+    assert error_of(lambda: other.create_user_pool_domain(Domain="takenprefix", UserPoolId=third["Id"]))[2] == \
+        "Domain already associated with another user pool."
 
 
 @pytest.mark.parametrize("operation", ["create", "update"])
-def test_undefined_scope_in_app_client_is_refused(both, operation):
-    for name, server in both.items():
-        cognito = client(server, "cognito-idp")
-        pool = pool_with_server(cognito)
-        settings = dict(UserPoolId=pool["Id"], AllowedOAuthFlows=["code"], AllowedOAuthFlowsUserPoolClient=True,
-                        CallbackURLs=["http://localhost:8083/callback"], SupportedIdentityProviders=["COGNITO"])
-        scopes = ["openid", "HelloAPI/hello.read", "HelloAPI/hello.admin"]
-        if operation == "create":
-            call = lambda: cognito.create_user_pool_client(ClientName="c", AllowedOAuthScopes=scopes, **settings)  # noqa: E731
-        else:
-            app = cognito.create_user_pool_client(ClientName="c", AllowedOAuthScopes=scopes[:2], **settings)["UserPoolClient"]
-            call = lambda: cognito.update_user_pool_client(ClientId=app["ClientId"], ClientName="c", AllowedOAuthScopes=scopes, **settings)  # noqa: E731
-        if name == "plain":
-            call()
-            continue
-        assert error_of(call) == (400, "ScopeDoesNotExistException", "Invalid scope requested: HelloAPI/hello.admin")
-        assert [c["ClientName"] for c in cognito.list_user_pool_clients(UserPoolId=pool["Id"], MaxResults=60)["UserPoolClients"]] == \
-            ([] if operation == "create" else ["c"])
-
-
-def test_duplicate_statement_id_is_refused(both):
-    for name, server in both.items():
-        iam, lam = client(server, "iam"), client(server, "lambda")
-        role = iam.create_role(RoleName="r", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
-        import io
-        import zipfile
-        buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w") as z:
-            z.writestr("app.py", "def handler(e, c):\n    return 1\n")
-        lam.create_function(FunctionName="EchoFunction", Runtime="python3.12", Handler="app.handler", Role=role, Code={"ZipFile": buf.getvalue()})
-        call = lambda: lam.add_permission(FunctionName="EchoFunction", StatementId="apigateway-invoke", Action="lambda:InvokeFunction",  # noqa: E731
-                                          Principal="apigateway.amazonaws.com", SourceArn="arn:aws:execute-api:us-east-1:123456789012:abc/*/*")
+@pytest.mark.parametrize("name", ["plain", "ours"])
+def test_undefined_scope_in_app_client_is_refused(name, request, operation):
+    server = request.getfixturevalue(name)
+    cognito = client(server, "cognito-idp")
+    pool = pool_with_server(cognito)
+    settings = {"UserPoolId": pool["Id"], "AllowedOAuthFlows": ["code"], "AllowedOAuthFlowsUserPoolClient": True,
+                "CallbackURLs": ["http://localhost:8083/callback"], "SupportedIdentityProviders": ["COGNITO"]}
+    scopes = ["openid", "HelloAPI/hello.read", "HelloAPI/hello.admin"]
+    if operation == "create":
+        call = lambda: cognito.create_user_pool_client(ClientName="c", AllowedOAuthScopes=scopes, **settings)
+    else:
+        app = cognito.create_user_pool_client(ClientName="c", AllowedOAuthScopes=scopes[:2], **settings)["UserPoolClient"]
+        call = lambda: cognito.update_user_pool_client(ClientId=app["ClientId"], ClientName="c", AllowedOAuthScopes=scopes, **settings)
+    if name == "plain":
         call()
-        if name == "plain":
-            call()
-            continue
-        status, code, message = error_of(call)
-        assert (status, code) == (409, "ResourceConflictException") and "apigateway-invoke" in message
-        assert len(json.loads(lam.get_policy(FunctionName="EchoFunction")["Policy"])["Statement"]) == 1
+        return
+    assert error_of(call) == (400, "ScopeDoesNotExistException", "Invalid scope requested: HelloAPI/hello.admin")
+    assert [c["ClientName"] for c in cognito.list_user_pool_clients(UserPoolId=pool["Id"], MaxResults=60)["UserPoolClients"]] == \
+        ([] if operation == "create" else ["c"])
 
 
-def test_duplicate_route_key_and_stage_name_are_conflicts(both):
-    for name, server in both.items():
-        apigw = client(server, "apigatewayv2")
-        api = apigw.create_api(Name="HelloAPI", ProtocolType="HTTP")["ApiId"]
-        apigw.create_route(ApiId=api, RouteKey="GET /hello")
-        apigw.create_stage(ApiId=api, StageName="dev", AutoDeploy=True)
-        route = lambda: apigw.create_route(ApiId=api, RouteKey="GET /hello")  # noqa: E731
-        stage = lambda: apigw.create_stage(ApiId=api, StageName="dev", AutoDeploy=False)  # noqa: E731
-        if name == "plain":
-            route()
-            stage()
-            continue
-        assert error_of(route)[:2] == (409, "ConflictException")
-        assert error_of(stage)[:2] == (409, "ConflictException")
-        assert len(apigw.get_routes(ApiId=api)["Items"]) == 1
-        assert apigw.get_stage(ApiId=api, StageName="dev")["AutoDeploy"] is True
-        other = apigw.create_route(ApiId=api, RouteKey="POST /hello")["RouteId"]
-        assert error_of(lambda: apigw.update_route(ApiId=api, RouteId=other, RouteKey="GET /hello"))[:2] == (409, "ConflictException")
+@pytest.mark.parametrize("name", ["plain", "ours"])
+def test_duplicate_statement_id_is_refused(name, request):
+    server = request.getfixturevalue(name)
+    iam, lam = client(server, "iam"), client(server, "lambda")
+    role = iam.create_role(RoleName="r", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+    import io
+    import zipfile
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("app.py", "def handler(e, c):\n    return 1\n")
+    lam.create_function(FunctionName="EchoFunction", Runtime="python3.12", Handler="app.handler", Role=role, Code={"ZipFile": buf.getvalue()})
+    call = lambda: lam.add_permission(FunctionName="EchoFunction", StatementId="apigateway-invoke", Action="lambda:InvokeFunction",
+                                      Principal="apigateway.amazonaws.com", SourceArn="arn:aws:execute-api:us-east-1:123456789012:abc/*/*")
+    call()
+    if name == "plain":
+        call()
+        return
+    status, code, message = error_of(call)
+    assert (status, code) == (409, "ResourceConflictException") and "apigateway-invoke" in message
+    assert len(json.loads(lam.get_policy(FunctionName="EchoFunction")["Policy"])["Statement"]) == 1
+
+
+@pytest.mark.parametrize("name", ["plain", "ours"])
+def test_duplicate_route_key_and_stage_name_are_conflicts(name, request):
+    server = request.getfixturevalue(name)
+    apigw = client(server, "apigatewayv2")
+    api = apigw.create_api(Name="HelloAPI", ProtocolType="HTTP")["ApiId"]
+    apigw.create_route(ApiId=api, RouteKey="GET /hello")
+    apigw.create_stage(ApiId=api, StageName="dev", AutoDeploy=True)
+    route = lambda: apigw.create_route(ApiId=api, RouteKey="GET /hello")
+    stage = lambda: apigw.create_stage(ApiId=api, StageName="dev", AutoDeploy=False)
+    if name == "plain":
+        route()
+        stage()
+        return
+    assert error_of(route)[:2] == (409, "ConflictException")
+    assert error_of(stage)[:2] == (409, "ConflictException")
+    assert len(apigw.get_routes(ApiId=api)["Items"]) == 1
+    assert apigw.get_stage(ApiId=api, StageName="dev")["AutoDeploy"] is True
+    other = apigw.create_route(ApiId=api, RouteKey="POST /hello")["RouteId"]
+    assert error_of(lambda: apigw.update_route(ApiId=api, RouteId=other, RouteKey="GET /hello"))[:2] == (409, "ConflictException")
 
 
 @pytest.mark.parametrize("kind", ["api", "route", "stage", "integration", "authorizer"])
-def test_delete_of_missing_thing_is_404(both, kind):
-    for name, server in both.items():
-        apigw = client(server, "apigatewayv2")
-        api = apigw.create_api(Name="HelloAPI", ProtocolType="HTTP")["ApiId"]
-        call = {
-            "api": lambda: apigw.delete_api(ApiId="missing1"),
-            "route": lambda: apigw.delete_route(ApiId=api, RouteId="missing1"),
-            "stage": lambda: apigw.delete_stage(ApiId=api, StageName="missing1"),
-            "integration": lambda: apigw.delete_integration(ApiId=api, IntegrationId="missing1"),
-            "authorizer": lambda: apigw.delete_authorizer(ApiId=api, AuthorizerId="missing1"),
-        }[kind]
-        if name == "plain":
-            call()
-            continue
-        assert error_of(call)[:2] == (404, "NotFoundException")
-        # A child of a missing API is missing too.
-        if kind != "api":
-            assert error_of(lambda: apigw.delete_route(ApiId="missing2", RouteId="x"))[:2] == (404, "NotFoundException")
+@pytest.mark.parametrize("name", ["plain", "ours"])
+def test_delete_of_missing_thing_is_404(name, request, kind):
+    server = request.getfixturevalue(name)
+    apigw = client(server, "apigatewayv2")
+    api = apigw.create_api(Name="HelloAPI", ProtocolType="HTTP")["ApiId"]
+    call = {
+        "api": lambda: apigw.delete_api(ApiId="missing1"),
+        "route": lambda: apigw.delete_route(ApiId=api, RouteId="missing1"),
+        "stage": lambda: apigw.delete_stage(ApiId=api, StageName="missing1"),
+        "integration": lambda: apigw.delete_integration(ApiId=api, IntegrationId="missing1"),
+        "authorizer": lambda: apigw.delete_authorizer(ApiId=api, AuthorizerId="missing1"),
+    }[kind]
+    if name == "plain":
+        call()
+        return
+    assert error_of(call)[:2] == (404, "NotFoundException")
+    # A child of a missing API is missing too.
+    if kind != "api":
+        assert error_of(lambda: apigw.delete_route(ApiId="missing2", RouteId="x"))[:2] == (404, "NotFoundException")
 
 
 def test_deletes_of_existing_things_still_work(ours):
