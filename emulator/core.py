@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
+from werkzeug.datastructures import EnvironHeaders
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -224,7 +225,6 @@ class Emulator:
         # moto reads the body again when the call is passed on.
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
-        from werkzeug.datastructures import EnvironHeaders
         call = Call(environ=environ, method=environ.get("REQUEST_METHOD", "GET"), path=environ.get("PATH_INFO", ""),
                     query=parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True),
                     headers=EnvironHeaders(environ), body=body, params=params)
