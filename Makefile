@@ -10,9 +10,11 @@ VENV         := .venv
 VPY          := $(VENV)/bin/python
 BIN          := .build/debug/secure-api
 RELEASE_BIN  := .build/release/secure-api
+# The local emulator's port (MOTO_PORT, its old name, is still read); one pid/log per port.
 MOTO_PORT    ?= 5000
-MOTO_PID     := .moto.pid
-MOTO_LOG     := .moto.log
+EMULATOR_PORT ?= $(MOTO_PORT)
+EMULATOR_PID  = .emulator-$(EMULATOR_PORT).pid
+EMULATOR_LOG  = .emulator-$(EMULATOR_PORT).log
 
 # .env holds the user's target (tutorial variable names); read it when present.
 -include .env
@@ -32,7 +34,7 @@ help:
 	@echo "make request      the demo: call the API without a token (401), with a token lacking the scope (403), with the right one (200)"
 	@echo "make test         build and run every test"
 	@echo "make bench        benchmarks (release build)"
-	@echo "make emulator     start the local AWS emulator (moto) on port $(MOTO_PORT); emulator-stop stops it"
+	@echo "make emulator     start the local AWS emulator (moto + our extensions) on port $(EMULATOR_PORT); emulator-stop stops it"
 	@echo "make doctor       show credentials source, region, endpoints and account"
 
 deps:
@@ -73,23 +75,27 @@ doctor: build
 	$(BIN) doctor
 
 emulator: venv
-	@if [ -f $(MOTO_PID) ] && kill -0 $$(cat $(MOTO_PID)) 2>/dev/null; then \
-	  echo "local emulator already running at http://127.0.0.1:$(MOTO_PORT) (pid $$(cat $(MOTO_PID)))"; \
+	@if [ -f $(EMULATOR_PID) ] && kill -0 $$(cat $(EMULATOR_PID)) 2>/dev/null; then \
+	  echo "local emulator already running at http://127.0.0.1:$(EMULATOR_PORT) (pid $$(cat $(EMULATOR_PID)))"; \
 	else \
-	  MOTO_IAM_LOAD_MANAGED_POLICIES=true nohup $(VPY) -m moto.server -H 127.0.0.1 -p $(MOTO_PORT) >$(MOTO_LOG) 2>&1 & echo $$! > $(MOTO_PID); \
-	  for i in $$(seq 1 100); do curl -sf http://127.0.0.1:$(MOTO_PORT)/moto-api/ >/dev/null && break; sleep 0.1; done; \
-	  curl -sf http://127.0.0.1:$(MOTO_PORT)/moto-api/ >/dev/null || { echo "emulator failed to start: see $(MOTO_LOG)" >&2; exit 1; }; \
-	  echo "local emulator started at http://127.0.0.1:$(MOTO_PORT) (pid $$(cat $(MOTO_PID)), log $(MOTO_LOG))"; \
+	  MOTO_IAM_LOAD_MANAGED_POLICIES=true nohup $(VPY) -m emulator -H 127.0.0.1 -p $(EMULATOR_PORT) >$(EMULATOR_LOG) 2>&1 & echo $$! > $(EMULATOR_PID); \
+	  for i in $$(seq 1 100); do curl -sf http://127.0.0.1:$(EMULATOR_PORT)/moto-api/ >/dev/null && break; sleep 0.1; done; \
+	  curl -sf http://127.0.0.1:$(EMULATOR_PORT)/moto-api/ >/dev/null && kill -0 $$(cat $(EMULATOR_PID)) 2>/dev/null || \
+	    { rm -f $(EMULATOR_PID); echo "emulator failed to start on port $(EMULATOR_PORT) (in use?): see $(EMULATOR_LOG)" >&2; exit 1; }; \
+	  echo "local emulator started at http://127.0.0.1:$(EMULATOR_PORT) (pid $$(cat $(EMULATOR_PID)), log $(EMULATOR_LOG))"; \
 	fi
 
 emulator-stop:
-	@if [ -f $(MOTO_PID) ]; then kill $$(cat $(MOTO_PID)) 2>/dev/null || true; rm -f $(MOTO_PID); echo "local emulator stopped"; else echo "local emulator not running"; fi
+	@if [ -f $(EMULATOR_PID) ]; then pid=$$(cat $(EMULATOR_PID)); kill $$pid 2>/dev/null || true; \
+	  for i in $$(seq 1 50); do kill -0 $$pid 2>/dev/null || break; sleep 0.1; done; \
+	  rm -f $(EMULATOR_PID); echo "local emulator on port $(EMULATOR_PORT) stopped"; \
+	else echo "local emulator not running on port $(EMULATOR_PORT)"; fi
 
 # --- the stack -------------------------------------------------------------------------
 # `make api` on a machine with no .env writes one for the local emulator and says so, then
 # re-runs itself so the new .env is read.
 api: build
-	@if [ ! -f .env ]; then tools/env-setup.sh local $(MOTO_PORT); fi
+	@if [ ! -f .env ]; then tools/env-setup.sh local $(EMULATOR_PORT); fi
 	@$(MAKE) --no-print-directory _api
 
 _api: ensure-emulator
@@ -137,7 +143,7 @@ ensure-emulator:
 	@if [ -n "$(IS_LOCAL)" ]; then \
 	  port=$$(echo "$(AWS_ENDPOINT_URL)" | sed -nE 's#^https?://[^/:]+:([0-9]+).*#\1#p'); \
 	  [ -n "$$port" ] || { echo "AWS_ENDPOINT_URL=$(AWS_ENDPOINT_URL) names no port: write it as http://127.0.0.1:PORT" >&2; exit 1; }; \
-	  $(MAKE) --no-print-directory emulator MOTO_PORT=$$port; fi
+	  $(MAKE) --no-print-directory emulator EMULATOR_PORT=$$port; fi
 
 clean:
-	rm -rf .build $(VENV) $(MOTO_PID) $(MOTO_LOG)
+	rm -rf .build $(VENV) .emulator-*.pid .emulator-*.log

@@ -1,4 +1,5 @@
-"""The local AWS emulator (moto's server) on a free loopback port, for tests and benchmarks.
+"""The local AWS emulator on a free loopback port, for tests and benchmarks: ours (`python -m
+emulator`: moto's server with our extensions) by default, plain moto's server with plain=True.
 Its output goes to a temporary file so a failure can show the log's tail."""
 import os
 import socket
@@ -7,6 +8,9 @@ import sys
 import tempfile
 import time
 import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent  # where the emulator package lives
 
 
 def free_port():
@@ -16,14 +20,17 @@ def free_port():
 
 
 class MotoServer:
-    def __init__(self, extra_env=None):
+    def __init__(self, extra_env=None, plain=False):
+        self.plain = plain
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ)
         env.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         env.update(extra_env or {})
+        module = "moto.server" if plain else "emulator"
         self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+        self.proc = subprocess.Popen([sys.executable, "-m", module, "-H", "127.0.0.1", "-p", str(self.port)],
                                      env=env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -32,11 +39,12 @@ class MotoServer:
                 return
             except Exception:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(f"moto server exited at start (is moto[server] installed in {sys.executable}?):\n"
+                    raise RuntimeError(f"{module} exited at start (is moto[server] installed in {sys.executable}?):\n"
                                        + self.log_tail())
                 time.sleep(0.1)
+        tail = self.log_tail()
         self.stop()
-        raise RuntimeError("moto server did not start in 30 s")
+        raise RuntimeError(f"{module} did not start in 30 s:\n" + tail)
 
     def log_tail(self, n=4000):
         self.log.seek(0)
