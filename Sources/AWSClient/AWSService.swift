@@ -143,7 +143,6 @@ public struct EndpointResolver: Sendable {
         } else {
             host = "\(service.endpointPrefix).\(region).amazonaws.com" + (region.hasPrefix("cn-") ? ".cn" : "")
         }
-        // swiftlint-style: this literal always parses.
         guard let endpoint = Endpoint(parsing: "https://\(host)") else {
             throw AWSClientError.invalidEndpoint(url: host, source: "region \(region)")
         }
