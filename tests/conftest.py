@@ -148,6 +148,10 @@ CRASH_SAMPLE = int(os.environ.get("SECURE_API_CRASH_SAMPLE", "4"))
 CRASH_SEED = int(os.environ.get("SECURE_API_CRASH_SEED") or random.SystemRandom().randrange(1_000_000))
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "crash: a crash sweep (SIGKILL at call k, then resume); make test-crash runs these")
+
+
 def pytest_report_header(config):
     mode = "every call index" if CRASH_ALL else f"{CRASH_SAMPLE} kill points per sweep"
     return f"crash sweeps: {mode}, seed {CRASH_SEED} (replay: SECURE_API_CRASH_SEED={CRASH_SEED})"

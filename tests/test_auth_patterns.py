@@ -95,6 +95,7 @@ def test_pattern_creates_what_it_needs_and_deletes_to_nothing(binary, fresh_moto
     assert inv.lam.list_functions()["Functions"] == []
 
 
+@pytest.mark.crash
 @pytest.mark.parametrize("auth", ["oidc", "lambda", "iam"])
 def test_pattern_survives_sigkill_after_create_calls(binary, fresh_moto, proxy, tmp_path, auth):
     env = fast_env(proxy.url)

@@ -12,6 +12,7 @@ import pytest
 from conftest import NONE, ONE_OF_EACH, Inventory, KillSweep, fast_env, proxied_calls, run_in
 
 
+@pytest.mark.crash
 @pytest.mark.parametrize("when", ["before", "after"])
 def test_sigkill_at_create_calls_then_resume(binary, fresh_moto, proxy, tmp_path, when):
     env = fast_env(proxy.url)

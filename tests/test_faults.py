@@ -42,6 +42,7 @@ def test_create_and_delete_succeed_with_20_percent_faults(binary, fresh_moto, pr
           f"({retries_in(r.stdout)} retries), delete {delete_s:.1f}s ({retries_in(d.stdout)} retries); exactly one of each, then none")
 
 
+@pytest.mark.crash
 @pytest.mark.parametrize("when", ["before", "after"])
 def test_sigkill_at_delete_calls_then_delete_again(binary, fresh_moto, proxy, tmp_path, when):
     env = env_for(proxy.url)
