@@ -173,7 +173,10 @@ class KillSweep:
         return f"{self.name}: kill at call {at} of {self.total} (replay: SECURE_API_CRASH_SEED={CRASH_SEED})"
 
     def run_killed(self, binary, proxy, cwd, *args, env, at, when):
-        calls = run_killed(binary, proxy, cwd, *args, env=env, at=at, when=when)
+        try:
+            calls = run_killed(binary, proxy, cwd, *args, env=env, at=at, when=when)
+        except AssertionError as e:
+            raise AssertionError(f"{self.where(at)}: {e}") from None
         self.landed += 1
         return calls
 
