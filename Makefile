@@ -32,7 +32,8 @@ help:
 	@echo "make delete       tear it down (reverse order of state.json)"
 	@echo "make status|plan  show the stack's state / the calls create would make"
 	@echo "make request      the demo: call the API without a token (401), with a token lacking the scope (403), with the right one (200)"
-	@echo "make test         build and run every test"
+	@echo "make test         build, lint and run every test (crash sweeps on a seeded sample of kill points)"
+	@echo "make test-crash   the crash sweeps at every kill point (before resolving executor/state/resource changes)"
 	@echo "make bench        benchmarks (release build)"
 	@echo "make emulator     start the local AWS emulator (moto + our extensions) on port $(EMULATOR_PORT); emulator-stop stops it"
 	@echo "make doctor       show credentials source, region, endpoints and account"
@@ -55,13 +56,24 @@ $(VENV)/.installed: requirements-dev.txt
 
 venv: $(VENV)/.installed
 
-test: build venv test-swift test-py
+.PHONY: lint test-crash
+
+test: build venv lint test-swift test-py
+
+# ruff (pinned in requirements-dev.txt, configured in ruff.toml) over the project's Python.
+lint: venv
+	$(VENV)/bin/ruff check tests tools lambda
 
 test-swift:
 	$(SWIFT) test --no-parallel
 
+# Each crash sweep runs a seeded sample of its kill points (the seed is printed;
+# SECURE_API_CRASH_SEED=<seed> replays it); test-crash runs every kill point.
 test-py:
 	$(VPY) -m pytest -q -s tests
+
+test-crash: build venv
+	SECURE_API_CRASH_ALL=1 $(VPY) -m pytest -q -s -m crash tests
 
 # Benchmarks (not tests): process start, create+delete on the emulator (0/50 ms latency,
 # concurrent vs serial), and create+delete under 20 % faults. --write updates BENCHMARKS.md.

@@ -1,11 +1,11 @@
-"""Shared fixtures: the built binary, moto servers on free ports, helpers to run the CLI."""
+"""Shared fixtures: the built binary, moto servers on free ports, helpers to run the CLI, and
+the kill helper every crash test uses."""
 import json
 import os
-import socket
+import random
+import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,8 @@ SUITE = Path(os.environ.get("SIGV4_TEST_SUITE", ROOT.parent / "shared" / "aws-si
 
 sys.path.insert(0, str(ROOT / "tools"))
 from faultproxy import FaultProxy  # noqa: E402
-from moto_server import MotoServer as Moto, free_port  # noqa: E402,F401
+from moto_server import MotoServer as Moto  # noqa: E402
+from moto_server import free_port  # noqa: E402, F401  (for the tests that import it from here)
 
 
 @pytest.fixture(scope="session")
@@ -82,6 +83,13 @@ def run_in(binary, cwd, *args, env, timeout=300, input=None):
     return subprocess.run([binary, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, input=input)
 
 
+def fast_env(url, **extra):
+    """stack_env for runs that are killed and resumed: a short retry backoff (the retry logic is
+    unchanged) and a short HTTP timeout, which bounds a resume's wait for a killed run's in-flight
+    create."""
+    return stack_env(url, **{"SECURE_API_RETRY_BASE_SECONDS": "0.05", "SECURE_API_HTTP_TIMEOUT_SECONDS": "4", **extra})
+
+
 class Inventory:
     """An independent view of the emulator through boto3 (never through secure-api)."""
 
@@ -129,3 +137,84 @@ ONE_OF_EACH = {"user_pools": 1, "app_clients": 2, "users": 1, "resource_servers"
                "integrations": 1, "stages": 1, "roles": 1, "attached_policies": 1, "functions": 1, "permissions": 1,
                "domains": 1, "log_groups": 0}
 NONE = {k: 0 for k in ONE_OF_EACH}
+
+
+# --- crash sweeps: SIGKILL at call k, then resume ----------------------------------------------
+# `make test` runs a seeded sample of kill points per sweep (the first and the last call always
+# among them); `make test-crash` (SECURE_API_CRASH_ALL=1) runs every index. A failure names its
+# seed: SECURE_API_CRASH_SEED=<seed> replays the same sample.
+CRASH_ALL = os.environ.get("SECURE_API_CRASH_ALL") == "1"
+CRASH_SAMPLE = int(os.environ.get("SECURE_API_CRASH_SAMPLE", "4"))
+CRASH_SEED = int(os.environ.get("SECURE_API_CRASH_SEED") or random.SystemRandom().randrange(1_000_000))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "crash: a crash sweep (SIGKILL at call k, then resume); make test-crash runs these")
+
+
+def pytest_report_header(config):
+    mode = "every call index" if CRASH_ALL else f"{CRASH_SAMPLE} kill points per sweep"
+    return f"crash sweeps: {mode}, seed {CRASH_SEED} (replay: SECURE_API_CRASH_SEED={CRASH_SEED})"
+
+
+class KillSweep:
+    """The kill points of one sweep over a command that makes TOTAL proxied calls, and its tally."""
+
+    def __init__(self, name, total):
+        self.name, self.total, self.landed = name, total, 0
+        if CRASH_ALL or total <= CRASH_SAMPLE:
+            self.points = list(range(1, total + 1))
+        else:
+            # Seeded by the run's seed and the sweep's name: one seed replays every sweep's sample.
+            middle = random.Random(f"{CRASH_SEED}/{name}").sample(range(2, total), max(0, CRASH_SAMPLE - 2))
+            self.points = sorted({1, total, *middle})
+
+    def where(self, at):
+        return f"{self.name}: kill at call {at} of {self.total} (replay: SECURE_API_CRASH_SEED={CRASH_SEED})"
+
+    def run_killed(self, binary, proxy, cwd, *args, env, at, when):
+        try:
+            calls = run_killed(binary, proxy, cwd, *args, env=env, at=at, when=when)
+        except AssertionError as e:
+            raise AssertionError(f"{self.where(at)}: {e}") from None
+        self.landed += 1
+        return calls
+
+    def summary(self):
+        which = "every call index" if self.points == list(range(1, self.total + 1)) else \
+            f"call indexes {self.points} (seed {CRASH_SEED}; SECURE_API_CRASH_ALL=1 runs all)"
+        return f"{self.name}: {self.landed} of {len(self.points)} kills landed, at {which} of {self.total}"
+
+
+def proxied_calls(binary, proxy, cwd, *args, env):
+    """How many calls an undisturbed `secure-api ARGS` makes through PROXY: the sweep's length.
+    With the default HTTP timeout: a request that times out on a loaded machine is followed by a
+    lookup, and a count that includes one could name a kill point the killed run never reaches."""
+    proxy.reset_counters()
+    env = {k: v for k, v in env.items() if k != "SECURE_API_HTTP_TIMEOUT_SECONDS"}
+    r = run_in(binary, cwd, *args, env=env)
+    assert r.returncode == 0, f"{' '.join(args)}: {r.stdout}{r.stderr}"
+    return proxy.count
+
+
+def run_killed(binary, proxy, cwd, *args, env, at, when, timeout=120):
+    """Run `secure-api ARGS` in CWD through PROXY with a SIGKILL armed, before the process starts,
+    at proxied call AT ("before": the call never reaches the emulator; "after": the emulator did
+    it and the answer is lost). Asserts the kill landed there; returns the calls the proxy saw."""
+    proxy.reset_counters()
+    proxy.arm_kill(at, when)
+    p = subprocess.Popen([binary, *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proxy.kill_target(p.pid)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    finally:
+        proxy.disarm_kill()
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    assert p.returncode == -signal.SIGKILL, f"kill {when} call {at} did not land: exit {p.returncode}\n{out}{err}"
+    assert proxy.kills == [(at, when, p.pid)], f"kill {when} call {at}: the proxy killed {proxy.kills}"
+    state = Path(cwd) / "state.json"
+    if state.exists():
+        json.loads(state.read_text())  # a kill never leaves a torn state file
+    return list(proxy.log)

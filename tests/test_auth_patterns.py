@@ -6,12 +6,9 @@ import datetime
 import hashlib
 import json
 import struct
-import zlib
 import subprocess
-import threading
-import time
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import zlib
 from unittest import mock
 
 import pytest
@@ -19,7 +16,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from conftest import ROOT, Inventory, run_in, stack_env
+from conftest import ROOT, Inventory, KillSweep, fast_env, proxied_calls, run_in, stack_env
 from test_tokens import FakeServer, OwnIssuer
 
 ISSUER = "https://keycloak.example.com/realms/demo"
@@ -34,6 +31,8 @@ def stored_zip(name, data):
                           0, 0, 0, 0, 0o100644 << 16, 0) + n
     end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(central), len(local), 0)
     return local + central + end
+
+
 COMMON = {"user_pools": 0, "app_clients": 0, "users": 0, "resource_servers": 0, "apis": 1, "routes": 2, "integrations": 1,
           "stages": 1, "roles": 1, "attached_policies": 1, "functions": 1, "permissions": 1, "log_groups": 0}
 EXPECTED = {
@@ -49,13 +48,9 @@ def args_for(auth):
     return ["--auth", auth] + (["--issuer", ISSUER, "--audience", "account"] if auth == "oidc" else [])
 
 
-def env_for(url):
-    return stack_env(url, SECURE_API_RETRY_BASE_SECONDS="0.05", SECURE_API_HTTP_TIMEOUT_SECONDS="4")
-
-
 @pytest.mark.parametrize("auth", ["oidc", "lambda", "iam"])
 def test_pattern_creates_what_it_needs_and_deletes_to_nothing(binary, fresh_moto, tmp_path, auth):
-    env = env_for(fresh_moto.url)
+    env = fast_env(fresh_moto.url)
     r = run_in(binary, tmp_path, "create", *args_for(auth), env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     state = json.loads((tmp_path / "state.json").read_text())
@@ -100,30 +95,27 @@ def test_pattern_creates_what_it_needs_and_deletes_to_nothing(binary, fresh_moto
     assert inv.lam.list_functions()["Functions"] == []
 
 
+@pytest.mark.crash
 @pytest.mark.parametrize("auth", ["oidc", "lambda", "iam"])
-def test_pattern_survives_sigkill_after_every_create_call(binary, fresh_moto, proxy, tmp_path, auth):
-    env = env_for(proxy.url)
+def test_pattern_survives_sigkill_after_create_calls(binary, fresh_moto, proxy, tmp_path, auth):
+    env = fast_env(proxy.url)
     probe = tmp_path / "probe"
     probe.mkdir()
-    assert run_in(binary, probe, "create", *args_for(auth), env=env).returncode == 0
-    total = proxy.count
+    sweep = KillSweep(f"create --auth {auth}, SIGKILL after the call",
+                      proxied_calls(binary, proxy, probe, "create", *args_for(auth), env=env))
     assert run_in(binary, probe, "delete", env=env).returncode == 0
     inv = Inventory(fresh_moto)
-    for index in range(1, total + 1):
+    for at in sweep.points:
         fresh_moto.reset()
-        proxy.reset_counters()
-        work = tmp_path / f"k{index}"
+        work = tmp_path / f"k{at}"
         work.mkdir()
-        p = subprocess.Popen([binary, "create", *args_for(auth)], cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        proxy.kill_at = (index, p.pid, "after")
-        p.communicate(timeout=120)
-        proxy.kill_at = None
+        sweep.run_killed(binary, proxy, work, "create", *args_for(auth), env=env, at=at, when="after")
         r = run_in(binary, work, "create", *args_for(auth), env=env)
-        assert r.returncode == 0, f"resume after kill at call {index}: {r.stdout}{r.stderr}"
-        assert inv.counts() == EXPECTED[auth], f"{auth}: after kill at call {index}"
-        assert run_in(binary, work, "delete", env=env).returncode == 0
-        assert inv.counts() == NONE, f"{auth}: leak after kill at call {index}"
-    print(f"\n--auth {auth}: SIGKILL after each of {total} create calls, resumed to exactly the pattern's resources, deleted to none")
+        assert r.returncode == 0, f"{sweep.where(at)}: resume: {r.stdout}{r.stderr}"
+        assert inv.counts() == EXPECTED[auth], sweep.where(at)
+        assert run_in(binary, work, "delete", env=env).returncode == 0, sweep.where(at)
+        assert inv.counts() == NONE, f"{sweep.where(at)}: leak"
+    print(f"\n{sweep.summary()}; every resume ended with exactly the pattern's resources, every delete with none")
 
 
 def test_jwt_verify_discovers_the_jwks_of_an_oidc_issuer(binary, tmp_path):
@@ -175,7 +167,7 @@ def test_generic_client_credentials_takes_the_secret_from_env_or_stdin(binary, t
 
 
 def test_request_sigv4_matches_botocore(binary, fresh_moto, tmp_path):
-    env = env_for(fresh_moto.url)
+    env = fast_env(fresh_moto.url)
     assert run_in(binary, tmp_path, "create", "--auth", "iam", env=env).returncode == 0
     api = FakeServer(lambda m, p, h, b: (200, {"Content-Type": "application/json"}, b'"hello world"'))
     env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"

@@ -1,6 +1,4 @@
 """Bad configuration: one clear line on stderr and a non-zero exit, never a crash."""
-import os
-
 import pytest
 
 from conftest import clean_env, run

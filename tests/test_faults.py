@@ -1,12 +1,11 @@
 """Reliability under faults (issue 6): a fault-injecting proxy between secure-api and moto."""
 import json
-import statistics
-import subprocess
+import re
 import time
 
 import pytest
 
-from conftest import NONE, ONE_OF_EACH, Inventory, run_in, stack_env
+from conftest import NONE, ONE_OF_EACH, Inventory, KillSweep, proxied_calls, run_in, stack_env
 from faultproxy import broken_operation, iam_propagation, random_faults
 
 
@@ -19,12 +18,8 @@ def env_for(url, **extra):
 
 
 def retries_in(text):
-    import re
     m = re.search(r"\((\d+) retries\)", text)
     return int(m.group(1)) if m else 0
-
-
-RESULTS = []
 
 
 @pytest.mark.parametrize("seed", [11, 22, 33, 44])
@@ -43,42 +38,30 @@ def test_create_and_delete_succeed_with_20_percent_faults(binary, fresh_moto, pr
     delete_s = time.time() - t0
     assert d.returncode == 0, d.stdout + d.stderr
     assert inv.counts(domain) == NONE
-    RESULTS.append((seed, proxy.count, proxy.faults_injected, retries_in(r.stdout), retries_in(d.stdout), create_s, delete_s))
     print(f"\nseed {seed}: {proxy.count} requests, {proxy.faults_injected} faults injected; create {create_s:.1f}s "
           f"({retries_in(r.stdout)} retries), delete {delete_s:.1f}s ({retries_in(d.stdout)} retries); exactly one of each, then none")
 
 
+@pytest.mark.crash
 @pytest.mark.parametrize("when", ["before", "after"])
-def test_sigkill_at_every_delete_call_then_delete_again(binary, fresh_moto, proxy, tmp_path, when):
+def test_sigkill_at_delete_calls_then_delete_again(binary, fresh_moto, proxy, tmp_path, when):
     env = env_for(proxy.url)
     inv = Inventory(fresh_moto)
     probe = tmp_path / "probe"
     probe.mkdir()
     assert run_in(binary, probe, "create", env=env).returncode == 0
-    proxy.reset_counters()
-    assert run_in(binary, probe, "delete", env=env).returncode == 0
-    total = proxy.count
-    killed = 0
-    for index in range(1, total + 1):
+    sweep = KillSweep(f"delete, SIGKILL {when} the call", proxied_calls(binary, proxy, probe, "delete", env=env))
+    for at in sweep.points:
         fresh_moto.reset()
-        work = tmp_path / f"{when}-{index}"
+        work = tmp_path / f"{when}-{at}"
         work.mkdir()
         assert run_in(binary, work, "create", env=env).returncode == 0
         domain = json.loads((work / "state.json").read_text())["outputs"]["user_pool_domain"]
-        proxy.reset_counters()
-        p = subprocess.Popen([binary, "delete"], cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        proxy.kill_at = (index, p.pid, when)
-        p.communicate(timeout=120)
-        killed += p.returncode == -9
-        if (work / "state.json").exists():
-            json.loads((work / "state.json").read_text())
-        proxy.kill_at = None
+        sweep.run_killed(binary, proxy, work, "delete", env=env, at=at, when=when)
         r = run_in(binary, work, "delete", env=env)
-        assert r.returncode == 0, f"delete again after kill at {when} call {index}: {r.stdout}{r.stderr}"
-        assert inv.counts(domain) == NONE, f"leak after kill at {when} delete call {index}"
-    print(f"\ndelete crash ({when} the call): killed at each of {total} call indexes ({killed} landed); "
-          f"the next delete always ended with nothing left")
-    assert killed >= total - 2
+        assert r.returncode == 0, f"{sweep.where(at)}: delete again: {r.stdout}{r.stderr}"
+        assert inv.counts(domain) == NONE, f"{sweep.where(at)}: leak"
+    print(f"\n{sweep.summary()}; the next delete always ended with nothing left")
 
 
 def test_iam_propagation_is_waited_out_not_slept(binary, fresh_moto, proxy, tmp_path):

@@ -16,10 +16,10 @@ from botocore.credentials import Credentials
 from conftest import clean_env, run
 
 COUNT = 240
-TIME = datetime.datetime(2026, 11, 25, 12, 34, 56, tzinfo=datetime.timezone.utc)
+TIME = datetime.datetime(2026, 11, 25, 12, 34, 56, tzinfo=datetime.UTC)
 SEGMENT_ALPHABET = ["a", "Z", "0", "-", "_", ".", "~", " ", "é", "ሴ", "😀", "+", "=", "&", "$", "@", "!", "*", "'",
                     "(", ")", ",", ";", ":", "%", "[", "]"]
-QUERY_ALPHABET = SEGMENT_ALPHABET + ["/", "?", "#"]
+QUERY_ALPHABET = [*SEGMENT_ALPHABET, "/", "?", "#"]
 
 
 def random_text(rng, alphabet, lo, hi):

@@ -5,8 +5,6 @@ import stat
 import subprocess
 import time
 
-import pytest
-
 from conftest import NONE, ONE_OF_EACH, PASSWORD, Inventory, run_in, stack_env
 
 
@@ -165,7 +163,7 @@ def test_two_concurrent_creates_one_is_refused(binary, proxy, tmp_path):
         assert time.time() < deadline and first.poll() is None
         time.sleep(0.05)
     second = run_in(binary, tmp_path, "create", env=env)
-    out, err = first.communicate(timeout=120)
+    _out, err = first.communicate(timeout=120)
     assert first.returncode == 0, err
     assert second.returncode == 1
     assert second.stderr.strip().startswith("secure-api: error: another secure-api run is using")

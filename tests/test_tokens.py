@@ -5,7 +5,6 @@ import base64
 import hashlib
 import hmac
 import json
-import re
 import subprocess
 import threading
 import time
@@ -14,7 +13,7 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from conftest import PASSWORD, Inventory, free_port, run_in, stack_env
@@ -172,9 +171,9 @@ def test_claim_checks_with_a_key_of_our_own(binary, tmp_path):
     assert len(reasons) == len(cases), "each forgery gets its own reason"
     # OR by default (API Gateway), AND with --all-scopes
     both = own.sign(scope="HelloAPI/hello.read")
-    assert run_in(binary, tmp_path, *base, both, "--scope", "HelloAPI/hello.read", "--scope", "HelloAPI/hello.write", env=env).returncode == 0
-    assert run_in(binary, tmp_path, *base, both, "--scope", "HelloAPI/hello.read", "--scope", "HelloAPI/hello.write",
-                  "--all-scopes", env=env).returncode == 1
+    scopes = ["--scope", "HelloAPI/hello.read", "--scope", "HelloAPI/hello.write"]
+    assert run_in(binary, tmp_path, *base, both, *scopes, env=env).returncode == 0
+    assert run_in(binary, tmp_path, *base, both, *scopes, "--all-scopes", env=env).returncode == 1
     own.server.stop()
 
 
@@ -195,7 +194,7 @@ def test_client_credentials_against_a_local_token_endpoint(binary, stack, moto):
     r = run_in(binary, d, "token", "--client-credentials", "--no-cache", "--token-url", server.url + "/oauth2/token", "-q", env=env)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "header.payload.sig"
-    method, path, headers, body = server.requests[-1]
+    method, path, _headers, body = server.requests[-1]
     assert method == "POST" and path == "/oauth2/token"
     form = urllib.parse.parse_qs(body.decode())
     assert form["grant_type"] == ["client_credentials"]
@@ -203,14 +202,15 @@ def test_client_credentials_against_a_local_token_endpoint(binary, stack, moto):
     assert secret not in body.decode()  # only in the Basic header
     # A wrong secret (the server's view): invalid_client, reported clearly.
     server.stop()
-    refusing = FakeServer(lambda *a: (400, {"Content-Type": "application/json"}, b'{"error":"invalid_client","error_description":"bad secret"}'))
+    refusing = FakeServer(lambda *a: (400, {"Content-Type": "application/json"},
+                                      b'{"error":"invalid_client","error_description":"bad secret"}'))
     r = run_in(binary, d, "token", "--client-credentials", "--no-cache", "--token-url", refusing.url + "/oauth2/token", env=env)
     assert r.returncode == 1 and "invalid_client" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     refusing.stop()
 
 
 def test_login_pkce_against_a_local_authorization_server(binary, stack, tmp_path):
-    d, env, out = stack
+    _d, env, _out = stack
     tokens = FakeServer(lambda m, p, h, b: (200, {"Content-Type": "application/json"},
                                             b'{"access_token":"a.b.c","id_token":"d.e.f","refresh_token":"r","expires_in":3600,"token_type":"Bearer"}'))
 
@@ -243,7 +243,7 @@ def test_login_pkce_against_a_local_authorization_server(binary, stack, tmp_path
     rc, stdout, err, query = login(lambda q: {"code": "c0de", "state": q["state"][0]})
     assert rc == 0, err
     assert "access_token: a.b.c" in stdout
-    method, path, headers, body = tokens.requests[-1]
+    _method, _path, headers, body = tokens.requests[-1]
     form = urllib.parse.parse_qs(body.decode())
     verifier = form["code_verifier"][0]
     assert b64u(hashlib.sha256(verifier.encode()).digest()) == query["code_challenge"][0]
@@ -254,7 +254,7 @@ def test_login_pkce_against_a_local_authorization_server(binary, stack, tmp_path
 
 
 def test_request_explains_401_and_403_from_the_api(binary, stack):
-    d, env, out = stack
+    d, env, _out = stack
 
     def api(method, path, headers, body):
         auth = headers.get("Authorization")
@@ -278,7 +278,7 @@ def test_request_explains_401_and_403_from_the_api(binary, stack):
 
 
 def test_request_on_the_emulator_evaluates_the_real_authorizer_config(binary, stack):
-    d, env, out = stack
+    d, env, _out = stack
     r = run_in(binary, d, "request", "--no-token", env=env)
     assert r.returncode == 1 and "simulated API Gateway answer: HTTP 401" in r.stdout
     r = run_in(binary, d, "request", "--password", env=env)

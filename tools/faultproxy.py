@@ -3,27 +3,39 @@
 
 It forwards every request to an upstream and can, per test:
   * add latency to every request (benchmarks: the AWS round-trip stand-in),
-  * count requests and record (method, path, operation) for assertions,
+  * count requests and record each one (method, path, operation, status, and when the
+    upstream was asked) for assertions and benchmark figures,
   * SIGKILL a client process at request number N, either before forwarding it
     ("between two calls") or after the upstream answered but before the answer is
-    returned ("AWS created it, the state write never happened"),
+    returned ("AWS created it, the state write never happened"); armed before the client
+    starts (arm_kill), so no request can outrun it,
   * inject faults chosen by a callable (throttling, 5xx, resets, broken bodies).
 
 Run standalone:  faultproxy.py --upstream http://127.0.0.1:5000 --port 0 --latency-ms 50
 """
 import argparse
 import http.client
+import json
 import os
+import random
 import signal
 import socket
 import sys
 import threading
 import time
+from collections import namedtuple
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
               "transfer-encoding", "upgrade"}
+
+# One proxied request: status is the upstream's HTTP status, the fault kind injected, or "killed";
+# start and end bound the upstream's own time (None when the request never reached it).
+Call = namedtuple("Call", "index method path op status start end")
+
+# How long the request that is to kill waits for the client's pid (kill_target) to be known.
+KILL_TARGET_WAIT_S = 30
 
 
 def operation_of(method, path, headers):
@@ -46,21 +58,25 @@ def error_answer(kind, protocol):
     """A fault as the service itself would phrase it: (status, headers, body)."""
     if kind == "throttle":
         if protocol == "json":
-            return 400, [("Content-Type", "application/x-amz-json-1.1")], b'{"__type":"ThrottlingException","message":"Rate exceeded"}'
+            return 400, [("Content-Type", "application/x-amz-json-1.1")], \
+                b'{"__type":"ThrottlingException","message":"Rate exceeded"}'
         if protocol == "query":
             return 400, [("Content-Type", "text/xml")], (b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
                                                        b"<Message>Rate exceeded</Message></Error><RequestId>f1</RequestId></ErrorResponse>")
-        return 429, [("Content-Type", "application/json"), ("x-amzn-ErrorType", "TooManyRequestsException")], b'{"message":"Too Many Requests"}'
+        return 429, [("Content-Type", "application/json"), ("x-amzn-ErrorType", "TooManyRequestsException")], \
+            b'{"message":"Too Many Requests"}'
     if kind == "too_many":
         if protocol == "json":
-            return 400, [("Content-Type", "application/x-amz-json-1.1")], b'{"__type":"TooManyRequestsException","message":"Too many requests"}'
+            return 400, [("Content-Type", "application/x-amz-json-1.1")], \
+                b'{"__type":"TooManyRequestsException","message":"Too many requests"}'
         return error_answer("throttle", protocol)
     if kind == "500":
         return 500, [("Content-Type", "application/json")], b'{"message":"Internal server error"}'
     if kind == "503":
         return 503, [("Content-Type", "application/json")], b'{"message":"Service unavailable"}'
     if kind == "html502":
-        return 502, [("Content-Type", "text/html")], b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
+        return 502, [("Content-Type", "text/html")], \
+            b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
     raise ValueError(kind)
 
 
@@ -71,7 +87,6 @@ AFTER = {"reset_after", "truncate", "garbage", "missing_fields", "wrong_types"}
 
 def random_faults(seed, rate, kinds=("throttle", "too_many", "500", "503", "html502", "reset_before", "reset_after", "truncate")):
     """A fault plan: each request, with probability `rate`, gets one of `kinds` (fixed seed)."""
-    import random
     rng = random.Random(seed)
     lock = threading.Lock()
 
@@ -127,8 +142,11 @@ class FaultProxy:
         self.latency = latency_ms / 1000.0
         self.lock = threading.Lock()
         self.count = 0
-        self.log = []            # (index, method, path, operation, status)
-        self.kill_at = None      # (index, pid, "before" | "after")
+        self.log = []            # Call records, in the order the requests finished
+        self.kill_at = None      # (index, "before" | "after"), set by arm_kill
+        self.kill_pid = None     # the client to kill, set by kill_target
+        self.kill_pid_known = threading.Event()
+        self.kills = []          # (index, "before" | "after", pid) of every SIGKILL sent
         self.faults_injected = 0
         self.fault = None        # callable(index, method, path, headers, body) -> None | action
         proxy = self
@@ -150,10 +168,10 @@ class FaultProxy:
                 op = operation_of_request(self.command, self.path, self.headers, body)
                 if proxy.latency:
                     time.sleep(proxy.latency)
-                if kill and kill[1] <= 0:
-                    kill = None  # not armed yet: never os.kill(0), which is our own process group
-                if kill and kill[0] == index and kill[2] == "before":
-                    os.kill(kill[1], signal.SIGKILL)
+                kill = kill[1] if kill and kill[0] == index else None
+                if kill == "before":
+                    proxy.kill(index, kill)
+                    proxy.record(Call(index, self.command, self.path, op, "killed", None, None))
                     self.close_connection = True
                     return
                 action = proxy.fault(index, self.command, self.path, dict(self.headers), body) if proxy.fault else None
@@ -165,18 +183,22 @@ class FaultProxy:
                 protocol = protocol_of(self.path, self.headers, body)
                 if action is not None and (action["kind"] in BEFORE or action["kind"] == "custom"):
                     return self.apply(action, index, op, protocol)
+                start = time.perf_counter()
                 status, headers, data = proxy.forward(self.command, self.path, self.headers, body)
-                if kill and kill[0] == index and kill[2] == "after":
-                    os.kill(kill[1], signal.SIGKILL)
-                    time.sleep(0.05)
+                end = time.perf_counter()
+                if kill == "after":
+                    proxy.kill(index, kill)
+                    proxy.record(Call(index, self.command, self.path, op, "killed", start, end))
+                    self.close_connection = True  # no answer: the client is gone
+                    return
                 if action is not None:
-                    return self.apply(action, index, op, protocol, (status, headers, data))
-                proxy.log.append((index, self.command, self.path, op, status))
+                    return self.apply(action, index, op, protocol, (status, headers, data), (start, end))
+                proxy.record(Call(index, self.command, self.path, op, status, start, end))
                 self.respond(status, headers, data)
 
-            def apply(self, action, index, op, protocol, upstream=None):
+            def apply(self, action, index, op, protocol, upstream=None, timing=(None, None)):
                 kind = action["kind"]
-                proxy.log.append((index, self.command, self.path, op, kind))
+                proxy.record(Call(index, self.command, self.path, op, kind, *timing))
                 if kind in ("reset_before", "reset_after"):
                     # Abortive close: RST instead of FIN, no answer at all.
                     self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
@@ -198,8 +220,7 @@ class FaultProxy:
                     if protocol == "query":
                         return self.respond(status, headers, f"<{op}Response><{op}Result>7</{op}Result></{op}Response>".encode())
                     try:
-                        import json as _json
-                        return self.respond(status, headers, _json.dumps(wrong_types(_json.loads(data or b"{}"))).encode())
+                        return self.respond(status, headers, json.dumps(wrong_types(json.loads(data or b"{}"))).encode())
                     except ValueError:
                         return self.respond(status, headers, b"7")
                 raise ValueError(kind)
@@ -231,6 +252,36 @@ class FaultProxy:
         self.url = f"http://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
+    def record(self, call):
+        with self.lock:
+            self.log.append(call)
+
+    def arm_kill(self, at, when="after"):
+        """SIGKILL the client at request number AT: "before" forwarding it or "after" the upstream
+        answered. Arm it before starting the client, then name the client with kill_target(pid):
+        request AT waits for that, so neither the first requests nor AT can outrun the arming."""
+        if when not in ("before", "after"):
+            raise ValueError(when)
+        with self.lock:
+            self.kill_at = (at, when)
+            self.kill_pid = None
+            self.kill_pid_known.clear()
+
+    def kill_target(self, pid):
+        self.kill_pid = pid
+        self.kill_pid_known.set()
+
+    def disarm_kill(self):
+        with self.lock:
+            self.kill_at = None
+
+    def kill(self, index, when):
+        if not self.kill_pid_known.wait(KILL_TARGET_WAIT_S):
+            raise RuntimeError(f"kill armed at request {index} but no client pid was given (kill_target)")
+        os.kill(self.kill_pid, signal.SIGKILL)
+        with self.lock:
+            self.kills.append((index, when, self.kill_pid))
+
     def forward(self, method, path, headers, body):
         conn = http.client.HTTPConnection(self.upstream.hostname, self.upstream.port, timeout=60)
         out = {k: v for k, v in headers.items() if k.lower() not in HOP_BY_HOP}
@@ -254,6 +305,7 @@ class FaultProxy:
             self.count = 0
             self.log = []
             self.kill_at = None
+            self.kills = []
             self.fault = None
             self.faults_injected = 0
 

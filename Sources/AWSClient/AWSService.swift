@@ -140,7 +140,6 @@ public struct EndpointResolver: Sendable {
         // Only the aws partition is supported (SessionOptions refuses the others).
         let partition = Partition.aws
         let host = service.isGlobal ? partition.iamHost : "\(service.endpointPrefix).\(region).\(partition.dnsSuffix)"
-        // swiftlint-style: this literal always parses.
         guard let endpoint = Endpoint(parsing: "https://\(host)") else {
             throw AWSClientError.invalidEndpoint(url: host, source: "region \(region)")
         }

@@ -36,7 +36,7 @@ public struct SharedConfigFile: Sendable {
                     if name.hasPrefix("profile ") || name.hasPrefix("profile\t") {
                         name = String(name.dropFirst(8)).trimmingCharacters(in: .whitespaces)
                     } else if name != "default" {
-                        current = nil  // sso-session, services, ...: not a profile
+                        // sso-session, services, ...: not a profile; its settings go to a hidden section
                         profiles["\u{0}section:\(name)"] = [:]
                         current = "\u{0}section:\(name)"
                         continue

@@ -90,7 +90,6 @@ public struct StackConfig: Sendable, Equatable {
     public var appClientScopes: [String] {
         ["openid", "profile", "email"] + qualifiedScopes.filter { $0.hasSuffix(".read") }
     }
-    public var logGroupName: String { "/aws/lambda/\(functionName)" }
 
     // MARK: validation (before any AWS call): the rules live in InputRules
 

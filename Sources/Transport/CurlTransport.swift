@@ -28,7 +28,7 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
         }
     }
 
-    /// Blocking send on the calling thread (used by the CLI's single calls and by `send`).
+    /// Blocking send on the calling thread; `send` runs it on the transport's queue.
     public func perform(_ request: HTTPRequest, timeouts: HTTPTimeouts) throws -> HTTPResponse {
         guard let handle = checkout() else { throw TransportError.other("could not create a libcurl handle") }
         defer { checkin(handle) }

@@ -66,7 +66,7 @@ def _load_keys(url):
     try:
         document = fetch_jwks(url)
     except Exception as e:
-        raise AuthError(f"JWKS fetch failed: {type(e).__name__}")
+        raise AuthError(f"JWKS fetch failed: {type(e).__name__}") from None
     keys = {}
     for jwk in document.get("keys", []) if isinstance(document, dict) else []:
         if (isinstance(jwk, dict) and jwk.get("kty") == "RSA" and jwk.get("alg", "RS256") == "RS256"
@@ -134,7 +134,7 @@ def verify_token(token, now=None):
         header = json.loads(_b64url(parts[0]))
         claims = json.loads(_b64url(parts[1]))
     except (ValueError, UnicodeDecodeError):
-        raise AuthError("malformed token: bad JSON")
+        raise AuthError("malformed token: bad JSON") from None
     if not isinstance(header, dict) or not isinstance(claims, dict):
         raise AuthError("malformed token: header and payload must be objects")
     if header.get("alg") != "RS256":  # never let the token choose the algorithm (none, HS256)
@@ -168,7 +168,7 @@ def check_scopes(claims, route_key):
     try:
         required = json.loads(os.environ.get("REQUIRED_SCOPES") or "{}")
     except ValueError:
-        raise AuthError("misconfigured: REQUIRED_SCOPES is not JSON")
+        raise AuthError("misconfigured: REQUIRED_SCOPES is not JSON") from None
     if not isinstance(required, dict):
         raise AuthError("misconfigured: REQUIRED_SCOPES must be a JSON object")
     wanted = required.get(route_key) or []
