@@ -62,7 +62,7 @@ test: build venv lint test-swift test-py
 
 # ruff (pinned in requirements-dev.txt, configured in ruff.toml) over the project's Python.
 lint: venv
-	$(VENV)/bin/ruff check tests tools lambda
+	$(VENV)/bin/ruff check tests tools lambda emulator
 
 test-swift:
 	$(SWIFT) test --no-parallel

@@ -25,7 +25,8 @@ def ok(value=None):
 def required(body, name):
     value = body.get(name)
     if value in (None, ""):
-        raise AWSError("InvalidParameterException", f"1 validation error detected: Value at '{name}' failed to satisfy constraint: Member must not be null")
+        raise AWSError("InvalidParameterException",
+                       f"1 validation error detected: Value at '{name}' failed to satisfy constraint: Member must not be null")
     return value
 
 
@@ -111,7 +112,8 @@ def register(reg: Registry):
     def delete_user_pool(call):
         pool = pool_of(call, call.json())
         if pool.domain is not None:
-            raise AWSError("InvalidParameterException", "User pool cannot be deleted. It has a domain configured that should be deleted first.")
+            raise AWSError("InvalidParameterException",
+                           "User pool cannot be deleted. It has a domain configured that should be deleted first.")
         return PASS
 
     @op("CreateUserPoolDomain", check_only=True)

@@ -86,7 +86,7 @@ class Call:
         try:
             value = json.loads(self.body)
         except ValueError:
-            raise AWSError("SerializationException", "the request body is not valid JSON")
+            raise AWSError("SerializationException", "the request body is not valid JSON") from None
         if not isinstance(value, dict):
             raise AWSError("SerializationException", "the request body is not a JSON object")
         return value

@@ -64,7 +64,8 @@ def test_delete_resource_server(name, request):
     server = request.getfixturevalue(name)
     cognito = client(server, "cognito-idp")
     pool = pool_with_server(cognito)
-    call = lambda: cognito.delete_resource_server(UserPoolId=pool["Id"], Identifier="HelloAPI")
+    def call():
+        return cognito.delete_resource_server(UserPoolId=pool["Id"], Identifier="HelloAPI")
     if name == "plain":
         assert error_of(call)[0] == 500
         return
@@ -81,7 +82,8 @@ def test_update_resource_server_replaces_scopes(name, request):
     cognito = client(server, "cognito-idp")
     pool = pool_with_server(cognito)
     new = [{"ScopeName": s, "ScopeDescription": s} for s in ("hello.read", "hello.write", "hello.admin")]
-    call = lambda: cognito.update_resource_server(UserPoolId=pool["Id"], Identifier="HelloAPI", Name="HelloAPI", Scopes=new)
+    def call():
+        return cognito.update_resource_server(UserPoolId=pool["Id"], Identifier="HelloAPI", Name="HelloAPI", Scopes=new)
     if name == "plain":
         assert error_of(call)[0] == 500
         return
@@ -121,7 +123,8 @@ def test_update_stage(name, request):
     apigw = client(server, "apigatewayv2")
     api = apigw.create_api(Name="HelloAPI", ProtocolType="HTTP")["ApiId"]
     apigw.create_stage(ApiId=api, StageName="dev", AutoDeploy=True, Tags={"t": "1"})
-    call = lambda: apigw.update_stage(ApiId=api, StageName="dev", AutoDeploy=False, Description="d")
+    def call():
+        return apigw.update_stage(ApiId=api, StageName="dev", AutoDeploy=False, Description="d")
     if name == "plain":
         assert error_of(call)[0] == 500
         return
@@ -168,7 +171,8 @@ def test_update_user_pool_client_resets_what_is_not_sent(ours, plain):
         app = cognito.create_user_pool_client(
             UserPoolId=pool["Id"], ClientName="Terminal Application", AllowedOAuthFlows=["code"], AllowedOAuthFlowsUserPoolClient=True,
             AllowedOAuthScopes=["openid", "HelloAPI/hello.read"], CallbackURLs=["http://localhost:8083/callback"],
-            SupportedIdentityProviders=["COGNITO"], ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])["UserPoolClient"]
+            SupportedIdentityProviders=["COGNITO"],
+            ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])["UserPoolClient"]
         cognito.update_user_pool_client(UserPoolId=pool["Id"], ClientId=app["ClientId"], CallbackURLs=["http://localhost:9000/cb"])
         found[name] = cognito.describe_user_pool_client(UserPoolId=pool["Id"], ClientId=app["ClientId"])["UserPoolClient"]
     assert found["plain"].get("ExplicitAuthFlows")  # moto merges
@@ -208,7 +212,8 @@ def test_update_route_clears_scopes_and_update_calls_work(ours):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
         z.writestr("app.py", "def handler(e, c):\n    return 'hi'\n")
-    lam.create_function(FunctionName="UpdatedFunction", Runtime="python3.12", Handler="app.handler", Role=role, Code={"ZipFile": buf.getvalue()})
+    lam.create_function(FunctionName="UpdatedFunction", Runtime="python3.12", Handler="app.handler", Role=role,
+                        Code={"ZipFile": buf.getvalue()})
     before = lam.get_function(FunctionName="UpdatedFunction")["Configuration"]["CodeSha256"]
     with zipfile.ZipFile(buf, "a") as z:
         z.writestr("more.py", "X = 1\n")
@@ -231,7 +236,8 @@ def test_delete_user_pool_with_domain_is_refused(name, request):
     cognito = client(server, "cognito-idp")
     pool = pool_with_server(cognito)
     cognito.create_user_pool_domain(Domain=f"prefix-{name}", UserPoolId=pool["Id"])
-    call = lambda: cognito.delete_user_pool(UserPoolId=pool["Id"])
+    def call():
+        return cognito.delete_user_pool(UserPoolId=pool["Id"])
     if name == "plain":
         call()
         return
@@ -248,7 +254,8 @@ def test_taken_domain_prefix_is_refused(name, request):
     cognito = client(server, "cognito-idp")
     first, second = pool_with_server(cognito), pool_with_server(cognito)
     cognito.create_user_pool_domain(Domain="takenprefix", UserPoolId=first["Id"])
-    call = lambda: cognito.create_user_pool_domain(Domain="takenprefix", UserPoolId=second["Id"])
+    def call():
+        return cognito.create_user_pool_domain(Domain="takenprefix", UserPoolId=second["Id"])
     if name == "plain":
         call()
         return
@@ -275,10 +282,12 @@ def test_undefined_scope_in_app_client_is_refused(name, request, operation):
                 "CallbackURLs": ["http://localhost:8083/callback"], "SupportedIdentityProviders": ["COGNITO"]}
     scopes = ["openid", "HelloAPI/hello.read", "HelloAPI/hello.admin"]
     if operation == "create":
-        call = lambda: cognito.create_user_pool_client(ClientName="c", AllowedOAuthScopes=scopes, **settings)
+        def call():
+            return cognito.create_user_pool_client(ClientName="c", AllowedOAuthScopes=scopes, **settings)
     else:
         app = cognito.create_user_pool_client(ClientName="c", AllowedOAuthScopes=scopes[:2], **settings)["UserPoolClient"]
-        call = lambda: cognito.update_user_pool_client(ClientId=app["ClientId"], ClientName="c", AllowedOAuthScopes=scopes, **settings)
+        def call():
+            return cognito.update_user_pool_client(ClientId=app["ClientId"], ClientName="c", AllowedOAuthScopes=scopes, **settings)
     if name == "plain":
         call()
         return
@@ -298,9 +307,12 @@ def test_duplicate_statement_id_is_refused(name, request):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
         z.writestr("app.py", "def handler(e, c):\n    return 1\n")
-    lam.create_function(FunctionName="EchoFunction", Runtime="python3.12", Handler="app.handler", Role=role, Code={"ZipFile": buf.getvalue()})
-    call = lambda: lam.add_permission(FunctionName="EchoFunction", StatementId="apigateway-invoke", Action="lambda:InvokeFunction",
-                                      Principal="apigateway.amazonaws.com", SourceArn="arn:aws:execute-api:us-east-1:123456789012:abc/*/*")
+    lam.create_function(FunctionName="EchoFunction", Runtime="python3.12", Handler="app.handler", Role=role,
+                        Code={"ZipFile": buf.getvalue()})
+    def call():
+        return lam.add_permission(FunctionName="EchoFunction", StatementId="apigateway-invoke", Action="lambda:InvokeFunction",
+                                          Principal="apigateway.amazonaws.com",
+                                          SourceArn="arn:aws:execute-api:us-east-1:123456789012:abc/*/*")
     call()
     if name == "plain":
         call()
@@ -317,8 +329,10 @@ def test_duplicate_route_key_and_stage_name_are_conflicts(name, request):
     api = apigw.create_api(Name="HelloAPI", ProtocolType="HTTP")["ApiId"]
     apigw.create_route(ApiId=api, RouteKey="GET /hello")
     apigw.create_stage(ApiId=api, StageName="dev", AutoDeploy=True)
-    route = lambda: apigw.create_route(ApiId=api, RouteKey="GET /hello")
-    stage = lambda: apigw.create_stage(ApiId=api, StageName="dev", AutoDeploy=False)
+    def route():
+        return apigw.create_route(ApiId=api, RouteKey="GET /hello")
+    def stage():
+        return apigw.create_stage(ApiId=api, StageName="dev", AutoDeploy=False)
     if name == "plain":
         route()
         stage()
@@ -447,7 +461,9 @@ def test_every_call_the_tool_makes_answers(ours):
 
     def recorded(service):
         c = client(ours, service)
-        c.meta.events.register("after-call", lambda http_response, model, **_: answered.setdefault(model.name, set()).add(http_response.status_code))
+        def record(http_response, model, **_):
+            answered.setdefault(model.name, set()).add(http_response.status_code)
+        c.meta.events.register("after-call", record)
         return c
 
     cognito, apigw, lam, iam, logs, sts = (recorded(s) for s in ("cognito-idp", "apigatewayv2", "lambda", "iam", "logs", "sts"))

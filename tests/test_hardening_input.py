@@ -132,7 +132,7 @@ def test_plan_shows_the_derived_name_and_warns_of_a_deprecated_runtime(binary, t
 PY39_BLOCK_CREATE = datetime.date(2027, 2, 1)
 
 
-@pytest.mark.skipif(datetime.datetime.now(datetime.timezone.utc).date() >= PY39_BLOCK_CREATE,
+@pytest.mark.skipif(datetime.datetime.now(datetime.UTC).date() >= PY39_BLOCK_CREATE,
                     reason="python3.9 is no longer creatable: the refusal test covers it")
 def test_deprecated_runtime_still_creatable_is_warned_not_refused(binary, fresh_moto, tmp_path):
     env = stack_env(fresh_moto.url)
@@ -231,7 +231,7 @@ def test_doctor_endpoints_match_botocore(binary, tmp_path):
     region. STS goes to a closed port, so doctor's one call never leaves the machine."""
     env = stack_env("", AWS_REGION="eu-central-2", AWS_ENDPOINT_URL_STS="http://127.0.0.1:9", AWS_MAX_ATTEMPTS="1")
     r = run_in(binary, tmp_path, "doctor", env=env, timeout=60)
-    lines = {l.split()[1]: l for l in r.stdout.splitlines() if l.startswith("endpoint")}
+    lines = {line.split()[1]: line for line in r.stdout.splitlines() if line.startswith("endpoint")}
     session = botocore.session.get_session()
     for name in ("iam", "cognito-idp", "apigatewayv2", "lambda", "logs"):
         client = session.create_client(name, region_name="eu-central-2", aws_access_key_id="x", aws_secret_access_key="y")

@@ -20,7 +20,7 @@ def one_line_error(r, *fragments, code=None):
     assert r.returncode != 0, r.stdout
     if code is not None:
         assert r.returncode == code, (r.returncode, r.stderr)
-    lines = [l for l in r.stderr.strip().splitlines() if l.strip()]
+    lines = [line for line in r.stderr.strip().splitlines() if line.strip()]
     assert lines and "error" in lines[0].lower(), r.stderr
     if code != 64:  # ArgumentParser adds a usage line after a validation error
         assert len(lines) == 1, r.stderr
@@ -107,7 +107,7 @@ def test_symlinked_state_is_written_through_and_stays_a_link(binary, fresh_moto,
     r = run_in(binary, tmp_path, "create", "--auth", "iam", "--state", str(real), env=env)
     assert r.returncode == 0, r.stderr
     # Item 14: Lambda makes the log group on first call; create must not claim it made it.
-    log_line = next(l for l in r.stdout.splitlines() if "Lambda log group" in l)
+    log_line = next(line for line in r.stdout.splitlines() if "Lambda log group" in line)
     assert "expected (made by Lambda on first call)" in log_line and "+" not in log_line, log_line
 
     # Drop the last journal entry so the next run has something to write, then link to the file.

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from moto_server import ROOT, MotoServer  # noqa: E402
+from moto_server import ROOT, MotoServer
 
 BIN = os.environ.get("SECURE_API_BIN", str(ROOT / ".build" / "debug" / "secure-api"))
 

@@ -20,9 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT / "tests"))
+from conftest import stack_env  # noqa: E402
 from faultproxy import FaultProxy  # noqa: E402
 from moto_server import MotoServer as Moto  # noqa: E402
-from conftest import stack_env  # noqa: E402
 
 BIN = str(Path(os.environ.get("SECURE_API_BIN", ROOT / ".build/release/secure-api")).resolve())
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
@@ -80,7 +80,8 @@ def main():
         proxy.stop()
         moto.stop()
     lines = [f"{TITLE}, {time.strftime('%Y-%m-%d')})", "",
-             f"{'Release' if '/release/' in BIN else 'Debug'} binary, moto behind tools/faultproxy.py ({LATENCY_MS} ms added per request), {RUNS} runs each. "
+             f"{'Release' if '/release/' in BIN else 'Debug'} binary, moto behind tools/faultproxy.py "
+             f"({LATENCY_MS} ms added per request), {RUNS} runs each. "
              "The proxy SIGKILLs `create` when its CreateUserPool arrives; the next `create` is timed (it finishes the "
              "whole stack). Before issue 11 this resume waited out the 60 s HTTP timeout (53-61 s).", "",
              "| CreateUserPool after the kill | median s | max s | user pools after the resume |", "|---|---:|---:|---:|"]
