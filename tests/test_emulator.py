@@ -525,6 +525,32 @@ def test_every_call_the_tool_makes_answers(ours):
     logs.create_log_group(logGroupName="/aws/lambda/EveryCallFunction")
     logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/EveryCallFunction")
 
+    # The converge updates, with what the tool sends.
+    cognito.update_user_pool(UserPoolId=pool["Id"], Policies={"PasswordPolicy": {"MinimumLength": 10}}, AutoVerifiedAttributes=["email"],
+                             UserPoolTags={"secure-api:stack": "every-call"})
+    cognito.update_resource_server(UserPoolId=pool["Id"], Identifier="HelloAPI", Name="HelloAPI",
+                                   Scopes=[{"ScopeName": "hello.read", "ScopeDescription": "read"},
+                                           {"ScopeName": "hello.write", "ScopeDescription": "write"}])
+    cognito.update_user_pool_client(UserPoolId=pool["Id"], ClientId=app["ClientId"], ClientName="Terminal Application",
+                                    AllowedOAuthFlows=["code"], AllowedOAuthScopes=["openid", "HelloAPI/hello.write"],
+                                    AllowedOAuthFlowsUserPoolClient=True, CallbackURLs=["https://app.example.com/cb"],
+                                    SupportedIdentityProviders=["COGNITO"], ExplicitAuthFlows=["ALLOW_REFRESH_TOKEN_AUTH"])
+    cognito.admin_update_user_attributes(UserPoolId=pool["Id"], Username="Testuser",
+                                         UserAttributes=[{"Name": "email", "Value": "other@example.com"}])
+    iam.update_assume_role_policy(RoleName="EveryCallRole", PolicyDocument=json.dumps(trust))
+    lam.update_function_configuration(FunctionName="EveryCallFunction", Runtime="python3.12", Handler="lambda_function.lambda_handler",
+                                      Role=role, Environment={"Variables": {"X": "1"}})
+    lam.update_function_code(FunctionName="EveryCallFunction", ZipFile=buf.getvalue(), Architectures=["arm64"])
+    apigw.update_api(ApiId=api, Name="EveryCall2")
+    apigw.update_authorizer(ApiId=api, AuthorizerId=auth, Name="jwt", AuthorizerType="JWT",
+                            IdentitySource=["$request.header.Authorization"],
+                            JwtConfiguration={"Issuer": "https://issuer2", "Audience": [app["ClientId"]]})
+    apigw.update_integration(ApiId=api, IntegrationId=integ, IntegrationType="AWS_PROXY", IntegrationUri=fn, IntegrationMethod="POST",
+                             PayloadFormatVersion="2.0")
+    apigw.update_route(ApiId=api, RouteId=route, RouteKey="GET /hello", AuthorizationType="JWT", AuthorizerId=auth,
+                       AuthorizationScopes=[], Target=f"integrations/{integ}")
+    apigw.update_stage(ApiId=api, StageName="dev", AutoDeploy=True)
+
     # Teardown in the tool's order.
     apigw.delete_stage(ApiId=api, StageName="dev")
     apigw.delete_route(ApiId=api, RouteId=route)
