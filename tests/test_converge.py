@@ -16,7 +16,7 @@ READS = ("Get", "Describe", "List", "AdminGet")
 def writes(log):
     """The calls that changed something, as the proxy saw them: REST reads are GETs, JSON and
     Query reads are named Get/Describe/List (STS's identity call included)."""
-    return [op for _, method, _, op, _ in log if method != "GET" and not (op or "").startswith(READS)]
+    return [c.op for c in log if c.method != "GET" and not (c.op or "").startswith(READS)]
 
 
 def stored_zip(files):

@@ -27,12 +27,16 @@ def test_create_plan_status_delete_on_plain_moto(binary, plain, tmp_path):
     # The ownership tag the CLI reads back through DescribeUserPool (moto has no ListTagsForResource).
     assert inv.cognito.describe_user_pool(UserPoolId=out["user_pool_id"])["UserPool"]["UserPoolTags"]["secure-api:stack"] == "HelloAPI"
 
-    r = run_in(binary, tmp_path, "plan", env=env)
-    assert r.returncode == 0, r.stdout + r.stderr
+    r = run_in(binary, tmp_path, "plan", "--detailed-exitcode", env=env)
+    assert r.returncode == 0 and "No changes" in r.stdout, r.stdout + r.stderr
     r = run_in(binary, tmp_path, "status", env=env)
     assert r.returncode == 0 and "is complete" in r.stdout, r.stdout + r.stderr
     r = run_in(binary, tmp_path, "create", env=env)
-    assert r.returncode == 0 and "nothing to create" in r.stdout, r.stdout + r.stderr
+    assert r.returncode == 0 and "up to date: no changes" in r.stdout, r.stdout + r.stderr
+    # A change plain moto can apply (UpdateUserPoolClient is moto's own) converges there too.
+    r = run_in(binary, tmp_path, "create", "--callback-url", "https://app.example.com/cb", env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert run_in(binary, tmp_path, "plan", "--detailed-exitcode", env=env).returncode == 0
 
     r = run_in(binary, tmp_path, "delete", env=env)
     assert r.returncode == 0, r.stdout + r.stderr

@@ -187,10 +187,11 @@ public struct StackExecutor: Sendable {
         var running = Set<String>()
         var firstError: Error?
         var summary = CreateSummary(state: initial)
+        let launchOrder = graph.criticalFirst()
 
         try await withThrowingTaskGroup(of: (String, Result<(ResourceRecord, Double, Outcome), Error>).self) { group in
             func launchReady() async {
-                for node in graph.nodes where firstError == nil && !stop.isRequested && running.count < maxConcurrency {
+                for node in launchOrder where firstError == nil && !stop.isRequested && running.count < maxConcurrency {
                     guard !done.contains(node.key), !running.contains(node.key), node.dependencies.allSatisfy(done.contains) else { continue }
                     running.insert(node.key)
                     stop.begin(node.key, node.label)

@@ -136,6 +136,20 @@ public struct StackGraph: Sendable {
         return depth.values.max() ?? 0
     }
 
+    /// The nodes, those with the longest chain of dependents after them first (graph order
+    /// breaks ties): started in this order, a bounded run never lets the critical path wait
+    /// behind a node nothing depends on.
+    public func criticalFirst() -> [any StackResource] {
+        var height: [String: Int] = [:]
+        for n in topologicalOrder().reversed() {
+            height[n.key] = 1 + (nodes.filter { $0.dependencies.contains(n.key) }.compactMap { height[$0.key] }.max() ?? 0)
+        }
+        return nodes.enumerated().sorted { (a, b) in
+            let (ha, hb) = (height[a.element.key] ?? 0, height[b.element.key] ?? 0)
+            return ha != hb ? ha > hb : a.offset < b.offset
+        }.map(\.element)
+    }
+
     /// Mermaid flowchart of the dependency graph.
     public func mermaid() -> String {
         var lines = ["flowchart TD"]
