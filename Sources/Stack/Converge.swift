@@ -46,7 +46,7 @@ extension StackExecutor {
         let records = state.currentRecords
         let reads = try await withThrowingTaskGroup(of: (String, LiveState).self) { group in
             for record in state.resources where record.status != .pending {
-                guard let node = graph.node(record.key) ?? StackGraph.kind(for: record) else { continue }
+                guard let node = graph.node(record.key) ?? kindOf(record) else { continue }
                 let ctx = context(state, records, password: nil, journal: nil, key: record.key)
                 group.addTask { (record.ref, try await node.read(record, ctx)) }
             }
@@ -56,7 +56,7 @@ extension StackExecutor {
         }
         var combined = reads
         for record in state.resources where record.status != .pending {
-            guard let node = graph.node(record.key) ?? StackGraph.kind(for: record), var live = reads[record.ref] else { continue }
+            guard let node = graph.node(record.key) ?? kindOf(record), var live = reads[record.ref] else { continue }
             var ownerKey = node.ownerKey
             while let k = ownerKey, let next = graph.node(k)?.ownerKey { ownerKey = next }
             guard let k = ownerKey, let owner = reads[k] else { continue }
@@ -120,7 +120,7 @@ extension StackExecutor {
             }
         }
         for record in state.resources.reversed() where record.status == .deposed || (record.status == .created && graph.node(record.key) == nil) {
-            let node = StackGraph.kind(for: record)
+            let node = kindOf(record)
             if record.status == .created, let current = live[record.ref], current.ownership == .gone, node?.createdOnDemand == true { continue }
             items.append(PlanItem(key: record.key, label: node?.label ?? record.type, detail: nil, action: .delete, changes: [],
                                   reason: record.status == .deposed ? "replaced; the old one is still to be deleted" : "no longer in the configuration",
@@ -175,14 +175,14 @@ extension StackExecutor {
         var notOurs: [ResourceRecord] = []
         var ownerVerdicts: [String: Ownership] = [:]
         for record in leftovers {
-            guard let node = StackGraph.kind(for: record) else { continue }
+            guard let node = kindOf(record) else { continue }
             let ctx = context(await journal.state, await journal.records(), password: nil, journal: nil, key: record.key)
             let started = DispatchTime.now().uptimeNanoseconds
             var verdict: Ownership
             if let ownerKey = node.ownerKey {
                 // The owner the record names (a log group names none: its function's current record).
                 let owner = state.resources.first { $0.key == ownerKey && $0.status != .pending && (record.parentId == nil || $0.id == record.parentId) }
-                if let owner, let ownerNode = StackGraph.kind(for: owner) {
+                if let owner, let ownerNode = kindOf(owner) {
                     if ownerVerdicts[owner.ref] == nil { ownerVerdicts[owner.ref] = try await ownerNode.ownership(owner, ctx) }
                     verdict = ownerVerdicts[owner.ref] ?? .gone
                     if verdict == .gone { verdict = node.goneWithOwner ? .gone : .ours }

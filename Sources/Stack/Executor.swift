@@ -102,13 +102,23 @@ public struct StackExecutor: Sendable {
     /// flight at AWS for that long, so a resume waits it out before looking for it.
     public let inFlightWindowSeconds: Double
     public let events: @Sendable (StackEvent) -> Void
+    /// The kind of a record this graph may lack (another --auth's, a deposed one): any of the
+    /// product's graphs; tests pass their fake kinds.
+    let kindOf: @Sendable (ResourceRecord) -> (any StackResource)?
 
     public init(graph: StackGraph, services: StackServices, maxConcurrency: Int = 4, inFlightWindowSeconds: Double = 60,
                 events: @escaping @Sendable (StackEvent) -> Void) {
+        self.init(graph: graph, services: services, maxConcurrency: maxConcurrency, inFlightWindowSeconds: inFlightWindowSeconds,
+                  kindOf: { StackGraph.kind(for: $0) }, events: events)
+    }
+
+    init(graph: StackGraph, services: StackServices, maxConcurrency: Int, inFlightWindowSeconds: Double,
+         kindOf: @escaping @Sendable (ResourceRecord) -> (any StackResource)?, events: @escaping @Sendable (StackEvent) -> Void) {
         self.graph = graph
         self.services = services
         self.maxConcurrency = max(1, maxConcurrency)
         self.inFlightWindowSeconds = inFlightWindowSeconds
+        self.kindOf = kindOf
         self.events = events
     }
 
@@ -310,7 +320,7 @@ public struct StackExecutor: Sendable {
         let roots = await ownershipOfRoots(initial)
         for var record in initial.resources.reversed() {
             let original = record
-            guard let node = graph.node(record.key) ?? StackGraph.kind(for: record) else {
+            guard let node = graph.node(record.key) ?? kindOf(record) else {
                 events(.deleteFailed(label: record.type, record: record, error: "unknown resource kind in state.json; delete it by hand"))
                 failed.append(record)
                 continue
@@ -370,7 +380,7 @@ public struct StackExecutor: Sendable {
         // Verify what a failed step left: a child may have gone with its parent. Only "gone"
         // clears a record; anything else stays in state.json.
         for record in failed {
-            guard let node = graph.node(record.key) ?? StackGraph.kind(for: record) else { remaining.append(record); continue }
+            guard let node = graph.node(record.key) ?? kindOf(record) else { remaining.append(record); continue }
             let ctx = context(await journal.state, await journal.records(), password: nil, journal: nil, key: record.key)
             let gone: Bool
             do { gone = try await node.ownership(record, ctx) == .gone } catch { gone = false }
@@ -394,7 +404,7 @@ public struct StackExecutor: Sendable {
         let records = state.currentRecords
         return await withTaskGroup(of: (String, Result<Ownership, Error>).self) { group in
             for record in state.resources where record.status != .pending {
-                guard let node = graph.node(record.key) ?? StackGraph.kind(for: record), node.ownerKey == nil else { continue }
+                guard let node = graph.node(record.key) ?? kindOf(record), node.ownerKey == nil else { continue }
                 let ctx = context(state, records, password: nil, journal: nil, key: record.key)
                 group.addTask {
                     do { return (record.ref, .success(try await node.ownership(record, ctx))) } catch { return (record.ref, .failure(error)) }
