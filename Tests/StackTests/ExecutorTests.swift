@@ -212,6 +212,21 @@ private func with(_ kinds: [FakeKind], _ key: String, _ attribute: String, _ val
         try await converged(nodes, h, "resumed replacement")
     }
 
+    /// The same interrupted replacement, then `delete`: the pending record's lookup must find the
+    /// new one (not the deposed old one, deleted under its own record), so nothing is left.
+    @Test func deleteAfterAnInterruptedReplacementLeavesNothing() async throws {
+        let (h, state) = try await created()
+        let nodes = with(h.kinds, "a", "flavor", "y")
+        h.cloud.crash(atCall: state.resources.count + 1, .after)
+        await #expect(throws: (any Error).self) { try await h.converge(nodes, from: state, maxConcurrency: 1) }
+        let journal = try #require(h.store.last)
+        h.cloud.restart()
+        let summary = try await h.executor(nodes).delete(state: journal, file: h.store)
+        #expect(summary.remaining.isEmpty)
+        #expect(h.ours.isEmpty, "left behind: \(h.ours.map(\.id))")
+        #expect(h.store.removed)
+    }
+
     @Test func replaceDeletesFirstDeletesTheOldBeforeCreatingTheNew() async throws {
         let (h, state) = try await created()
         let old = try #require(state.record("p")?.id)
