@@ -135,9 +135,11 @@ public struct StackExecutor: Sendable {
 
     func context(_ state: StackState, _ records: [String: ResourceRecord], password: String?, journal: Journal?, key: String) -> ResourceContext {
         let type = graph.node(key)?.type ?? ""
-        return ResourceContext(services: services, config: state.config, target: state.target, stackId: state.stackId,
-                               records: records, password: password, note: { [events] in events(.note($0)) },
-                               renamePending: { name in try await journal?.markPending(key: key, type: type, name: name) })
+        var ctx = ResourceContext(services: services, config: state.config, target: state.target, stackId: state.stackId,
+                                  records: records, password: password, note: { [events] in events(.note($0)) },
+                                  renamePending: { name in try await journal?.markPending(key: key, type: type, name: name) })
+        ctx.excluded = Set(state.resources.filter { $0.key == key && $0.status == .deposed }.compactMap(\.id))
+        return ctx
     }
 
     // MARK: - create
@@ -220,9 +222,10 @@ public struct StackExecutor: Sendable {
     /// it is tried again, so it never makes a second resource.
     func createOne(_ node: any StackResource, state: StackState, records: [String: ResourceRecord], password: String?,
                    journal: Journal) async throws -> (ResourceRecord, Bool) {
-        let ctx = context(state, records, password: password, journal: journal, key: node.key)
+        var ctx = context(state, records, password: password, journal: journal, key: node.key)
         // A replacement's old resource (deposed) may share the name: never adopt it as the new one.
         let deposed = Set(await journal.state.resources.filter { $0.key == node.key && $0.status == .deposed }.compactMap(\.id))
+        ctx.excluded = deposed
         func find(_ pending: ResourceRecord) async throws -> ResourceRecord? {
             guard let found = try await node.find(ctx, pending: pending), !deposed.contains(found.id ?? "") else { return nil }
             return found

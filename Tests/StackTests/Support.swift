@@ -111,9 +111,12 @@ final class FakeCloud: @unchecked Sendable {
         }
     }
 
-    /// The first of ours with the name, in creation order (as AWS's list calls answer).
-    func find(key: String, name: String, stackId: String) async throws -> Object? {
-        try await call("find", key, nil) { objectList.first { $0.key == key && $0.name == name && $0.stackId == stackId } }
+    /// The first of ours with the name, in creation order (as AWS's list calls answer), passing
+    /// over `excluded` as the product's kinds do.
+    func find(key: String, name: String, stackId: String, excluded: Set<String>) async throws -> Object? {
+        try await call("find", key, nil) {
+            objectList.first { $0.key == key && $0.name == name && $0.stackId == stackId && !excluded.contains($0.id) }
+        }
     }
 
     func read(key: String, id: String) async throws -> Object? {
@@ -225,7 +228,7 @@ struct FakeKind: StackResource {
     }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
-        guard let o = try await cloud.find(key: key, name: pending.name ?? name, stackId: ctx.stackId) else { return nil }
+        guard let o = try await cloud.find(key: key, name: pending.name ?? name, stackId: ctx.stackId, excluded: ctx.excluded) else { return nil }
         return record(id: o.id, name: o.name)
     }
 
