@@ -227,6 +227,21 @@ private func with(_ kinds: [FakeKind], _ key: String, _ attribute: String, _ val
         #expect(h.store.removed)
     }
 
+    /// A killed run left e pending (its create took effect); the configuration no longer has e.
+    @Test func pendingRecordOfADroppedNodeIsPlannedAndDeleted() async throws {
+        let h = Harness { c in [FakeKind("a", c), FakeKind("e", c)] }
+        h.cloud.put(.init(id: "e-lost", key: "e", name: "e", stackId: Harness.stackId, attributes: [:]))
+        var state = Harness.emptyState()
+        state.resources = [ResourceRecord(key: "e", type: "fake:thing", status: .pending, name: "e", requestedAt: "1")]
+        let nodes = h.graph(["a"])
+        let plan = try await h.plan(nodes, state)
+        #expect(plan.items.first { $0.key == "e" }?.action == .delete)
+        let summary = try await h.converge(nodes, from: state)
+        #expect(summary.deleted == 1)
+        #expect(h.calls("delete", "e").map(\.id) == ["e-lost"])
+        try await converged(nodes, h, "dropped pending")
+    }
+
     @Test func replaceDeletesFirstDeletesTheOldBeforeCreatingTheNew() async throws {
         let (h, state) = try await created()
         let old = try #require(state.record("p")?.id)
@@ -279,7 +294,8 @@ private func with(_ kinds: [FakeKind], _ key: String, _ attribute: String, _ val
     /// second run ends with exactly one resource per node and nothing left to do.
     /// With `limit` 1 the calls come in one order, so every step is crashed at; with more, the
     /// interleavings vary from run to run.
-    private func crashAtEveryCall(before: Kinds?, after: @escaping Kinds, limit: Int) async throws {
+    /// `resume`: the configuration of the second run when it differs from the crashed one's.
+    private func crashAtEveryCall(before: Kinds?, after: @escaping Kinds, resume: Kinds? = nil, limit: Int) async throws {
         let (clean, cleanState, cleanNodes) = try await prepared(before, after)
         try await clean.converge(cleanNodes, from: cleanState, maxConcurrency: limit)
         let calls = clean.cloud.calls.count
@@ -291,7 +307,7 @@ private func with(_ kinds: [FakeKind], _ key: String, _ attribute: String, _ val
                 await #expect(throws: (any Error).self, "call \(k) \(point)") { try await h.converge(nodes, from: state, maxConcurrency: limit) }
                 let crashed = h.cloud.calls.sorted { $0.n < $1.n }
                 let call = crashed.count >= k ? "\(crashed[k - 1].op) \(crashed[k - 1].key)" : "?"
-                try await check(h, state, nodes, "crash at call \(k) (\(call), \(point))")
+                try await check(h, state, resume.map { $0(h.cloud) } ?? nodes, "crash at call \(k) (\(call), \(point))")
             }
         }
     }
@@ -328,6 +344,14 @@ private func with(_ kinds: [FakeKind], _ key: String, _ attribute: String, _ val
     @Test(arguments: [1, 4])
     func convergingRunCrashedAtEachCall(limit: Int) async throws {
         try await crashAtEveryCall(before: Self.before, after: Self.after, limit: limit)
+    }
+
+    /// The next run's configuration dropped nodes the crashed run was creating (an --auth
+    /// switch after a kill): what the crashed run made of them is deleted, their records too.
+    @Test(arguments: [1, 4])
+    func firstCreateCrashedAtEachCallThenResumedWithNodesDropped(limit: Int) async throws {
+        try await crashAtEveryCall(before: nil, after: Self.firstCreate, resume: { c in diamond(c).filter { $0.key != "d" && $0.key != "e" } },
+                                   limit: limit)
     }
 
     @Test(arguments: [1, 4])
