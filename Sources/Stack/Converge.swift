@@ -119,12 +119,16 @@ extension StackExecutor {
                 item.action = .update
             }
         }
-        for record in state.resources.reversed() where record.status == .deposed || (record.status == .created && graph.node(record.key) == nil) {
+        for record in state.resources.reversed() where record.status == .deposed || graph.node(record.key) == nil {
             let node = kindOf(record)
             if record.status == .created, let current = live[record.ref], current.ownership == .gone, node?.createdOnDemand == true { continue }
+            let reason = switch record.status {
+            case .deposed: "replaced; the old one is still to be deleted"
+            case .pending: "interrupted create, no longer in the configuration"
+            case .created: "no longer in the configuration"
+            }
             items.append(PlanItem(key: record.key, label: node?.label ?? record.type, detail: nil, action: .delete, changes: [],
-                                  reason: record.status == .deposed ? "replaced; the old one is still to be deleted" : "no longer in the configuration",
-                                  record: record, destroysData: node?.holdsData ?? false))
+                                  reason: reason, record: record, destroysData: node?.holdsData ?? false))
         }
         return StackPlan(items: items)
     }
@@ -170,16 +174,33 @@ extension StackExecutor {
     /// each only once it is proven ours.
     func deleteLeftovers(journal: Journal) async throws -> (deleted: Int, notOurs: [ResourceRecord]) {
         let state = await journal.state
-        let leftovers = state.resources.reversed().filter { $0.status == .deposed || ($0.status == .created && graph.node($0.key) == nil) }
+        // A pending one is a killed run's create of a node the configuration has since dropped.
+        let leftovers = state.resources.reversed().filter { $0.status == .deposed || graph.node($0.key) == nil }
         var deleted = 0
         var notOurs: [ResourceRecord] = []
         var ownerVerdicts: [String: Ownership] = [:]
-        for record in leftovers {
+        for var record in leftovers {
             guard let node = kindOf(record) else { continue }
             let ctx = context(await journal.state, await journal.records(), password: nil, journal: nil, key: record.key)
             let started = DispatchTime.now().uptimeNanoseconds
             var verdict: Ownership
-            if let ownerKey = node.ownerKey {
+            if record.status == .pending {
+                // What the killed run made, if anything, as delete does: found means ours.
+                try await waitOutInFlight(node, record)
+                let found: ResourceRecord?
+                do { found = try await node.find(ctx, pending: record) } catch StackError.foreignResource(let m) {
+                    try await journal.remove(record)
+                    events(.note("\(m): left alone"))
+                    continue
+                }
+                guard let found else {
+                    try await journal.remove(record)
+                    events(.deleted(label: node.label, record: record, seconds: 0, alreadyGone: true))
+                    continue
+                }
+                record = found
+                verdict = .ours
+            } else if let ownerKey = node.ownerKey {
                 // The owner the record names (a log group names none: its function's current record).
                 let owner = state.resources.first { $0.key == ownerKey && $0.status != .pending && (record.parentId == nil || $0.id == record.parentId) }
                 if let owner, let ownerNode = kindOf(owner) {
