@@ -75,6 +75,12 @@ private func converged(_ nodes: [FakeKind], _ h: Harness, _ context: String) asy
         let updates = h.cloud.calls.filter { $0.op == "update" }
         #expect(updates.count == 8)
         #expect(updates.map(\.concurrency).max() == limit)
+
+        // Delete stays within it too.
+        h.cloud.restart()
+        let deleted = try await h.executor(changed, maxConcurrency: limit).delete(state: try #require(h.store.last), file: h.store)
+        #expect(deleted.deleted == 8)
+        #expect(h.cloud.calls.filter { $0.op == "delete" }.allSatisfy { $0.concurrency <= limit })
     }
 }
 
@@ -352,6 +358,40 @@ private func with(_ kinds: [FakeKind], _ key: String, _ attribute: String, _ val
     func firstCreateCrashedAtEachCallThenResumedWithNodesDropped(limit: Int) async throws {
         try await crashAtEveryCall(before: nil, after: Self.firstCreate, resume: { c in diamond(c).filter { $0.key != "d" && $0.key != "e" } },
                                    limit: limit)
+    }
+
+    /// Killed midway through the change, then the change is reverted: back to `before`.
+    @Test(arguments: [1, 4])
+    func convergingRunCrashedAtEachCallThenReverted(limit: Int) async throws {
+        try await crashAtEveryCall(before: Self.before, after: Self.after, resume: Self.before, limit: limit)
+    }
+
+    /// Delete killed at each call (before or after it took effect), then delete again: the
+    /// journal still lists all the cloud holds, and the second delete leaves nothing.
+    @Test func deleteCrashedAtEachCall() async throws {
+        func created() async throws -> (Harness, StackState) {
+            let h = Harness(kinds: diamond)
+            try await h.converge(h.kinds, from: Harness.emptyState())
+            let state = try #require(h.store.last)
+            h.cloud.restart()
+            return (h, state)
+        }
+        let (clean, cleanState) = try await created()
+        _ = try await clean.executor(clean.kinds).delete(state: cleanState, file: clean.store)
+        let calls = clean.cloud.calls.count
+        #expect(calls >= 10 && clean.ours.isEmpty)
+        for k in 1...calls {
+            for point in [FakeCloud.CrashPoint.before, .after] {
+                let (h, state) = try await created()
+                h.cloud.crash(atCall: k, point)
+                _ = try? await h.executor(h.kinds).delete(state: state, file: h.store)
+                let journal = h.store.last ?? state
+                journalKnowsEverything(journal, h, "delete crashed at call \(k) \(point)")
+                h.cloud.restart()
+                let summary = try await h.executor(h.kinds).delete(state: journal, file: h.store)
+                #expect(summary.remaining.isEmpty && h.ours.isEmpty && h.store.removed, "after delete crashed at call \(k) \(point): \(h.ours.map(\.id))")
+            }
+        }
     }
 
     @Test(arguments: [1, 4])
