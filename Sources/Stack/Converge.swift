@@ -144,7 +144,13 @@ extension StackExecutor {
         guard let record = records[node.key], record.status == .created, let live, live.ownership != .gone else {
             if live?.ownership == .gone, node.createdOnDemand, let record = records[node.key] { return (record, .unchanged) }
             let (made, adopted) = try await createOne(node, state: state, records: records, password: password, journal: journal)
-            return (made, adopted ? .adopted : .created)
+            guard adopted else { return (made, .created) }
+            // A killed run made it, perhaps under an earlier configuration: bring it to this one.
+            let readCtx = context(state, await journal.records(), password: password, journal: journal, key: node.key)
+            let (result, outcome) = try await convergeOne(node, state: state, live: try await node.read(made, readCtx), password: password,
+                                                          journal: journal)
+            if case .unchanged = outcome { return (result, .adopted) }
+            return (result, outcome)
         }
         if case .replaced(let m) = live.ownership { throw StackError.foreignResource("\(node.label) \(record.id ?? ""): \(m); secure-api will not change it") }
         if case .unproven(let m) = live.ownership { throw StackError.foreignResource("\(node.label) \(record.id ?? ""): \(m); secure-api will not change it") }
