@@ -248,6 +248,16 @@ private func with(_ kinds: [FakeKind], _ key: String, _ attribute: String, _ val
         try await converged(nodes, h, "dropped pending")
     }
 
+    /// CreateA took effect but was answered with a 500: the executor looks before trying again
+    /// and adopts it.
+    @Test func createAnsweredWithA500AfterItsWorkIsFoundNotMadeTwice() async throws {
+        let h = Harness(kinds: convergeKinds)
+        h.cloud.crash(atCall: 1, .transient)
+        let summary = try await h.converge(h.graph(["a"]), from: Harness.emptyState())
+        #expect(summary.adopted == 1 && h.calls("create", "a").count == 1 && h.calls("find", "a").count == 1)
+        try await converged(h.graph(["a"]), h, "after a 500")
+    }
+
     @Test func replaceDeletesFirstDeletesTheOldBeforeCreatingTheNew() async throws {
         let (h, state) = try await created()
         let old = try #require(state.record("p")?.id)
@@ -295,8 +305,8 @@ private func with(_ kinds: [FakeKind], _ key: String, _ attribute: String, _ val
         try await converged(nodes, h, "resumed after \(what)")
     }
 
-    /// For every call index k, both before the call took effect and after it did (its answer
-    /// lost): the journal saved before the crash knows every resource the cloud holds, and a
+    /// For every call index k, killed before the call took effect, after it did (its answer
+    /// lost), or the call refused with an error: the journal saved before the crash knows every resource the cloud holds, and a
     /// second run ends with exactly one resource per node and nothing left to do.
     /// With `limit` 1 the calls come in one order, so every step is crashed at; with more, the
     /// interleavings vary from run to run.
@@ -307,7 +317,7 @@ private func with(_ kinds: [FakeKind], _ key: String, _ attribute: String, _ val
         let calls = clean.cloud.calls.count
         #expect(calls >= 5)
         for k in 1...calls {
-            for point in [FakeCloud.CrashPoint.before, .after] {
+            for point in [FakeCloud.CrashPoint.before, .after, .fails] {
                 let (h, state, nodes) = try await prepared(before, after)
                 h.cloud.crash(atCall: k, point)
                 await #expect(throws: (any Error).self, "call \(k) \(point)") { try await h.converge(nodes, from: state, maxConcurrency: limit) }
@@ -335,11 +345,12 @@ private func with(_ kinds: [FakeKind], _ key: String, _ attribute: String, _ val
 
     static let firstCreate: Kinds = { c in diamond(c) }
 
-    /// From convergeKinds plus e to: a replaced (create first, b follows), c updated, p replaced
-    /// (delete first), e dropped, f added.
-    static let before: Kinds = { c in convergeKinds(c) + [FakeKind("e", c)] }
+    /// From convergeKinds plus e and g to: a replaced (create first; b follows by an update, g
+    /// by a replacement), c updated, p replaced (delete first), e dropped, f added.
+    static let before: Kinds = { c in convergeKinds(c) + [FakeKind("e", c), FakeKind("g", c, dependencies: ["a"], refMode: .replace)] }
     static let after: Kinds = { c in
-        with(with(with(convergeKinds(c), "a", "flavor", "y"), "c", "size", "2"), "p", "flavor", "y") + [FakeKind("f", c, dependencies: ["a"])]
+        with(with(with(convergeKinds(c), "a", "flavor", "y"), "c", "size", "2"), "p", "flavor", "y")
+            + [FakeKind("f", c, dependencies: ["a"]), FakeKind("g", c, dependencies: ["a"], refMode: .replace)]
     }
 
     @Test(arguments: [1, 4])
@@ -381,7 +392,7 @@ private func with(_ kinds: [FakeKind], _ key: String, _ attribute: String, _ val
         let calls = clean.cloud.calls.count
         #expect(calls >= 10 && clean.ours.isEmpty)
         for k in 1...calls {
-            for point in [FakeCloud.CrashPoint.before, .after] {
+            for point in [FakeCloud.CrashPoint.before, .after, .fails] {
                 let (h, state) = try await created()
                 h.cloud.crash(atCall: k, point)
                 _ = try? await h.executor(h.kinds).delete(state: state, file: h.store)
@@ -391,6 +402,30 @@ private func with(_ kinds: [FakeKind], _ key: String, _ attribute: String, _ val
                 let summary = try await h.executor(h.kinds).delete(state: journal, file: h.store)
                 #expect(summary.remaining.isEmpty && h.ours.isEmpty && h.store.removed, "after delete crashed at call \(k) \(point): \(h.ours.map(\.id))")
             }
+        }
+    }
+
+    @Test func deleteCrashedAtEachSave() async throws {
+        func created() async throws -> (Harness, StackState, Int) {
+            let h = Harness(kinds: diamond)
+            try await h.converge(h.kinds, from: Harness.emptyState())
+            let state = try #require(h.store.last)
+            h.cloud.restart()
+            return (h, state, h.store.saves.count)
+        }
+        let (clean, cleanState, savedBefore) = try await created()
+        _ = try await clean.executor(clean.kinds).delete(state: cleanState, file: clean.store)
+        let saves = clean.store.saves.count - savedBefore
+        #expect(saves >= 5)
+        for k in 1...saves {
+            let (h, state, _) = try await created()
+            h.store.crash(atSave: k)
+            _ = try? await h.executor(h.kinds).delete(state: state, file: h.store)
+            let journal = try #require(h.store.last)
+            journalKnowsEverything(journal, h, "delete crashed at save \(k)")
+            h.cloud.restart()
+            let summary = try await h.executor(h.kinds).delete(state: journal, file: h.store)
+            #expect(summary.remaining.isEmpty && h.ours.isEmpty && h.store.removed, "after delete crashed at save \(k): \(h.ours.map(\.id))")
         }
     }
 

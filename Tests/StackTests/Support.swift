@@ -7,8 +7,8 @@ struct Crash: Error, CustomStringConvertible {
     var description: String { "simulated crash" }
 }
 
-/// An in-memory cloud behind the fake kinds: records every call (order, time, how many were in
-/// flight), holds the resources, and can crash at its Nth call, before or after the call took
+/// An in-memory cloud behind the fake kinds: records every call (its order on a logical clock,
+/// which unlike wall time never ties, and how many were in flight), holds the resources, and can crash at its Nth call, before or after the call took
 /// effect (the answer lost on the way back).
 final class FakeCloud: @unchecked Sendable {
     // @unchecked: every mutable field is read and written under `lock`.
@@ -31,12 +31,14 @@ final class FakeCloud: @unchecked Sendable {
         /// has a larger `start` than that `end`.
         var start: Int
         var end: Int
-        var startedAt: Date
         /// Calls in flight when this one started, itself included.
         var concurrency: Int
     }
 
-    enum CrashPoint: Sendable { case before, after }
+    /// Where call k goes wrong: the process dies before it took effect, or after (its answer
+    /// lost); `fails`: refused with an error, nothing done, the process lives on; `transient`:
+    /// done, but answered with a 500 (the executor cannot know it was done).
+    enum CrashPoint: Sendable { case before, after, fails, transient }
 
     private let lock = NSLock()
     private var objectList: [Object] = []
@@ -55,7 +57,7 @@ final class FakeCloud: @unchecked Sendable {
     var calls: [Call] { lock.withLock { callList } }
     var dead: Bool { lock.withLock { isDead } }
 
-    /// The next run crashes at its `n`th call (counted from now).
+    /// The `n`th call from now goes wrong.
     func crash(atCall n: Int, _ point: CrashPoint) { lock.withLock { crashAt = (count + n, point) } }
     /// The process died: nothing more is sent.
     func kill() { lock.withLock { isDead = true } }
@@ -83,18 +85,24 @@ final class FakeCloud: @unchecked Sendable {
             inFlight += 1
             return (count, tick, inFlight)
         }
-        let startedAt = Date()
         if latency > 0 { try? await Task.sleep(nanoseconds: latency) } else { await Task.yield() }
         return try lock.withLock {
             inFlight -= 1
             tick += 1
-            callList.append(Call(n: n, op: op, key: key, id: id, start: start, end: tick, startedAt: startedAt, concurrency: level))
+            callList.append(Call(n: n, op: op, key: key, id: id, start: start, end: tick, concurrency: level))
             if isDead { throw Crash() }
-            let crashing = crashAt?.n == n
-            if crashing, crashAt?.point == .before { isDead = true; throw Crash() }
+            let point = crashAt?.n == n ? crashAt?.point : nil
+            switch point {
+            case .before: isDead = true; throw Crash()
+            case .fails: throw Self.error("ValidationException", 400, "injected failure")
+            default: break
+            }
             let result = try effect()
-            if crashing { isDead = true; throw Crash() }
-            return result
+            switch point {
+            case .after: isDead = true; throw Crash()
+            case .transient: throw Self.error("InternalFailure", 500, "injected failure after the work was done")
+            default: return result
+            }
         }
     }
 
@@ -192,9 +200,7 @@ struct FakeKind: StackResource {
     /// How a dependency's new ID is applied.
     var refMode: ChangeMode = .update
     var replaceDeletesFirst = false
-    var holdsData = false
     var ownerKey: String? = nil
-    var goneWithOwner = true
 
     init(_ key: String, _ cloud: FakeCloud, dependencies: [String] = [], want: Attributes = [:], specs: [AttributeSpec] = [],
          refMode: ChangeMode = .update, replaceDeletesFirst: Bool = false, ownerKey: String? = nil) {
