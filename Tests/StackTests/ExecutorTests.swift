@@ -275,8 +275,9 @@ private func with(_ kinds: [FakeKind], _ key: String, _ attribute: String, _ val
         let nodes = h.kinds.filter { $0.key == "a" || $0.key == "p" }
         let summary = try await h.converge(nodes, from: state)
         #expect(summary.deleted == 2)
-        // b refers to a and must go first (the cloud refuses otherwise); a stays.
+        // b (which refers to a) and c go; a and p stay untouched.
         #expect(h.cloud.calls.filter { $0.op == "delete" }.map(\.key).sorted() == ["b", "c"])
+        #expect(h.cloud.calls.filter { $0.op != "read" && $0.op != "delete" }.isEmpty)
         try await converged(nodes, h, "after dropping b and c")
     }
 }
