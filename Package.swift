@@ -34,7 +34,8 @@ let package = Package(
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
         .testTarget(name: "AWSClientTests", dependencies: ["AWSClient"]),
         .testTarget(name: "OAuthTests", dependencies: ["OAuth"]),
-        .testTarget(name: "StackTests", dependencies: ["Stack"]),
+        // The executor over fake resource kinds and an in-memory journal: no emulator, no network.
+        .testTarget(name: "StackTests", dependencies: ["Stack", "AWSClient"]),
     ],
     swiftLanguageModes: [.v6]
 )

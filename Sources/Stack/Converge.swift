@@ -46,7 +46,7 @@ extension StackExecutor {
         let records = state.currentRecords
         let reads = try await withThrowingTaskGroup(of: (String, LiveState).self) { group in
             for record in state.resources where record.status != .pending {
-                guard let node = graph.node(record.key) ?? StackGraph.kind(for: record) else { continue }
+                guard let node = graph.node(record.key) ?? kindOf(record) else { continue }
                 let ctx = context(state, records, password: nil, journal: nil, key: record.key)
                 group.addTask { (record.ref, try await node.read(record, ctx)) }
             }
@@ -56,7 +56,7 @@ extension StackExecutor {
         }
         var combined = reads
         for record in state.resources where record.status != .pending {
-            guard let node = graph.node(record.key) ?? StackGraph.kind(for: record), var live = reads[record.ref] else { continue }
+            guard let node = graph.node(record.key) ?? kindOf(record), var live = reads[record.ref] else { continue }
             var ownerKey = node.ownerKey
             while let k = ownerKey, let next = graph.node(k)?.ownerKey { ownerKey = next }
             guard let k = ownerKey, let owner = reads[k] else { continue }
@@ -123,12 +123,16 @@ extension StackExecutor {
                 item.action = .update
             }
         }
-        for record in state.resources.reversed() where record.status == .deposed || (record.status == .created && graph.node(record.key) == nil) {
-            let node = StackGraph.kind(for: record)
+        for record in state.resources.reversed() where record.status == .deposed || graph.node(record.key) == nil {
+            let node = kindOf(record)
             if record.status == .created, let current = live[record.ref], current.ownership == .gone, node?.createdOnDemand == true { continue }
+            let reason = switch record.status {
+            case .deposed: "replaced; the old one is still to be deleted"
+            case .pending: "interrupted create, no longer in the configuration"
+            case .created: "no longer in the configuration"
+            }
             items.append(PlanItem(key: record.key, label: node?.label ?? record.type, detail: nil, action: .delete, changes: [],
-                                  reason: record.status == .deposed ? "replaced; the old one is still to be deleted" : "no longer in the configuration",
-                                  record: record, destroysData: node?.holdsData ?? false))
+                                  reason: reason, record: record, destroysData: node?.holdsData ?? false))
         }
         return StackPlan(items: items)
     }
@@ -144,7 +148,13 @@ extension StackExecutor {
         guard let record = records[node.key], record.status == .created, let live, live.ownership != .gone else {
             if live?.ownership == .gone, node.createdOnDemand, let record = records[node.key] { return (record, .unchanged) }
             let (made, adopted) = try await createOne(node, state: state, records: records, password: password, journal: journal)
-            return (made, adopted ? .adopted : .created)
+            guard adopted else { return (made, .created) }
+            // A killed run made it, perhaps under an earlier configuration: bring it to this one.
+            let readCtx = context(state, await journal.records(), password: password, journal: journal, key: node.key)
+            let (result, outcome) = try await convergeOne(node, state: state, live: try await node.read(made, readCtx), password: password,
+                                                          journal: journal)
+            if case .unchanged = outcome { return (result, .adopted) }
+            return (result, outcome)
         }
         if case .replaced(let m) = live.ownership { throw StackError.foreignResource("\(node.label) \(record.id ?? ""): \(m); secure-api will not change it") }
         if case .unproven(let m) = live.ownership { throw StackError.foreignResource("\(node.label) \(record.id ?? ""): \(m); secure-api will not change it") }
@@ -177,22 +187,39 @@ extension StackExecutor {
     /// have gone with its parent); only what is still there fails the run.
     func deleteLeftovers(journal: Journal) async throws -> (deleted: Int, notOurs: [ResourceRecord]) {
         let state = await journal.state
-        let leftovers = state.resources.reversed().filter { $0.status == .deposed || ($0.status == .created && graph.node($0.key) == nil) }
+        // A pending one is a killed run's create of a node the configuration has since dropped.
+        let leftovers = state.resources.reversed().filter { $0.status == .deposed || graph.node($0.key) == nil }
         var deleted = 0
         var notOurs: [ResourceRecord] = []
         var failed: [(ResourceRecord, any StackResource, Error)] = []
         var ownerVerdicts: [String: Ownership] = [:]
-        for record in leftovers {
+        for var record in leftovers {
             if stop.isRequested { throw StoppedWaiting() }
-            guard let node = StackGraph.kind(for: record) else { continue }
+            guard let node = kindOf(record) else { continue }
             let ctx = context(await journal.state, await journal.records(), password: nil, journal: nil, key: record.key)
             let started = DispatchTime.now().uptimeNanoseconds
             do {
                 var verdict: Ownership
-                if let ownerKey = node.ownerKey {
+                if record.status == .pending {
+                    // What the killed run made, if anything, as delete does: found means ours.
+                    let found: ResourceRecord?
+                    do { found = try await findInterrupted(node, ctx, record, find: { try await node.find(ctx, pending: $0) }) }
+                    catch StackError.foreignResource(let m) {
+                        try await journal.remove(record)
+                        events(.note("\(m): left alone"))
+                        continue
+                    }
+                    guard let found else {
+                        try await journal.remove(record)
+                        events(.deleted(label: node.label, record: record, seconds: 0, alreadyGone: true))
+                        continue
+                    }
+                    record = found
+                    verdict = .ours
+                } else if let ownerKey = node.ownerKey {
                     // The owner the record names (a log group names none: its function's current record).
                     let owner = state.resources.first { $0.key == ownerKey && $0.status != .pending && (record.parentId == nil || $0.id == record.parentId) }
-                    if let owner, let ownerNode = StackGraph.kind(for: owner) {
+                    if let owner, let ownerNode = kindOf(owner) {
                         if ownerVerdicts[owner.ref] == nil { ownerVerdicts[owner.ref] = try await ownerNode.ownership(owner, ctx) }
                         verdict = ownerVerdicts[owner.ref] ?? .gone
                         if verdict == .gone { verdict = node.goneWithOwner ? .gone : .ours }

@@ -103,6 +103,9 @@ public struct StackExecutor: Sendable {
     /// Set from outside to stop gracefully: no new resource is started.
     public let stop: StopSignal
     public let events: @Sendable (StackEvent) -> Void
+    /// The kind of a record this graph may lack (another --auth's, a deposed one): any of the
+    /// product's graphs; tests pass their fake kinds.
+    let kindOf: @Sendable (ResourceRecord) -> (any StackResource)?
 
     /// How long AWS may take to finish a create it has received. A killed run's create can still
     /// land at AWS that long after it was sent (the client's HTTP timeout does not bound it: AWS
@@ -113,11 +116,18 @@ public struct StackExecutor: Sendable {
     public init(graph: StackGraph, services: StackServices, maxConcurrency: Int = 4,
                 inFlightWindowSeconds: Double = StackExecutor.inFlightWindow, stop: StopSignal = StopSignal(),
                 events: @escaping @Sendable (StackEvent) -> Void) {
+        self.init(graph: graph, services: services, maxConcurrency: maxConcurrency, inFlightWindowSeconds: inFlightWindowSeconds,
+                  stop: stop, kindOf: { StackGraph.kind(for: $0) }, events: events)
+    }
+
+    init(graph: StackGraph, services: StackServices, maxConcurrency: Int, inFlightWindowSeconds: Double, stop: StopSignal = StopSignal(),
+         kindOf: @escaping @Sendable (ResourceRecord) -> (any StackResource)?, events: @escaping @Sendable (StackEvent) -> Void) {
         self.graph = graph
         self.services = services
         self.maxConcurrency = max(1, maxConcurrency)
         self.inFlightWindowSeconds = inFlightWindowSeconds
         self.stop = stop
+        self.kindOf = kindOf
         self.events = events
     }
 
@@ -149,9 +159,11 @@ public struct StackExecutor: Sendable {
 
     func context(_ state: StackState, _ records: [String: ResourceRecord], password: String?, journal: Journal?, key: String) -> ResourceContext {
         let type = graph.node(key)?.type ?? ""
-        return ResourceContext(services: services, config: state.config, target: state.target, stackId: state.stackId,
-                               records: records, password: password, note: { [events] in events(.note($0)) },
-                               renamePending: { name in try await journal?.markPending(key: key, type: type, name: name) })
+        var ctx = ResourceContext(services: services, config: state.config, target: state.target, stackId: state.stackId,
+                                  records: records, password: password, note: { [events] in events(.note($0)) },
+                                  renamePending: { name in try await journal?.markPending(key: key, type: type, name: name) })
+        ctx.excluded = Set(state.resources.filter { $0.key == key && $0.status == .deposed }.compactMap(\.id))
+        return ctx
     }
 
     // MARK: - create
@@ -254,9 +266,10 @@ public struct StackExecutor: Sendable {
     /// it is tried again, so it never makes a second resource.
     func createOne(_ node: any StackResource, state: StackState, records: [String: ResourceRecord], password: String?,
                    journal: Journal) async throws -> (ResourceRecord, Bool) {
-        let ctx = context(state, records, password: password, journal: journal, key: node.key)
+        var ctx = context(state, records, password: password, journal: journal, key: node.key)
         // A replacement's old resource (deposed) may share the name: never adopt it as the new one.
         let deposed = Set(await journal.state.resources.filter { $0.key == node.key && $0.status == .deposed }.compactMap(\.id))
+        ctx.excluded = deposed
         func find(_ pending: ResourceRecord) async throws -> ResourceRecord? {
             guard let found = try await node.find(ctx, pending: pending), !deposed.contains(found.id ?? "") else { return nil }
             return found
@@ -358,7 +371,7 @@ public struct StackExecutor: Sendable {
         // One concurrent round of reads first: nothing is deleted unless it is provably ours.
         let roots = await ownershipOfRoots(initial)
         let records = initial.resources
-        let kinds = records.map { graph.node($0.key) ?? StackGraph.kind(for: $0) }
+        let kinds = records.map { graph.node($0.key) ?? kindOf($0) }
         // blockers[i]: the records that depend on record i (they must go first).
         let blockers: [Set<Int>] = records.indices.map { i in
             Set(records.indices.filter { j in j != i && (kinds[j]?.dependencies.contains(records[i].key) ?? false) })
@@ -394,7 +407,7 @@ public struct StackExecutor: Sendable {
         // Verify what a failed step left: a child may have gone with its parent. Only "gone"
         // clears a record; anything else stays in state.json.
         for record in failed {
-            guard let node = graph.node(record.key) ?? StackGraph.kind(for: record) else { remaining.append(record); continue }
+            guard let node = graph.node(record.key) ?? kindOf(record) else { remaining.append(record); continue }
             let ctx = context(await journal.state, await journal.records(), password: nil, journal: nil, key: record.key)
             let gone: Bool
             do { gone = try await node.ownership(record, ctx) == .gone } catch { gone = false }
@@ -486,7 +499,7 @@ public struct StackExecutor: Sendable {
         let records = state.currentRecords
         return await withTaskGroup(of: (String, Result<Ownership, Error>).self) { group in
             for record in state.resources where record.status != .pending {
-                guard let node = graph.node(record.key) ?? StackGraph.kind(for: record), node.ownerKey == nil else { continue }
+                guard let node = graph.node(record.key) ?? kindOf(record), node.ownerKey == nil else { continue }
                 let ctx = context(state, records, password: nil, journal: nil, key: record.key)
                 group.addTask {
                     do { return (record.ref, .success(try await node.ownership(record, ctx))) } catch { return (record.ref, .failure(error)) }

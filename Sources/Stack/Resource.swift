@@ -35,6 +35,9 @@ public struct ResourceContext: Sendable {
     /// While planning: the dependencies whose IDs are not known yet (to be created or
     /// replaced); they read as `<key>`. Nil when applying: every dependency must exist.
     public var unknown: Set<String>? = nil
+    /// IDs `find` passes over: a replacement's deposed old resource, which may share the new
+    /// one's name (taking it for the new one would leave the new one unjournalled).
+    public var excluded: Set<String> = []
 
     public var tags: Tags { ["secure-api:stack": config.stackName, "secure-api:id": stackId] }
 

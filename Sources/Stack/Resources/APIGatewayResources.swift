@@ -22,7 +22,7 @@ struct HTTPAPIResource: StackResource {
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
         guard let api = try await ctx.services.apigateway.getApis().first(where: {
-            $0.name == ctx.config.apiName && ctx.owns($0.tags)
+            $0.name == ctx.config.apiName && ctx.owns($0.tags) && !ctx.excluded.contains($0.id)
         }) else { return nil }
         return record(id: api.id, name: api.name, arn: api.endpoint)
     }
@@ -196,7 +196,8 @@ func findAuthorizer(_ ctx: ResourceContext, name: String, key: String) async thr
         ctx.note("cannot list authorizers (\(e.code)); creating a new one")
         return nil
     }
-    guard let hit = all.first(where: { $0["name"]?.string == name }), let id = hit["authorizerId"]?.string else { return nil }
+    guard let hit = all.first(where: { $0["name"]?.string == name && !ctx.excluded.contains($0["authorizerId"]?.string ?? "") }),
+          let id = hit["authorizerId"]?.string else { return nil }
     return ResourceRecord(key: key, type: "apigateway:authorizer", status: .created, id: id, name: name, parentId: apiId)
 }
 
@@ -226,7 +227,9 @@ struct LambdaIntegrationResource: StackResource {
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
         let apiId = try ctx.id(of: "http_api")
         let arn = try ctx.arn(of: "lambda_function")
-        guard let hit = try await ctx.services.apigateway.getIntegrations(apiId: apiId).first(where: { $0["integrationUri"]?.string == arn }),
+        guard let hit = try await ctx.services.apigateway.getIntegrations(apiId: apiId).first(where: {
+            $0["integrationUri"]?.string == arn && !ctx.excluded.contains($0["integrationId"]?.string ?? "")
+        }),
               let id = hit["integrationId"]?.string else { return nil }
         return record(id: id, name: ctx.config.functionName, parentId: apiId)
     }
@@ -320,7 +323,9 @@ struct RouteResource: StackResource {
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
         let apiId = try ctx.id(of: "http_api")
         let rk = routeKey(ctx.config)
-        guard let hit = try await ctx.services.apigateway.getRoutes(apiId: apiId).first(where: { $0["routeKey"]?.string == rk }),
+        guard let hit = try await ctx.services.apigateway.getRoutes(apiId: apiId).first(where: {
+            $0["routeKey"]?.string == rk && !ctx.excluded.contains($0["routeId"]?.string ?? "")
+        }),
               let id = hit["routeId"]?.string else { return nil }
         return record(id: id, name: rk, parentId: apiId)
     }

@@ -25,7 +25,7 @@ struct UserPoolResource: StackResource {
     }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
-        for candidate in try await ctx.services.cognito.listUserPools() where candidate.name == ctx.config.userPoolName {
+        for candidate in try await ctx.services.cognito.listUserPools() where candidate.name == ctx.config.userPoolName && !ctx.excluded.contains(candidate.id) {
             let pool = try await ctx.services.cognito.describeUserPool(id: candidate.id)
             if ctx.owns(pool.tags) { return record(id: pool.id, name: pool.name, arn: pool.arn) }
         }
@@ -251,7 +251,9 @@ struct AppClientResource: StackResource {
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
         let poolId = try ctx.id(of: "user_pool")
         let name = settings(ctx.config).name
-        guard let hit = try await ctx.services.cognito.listUserPoolClients(userPoolId: poolId).first(where: { $0.name == name }) else { return nil }
+        guard let hit = try await ctx.services.cognito.listUserPoolClients(userPoolId: poolId).first(where: {
+            $0.name == name && !ctx.excluded.contains($0.id)
+        }) else { return nil }
         return record(id: hit.id, name: name, parentId: poolId)
     }
 
