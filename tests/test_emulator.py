@@ -2,6 +2,7 @@
 independent client: each call it adds, and each AWS rule it enforces where plain moto 5.2.1 is
 lenient (shown on a plain moto server side by side)."""
 import json
+import os
 import subprocess
 import urllib.request
 from pathlib import Path
@@ -407,7 +408,9 @@ def test_signature_checked_on_added_calls():
 # --- the launcher: one process, pid and log per port -------------------------------------------
 
 def make(*args):
-    return subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), *args], capture_output=True, text=True, timeout=120)
+    # Run as a user would: not with the port variables a surrounding `make test` exports.
+    env = {k: v for k, v in os.environ.items() if k not in ("EMULATOR_PORT", "MOTO_PORT", "MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    return subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), *args], capture_output=True, text=True, timeout=120, env=env)
 
 
 def up(port):

@@ -182,10 +182,16 @@ def test_create_completes_when_stdout_and_stderr_are_closed(binary, fresh_moto, 
 
 def test_progress_lines_of_a_killed_run_are_in_its_captured_output(binary, fresh_moto, proxy, tmp_path):
     env = env_for(proxy.url)
+    proxy.reset_counters()
+    proxy.arm_kill(14, "before")  # armed before the run starts (conftest's run_killed does the same)
     p = start(binary, tmp_path, "create", env=env)
-    proxy.kill_at = (14, p.pid, "before")
-    out, _ = p.communicate(timeout=60)
+    proxy.kill_target(p.pid)
+    try:
+        out, _ = p.communicate(timeout=60)
+    finally:
+        proxy.disarm_kill()
     assert p.returncode == -signal.SIGKILL
+    assert [k[:2] for k in proxy.kills] == [(14, "before")]
     created = [r for r in json.loads((tmp_path / "state.json").read_text())["resources"] if r["status"] == "created"]
     assert created
     lines = created_lines(out)

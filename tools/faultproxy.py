@@ -168,7 +168,8 @@ class FaultProxy:
                 op = operation_of_request(self.command, self.path, self.headers, body)
                 if proxy.latency:
                     time.sleep(proxy.latency)
-                kill = kill[1] if kill and kill[0] == index else None
+                # Armed at a request number, or at the first request of an operation ("CreateStage").
+                kill = kill[1] if kill and kill[0] in (index, op) else None
                 if kill == "before":
                     proxy.kill(index, kill)
                     proxy.record(Call(index, self.command, self.path, op, "killed", None, None))
@@ -257,9 +258,10 @@ class FaultProxy:
             self.log.append(call)
 
     def arm_kill(self, at, when="after"):
-        """SIGKILL the client at request number AT: "before" forwarding it or "after" the upstream
-        answered. Arm it before starting the client, then name the client with kill_target(pid):
-        request AT waits for that, so neither the first requests nor AT can outrun the arming."""
+        """SIGKILL the client at request number AT (or at the first request of operation AT, a
+        string as the log names it): "before" forwarding it or "after" the upstream answered. Arm
+        it before starting the client, then name the client with kill_target(pid): request AT
+        waits for that, so neither the first requests nor AT can outrun the arming."""
         if when not in ("before", "after"):
             raise ValueError(when)
         with self.lock:

@@ -6,6 +6,8 @@ public enum Redaction {
         "accesstoken", "idtoken", "refreshtoken", "sessiontoken", "secretaccesskey", "secret_hash",
         "secrethash", "refresh_token", "access_token", "id_token", "client_secret", "code_verifier",
         "x-amz-security-token", "aws_secret_access_key", "aws_session_token", "session",
+        // GetFunction's Code.Location: a presigned URL whose query is a credential.
+        "location",
     ]
 
     public static let placeholder = "***"
@@ -16,7 +18,13 @@ public enum Redaction {
         switch value {
         case .object(let o):
             var out: [String: JSON] = [:]
-            for (k, v) in o { out[k] = isSecret(k) ? .string(placeholder) : redact(v) }
+            for (k, v) in o {
+                if k.lowercased() == "zipfile", let zip = v.string {
+                    out[k] = .string("<zip, \(zip.count) base64 characters>")  // a package, not worth a screenful
+                } else {
+                    out[k] = isSecret(k) ? .string(placeholder) : redact(v)
+                }
+            }
             return .object(out)
         case .array(let a): return .array(a.map(redact))
         default: return value

@@ -111,7 +111,9 @@ extension StackExecutor {
             guard let want = try? node.desired(ctx) else { continue }
             let changes = diff(node.schema, desired: want, live: current.attributes)
             item.changes = changes
-            if let owner = node.ownerKey, unknown.contains(owner), node.goneWithOwner {
+            // It lives in its owner: one being replaced now, or one a killed run already replaced.
+            let parentMoved = node.ownerKey.flatMap { records[$0]?.id }.map { record.parentId != nil && record.parentId != $0 } ?? false
+            if let owner = node.ownerKey, unknown.contains(owner) || parentMoved, node.goneWithOwner {
                 item.action = .replace
                 item.reason = "it lives in the \(graph.node(owner)?.label ?? owner), which is replaced"
                 unknown.insert(node.key)
@@ -143,6 +145,7 @@ extension StackExecutor {
     /// (journalled: the old record is deposed before the new one is made).
     func convergeOne(_ node: any StackResource, state: StackState, live: LiveState?, password: String?,
                      journal: Journal) async throws -> (ResourceRecord, Outcome) {
+        if node.replaceDeletesFirst { try await finishDeposed(node, state: state, journal: journal) }
         let records = await journal.records()
         let ctx = context(state, records, password: password, journal: journal, key: node.key)
         guard let record = records[node.key], record.status == .created, let live, live.ownership != .gone else {
@@ -174,6 +177,25 @@ extension StackExecutor {
         }
         let (made, _) = try await createOne(node, state: state, records: await journal.records(), password: password, journal: journal)
         return (made, .replaced(changes))
+    }
+
+    /// A replacement killed between deposing the old resource and deleting it: for kinds AWS
+    /// allows one of at a time (a pool's domain, a policy's statement id), the old one goes now,
+    /// before anything is made in its place.
+    func finishDeposed(_ node: any StackResource, state: StackState, journal: Journal) async throws {
+        for old in await journal.state.resources where old.key == node.key && old.status == .deposed {
+            let ctx = context(await journal.state, await journal.records(), password: nil, journal: nil, key: node.key)
+            switch try await node.ownership(old, ctx) {
+            case .ours:
+                do { try await node.delete(old, ctx) } catch where NotFound.matches(error) {}
+                events(.deleted(label: node.label, record: old, seconds: 0, alreadyGone: false))
+            case .gone:
+                break
+            case .replaced(let m), .unproven(let m):
+                throw StackError.foreignResource("\(node.label) \(old.id ?? ""): \(m); secure-api will not change it")
+            }
+            try await journal.remove(old)
+        }
     }
 
     enum Outcome: Sendable {

@@ -289,10 +289,18 @@ public struct StackExecutor: Sendable {
             do {
                 // Each attempt is journalled with its send time, so a resume after a kill
                 // during this very attempt waits it out too.
-                if attempt > 1 || records[node.key]?.status == .pending {
+                if attempt > 1 {
                     try await journal.markPending(key: node.key, type: node.type, name: await journal.records()[node.key]?.name ?? node.pendingName(state.config))
+                } else if records[node.key]?.status == .pending {
+                    // The killed run's resource was not found: this attempt makes today's.
+                    try await journal.markPending(key: node.key, type: node.type, name: node.pendingName(state.config))
                 }
                 let record = try await node.create(ctx)
+                // "Already exists" can name a replacement's deposed old resource (a change made
+                // and then undone): it is ours and wanted again, so it is current, not deposed.
+                if let id = record.id, deposed.contains(id) {
+                    try await journal.remove(ResourceRecord(key: node.key, type: node.type, status: .deposed, id: id))
+                }
                 try await journal.markCreated(record)
                 return (record, false)
             } catch where Self.outcomeUnknown(error) && attempt < Self.createAttempts {

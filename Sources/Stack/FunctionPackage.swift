@@ -46,6 +46,8 @@ public struct FunctionPackage: Sendable {
             files.append((relative, Array(data)))
         }
         guard !files.isEmpty else { throw StackError.invalidConfig("--code \(path): the directory has no files") }
+        // The zip writer's entry counts are 16-bit (no ZIP64): more files need a .zip of your own.
+        guard files.count < 65_535 else { throw StackError.invalidConfig("--code \(path): more than 65534 files; give a .zip instead") }
         files.sort { $0.name < $1.name }
         return FunctionPackage(zip: ZipArchive.stored(files), handler: handler)
     }

@@ -181,7 +181,7 @@ struct CreateCommand: AsyncParsableCommand {
         if !plan.hasChanges {
             printer.line("Stack '\(config.stackName)' is up to date: no changes (\(state.resources.count) resources in \(file.path)).")
             if existing?.config != config || existing?.target != state.target { try file.save(state, outputs: state.outputs) }
-            try report(state.outputs, run: run, summary: nil, seconds: 0, printer: printer, path: file.path)
+            try report(state.outputs, run: run, summary: nil, seconds: 0, printer: printer, path: file.path, resourceCount: state.resources.count)
             return
         }
         if let existing {
@@ -209,7 +209,7 @@ struct CreateCommand: AsyncParsableCommand {
 
     /// The summary: `--output json` (README: JSON output) or the API URL and what to do next.
     func report(_ outputs: [String: String], run: StackRun, summary: StackExecutor.CreateSummary?, seconds: Double,
-                printer: EventPrinter, path: String) throws {
+                printer: EventPrinter, path: String, resourceCount: Int = 0) throws {
         let interrupted = summary?.interrupted ?? false
         if output == .json {
             let json: JSON = ["command": "create", "target": .string(run.description), "state": .string(path),
@@ -218,7 +218,7 @@ struct CreateCommand: AsyncParsableCommand {
                               "deleted": .number(Double(summary?.deleted ?? 0)),
                               "adopted": .number(Double(summary?.adopted ?? 0)), "already_complete": .bool(summary == nil),
                               "interrupted": .bool(interrupted),
-                              "resources_done": .number(Double(summary?.done ?? outputs.count)), "resources_total": .number(Double(summary?.total ?? 0)),
+                              "resources_done": .number(Double(summary?.done ?? resourceCount)), "resources_total": .number(Double(summary?.total ?? resourceCount)),
                               "seconds": .number((seconds * 100).rounded() / 100),
                               "outputs": .object(outputs.mapValues { .string($0) })]
             Console.out(json.serialized(pretty: true))

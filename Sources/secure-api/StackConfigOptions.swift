@@ -55,8 +55,15 @@ struct StackConfigOptions: ParsableArguments {
         if let roleName { c.roleName = roleName }
         if let functionName { c.functionName = functionName }
         if let runtime = runtime ?? nonEmpty("SECURE_API_RUNTIME") { c.runtime = runtime }
-        if let code = code ?? nonEmpty("SECURE_API_CODE") { c.codePath = code == "embedded" ? nil : code }
+        if let code = code ?? nonEmpty("SECURE_API_CODE") {
+            // Recorded absolute, so plan and status read the same code from any directory.
+            c.codePath = code == "embedded" ? nil : URL(fileURLWithPath: code).standardizedFileURL.path
+            if code == "embedded" { c.handler = nil }  // the embedded code has its own handler
+        }
         if let handler = handler ?? nonEmpty("SECURE_API_HANDLER") { c.handler = handler }
+        if let h = c.handler, h.isEmpty || h.count > 128 || h.contains(where: { $0.isWhitespace || $0.isNewline }) {
+            throw ValidationError("--handler must be 1-128 characters without spaces (Lambda's rule, e.g. app.handler)")
+        }
         if let stage { c.stageName = stage }
         if c.auth != .oidc { c.oidcIssuer = nil; c.oidcAudience = nil }
         if c.codePath != nil {

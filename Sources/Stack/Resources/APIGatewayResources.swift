@@ -22,7 +22,7 @@ struct HTTPAPIResource: StackResource {
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
         guard let api = try await ctx.services.apigateway.getApis().first(where: {
-            $0.name == ctx.config.apiName && ctx.owns($0.tags) && !ctx.excluded.contains($0.id)
+            $0.name == (pending.name ?? ctx.config.apiName) && ctx.owns($0.tags) && !ctx.excluded.contains($0.id)
         }) else { return nil }
         return record(id: api.id, name: api.name, arn: api.endpoint)
     }
@@ -107,7 +107,7 @@ struct JWTAuthorizerResource: AuthorizerResource {
     }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
-        try await findAuthorizer(ctx, name: ctx.config.authorizerName, key: key)
+        try await findAuthorizer(ctx, name: pending.name ?? ctx.config.authorizerName, key: key)
     }
 }
 
@@ -322,7 +322,7 @@ struct RouteResource: StackResource {
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
         let apiId = try ctx.id(of: "http_api")
-        let rk = routeKey(ctx.config)
+        let rk = pending.name ?? routeKey(ctx.config)
         guard let hit = try await ctx.services.apigateway.getRoutes(apiId: apiId).first(where: {
             $0["routeKey"]?.string == rk && !ctx.excluded.contains($0["routeId"]?.string ?? "")
         }),
@@ -367,8 +367,9 @@ struct StageResource: StackResource {
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
         let apiId = try ctx.id(of: "http_api")
-        guard try await probe({ _ = try await ctx.services.apigateway.getStage(apiId: apiId, name: ctx.config.stageName) }) else { return nil }
-        return record(id: ctx.config.stageName, name: ctx.config.stageName, parentId: apiId)
+        let name = pending.name ?? ctx.config.stageName
+        guard try await probe({ _ = try await ctx.services.apigateway.getStage(apiId: apiId, name: name) }) else { return nil }
+        return record(id: name, name: name, parentId: apiId)
     }
 
     let schema = [AttributeSpec("name", .replace), AttributeSpec("auto_deploy")]

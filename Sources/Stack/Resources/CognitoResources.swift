@@ -25,7 +25,7 @@ struct UserPoolResource: StackResource {
     }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
-        for candidate in try await ctx.services.cognito.listUserPools() where candidate.name == ctx.config.userPoolName && !ctx.excluded.contains(candidate.id) {
+        for candidate in try await ctx.services.cognito.listUserPools() where candidate.name == (pending.name ?? ctx.config.userPoolName) && !ctx.excluded.contains(candidate.id) {
             let pool = try await ctx.services.cognito.describeUserPool(id: candidate.id)
             if ctx.owns(pool.tags) { return record(id: pool.id, name: pool.name, arn: pool.arn) }
         }
@@ -186,10 +186,11 @@ struct ResourceServerResource: StackResource {
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
         let poolId = try ctx.id(of: "user_pool")
+        let identifier = pending.name ?? ctx.config.resourceServerIdentifier
         let exists = try await probe {
-            _ = try await ctx.services.cognito.describeResourceServer(userPoolId: poolId, identifier: ctx.config.resourceServerIdentifier)
+            _ = try await ctx.services.cognito.describeResourceServer(userPoolId: poolId, identifier: identifier)
         }
-        return exists ? record(id: ctx.config.resourceServerIdentifier, name: ctx.config.resourceServerIdentifier, parentId: poolId) : nil
+        return exists ? record(id: identifier, name: identifier, parentId: poolId) : nil
     }
 
     let schema = [AttributeSpec("identifier", .replace), AttributeSpec("scopes", security: true)]
@@ -250,7 +251,7 @@ struct AppClientResource: StackResource {
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
         let poolId = try ctx.id(of: "user_pool")
-        let name = settings(ctx.config).name
+        let name = pending.name ?? settings(ctx.config).name
         guard let hit = try await ctx.services.cognito.listUserPoolClients(userPoolId: poolId).first(where: {
             $0.name == name && !ctx.excluded.contains($0.id)
         }) else { return nil }
@@ -316,28 +317,29 @@ struct TestUserResource: StackResource {
         } catch let e as AWSServiceError where e.code == "UsernameExistsException" {
             // Our own earlier attempt (its answer lost): the user is ours, finish it.
         }
-        try await setPassword(ctx, poolId)
+        try await setPassword(ctx, poolId, username: ctx.config.username)
         return record(id: ctx.config.username, name: ctx.config.username, parentId: poolId)
     }
 
-    func setPassword(_ ctx: ResourceContext, _ poolId: String) async throws {
+    func setPassword(_ ctx: ResourceContext, _ poolId: String, username: String) async throws {
         guard let password = ctx.password else {
             throw StackError.invalidConfig("the test user needs a password: set PASSWORD (or --password-stdin)")
         }
-        try await ctx.services.cognito.adminSetUserPassword(userPoolId: poolId, username: ctx.config.username, password: password)
+        try await ctx.services.cognito.adminSetUserPassword(userPoolId: poolId, username: username, password: password)
     }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
         let poolId = try ctx.id(of: "user_pool")
-        guard try await probe({ _ = try await ctx.services.cognito.adminGetUser(userPoolId: poolId, username: ctx.config.username) }) else {
+        let username = pending.name ?? ctx.config.username
+        guard try await probe({ _ = try await ctx.services.cognito.adminGetUser(userPoolId: poolId, username: username) }) else {
             return nil
         }
-        return record(id: ctx.config.username, name: ctx.config.username, parentId: poolId)
+        return record(id: username, name: username, parentId: poolId)
     }
 
     /// The crash may have come between AdminCreateUser and AdminSetUserPassword.
     func finishAdoption(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
-        try await setPassword(ctx, try r.requireParent())
+        try await setPassword(ctx, try r.requireParent(), username: try r.requireId())
     }
 
     let schema = [AttributeSpec("username", .replace), AttributeSpec("email")]

@@ -33,7 +33,7 @@ struct LambdaRoleResource: StackResource {
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
         let role: IAM.Role
-        let name = roleName(ctx.config)
+        let name = pending.name ?? roleName(ctx.config)
         do { role = try await ctx.services.iam.getRole(name: name) } catch where NotFound.matches(error) { return nil }
         try ctx.requireOwned(role.tags, "IAM role \(name)", flag: "--role-name")
         return record(id: name, name: name, arn: role.arn, uniqueId: role.roleId)

@@ -71,7 +71,7 @@ struct LambdaFunctionResource: StackResource {
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
         let fn: Lambda.Function
-        let name = functionName(ctx.config)
+        let name = pending.name ?? functionName(ctx.config)
         do { fn = try await ctx.services.lambda.getFunction(name: name) } catch where NotFound.matches(error) { return nil }
         try ctx.requireOwned(fn.tags, "Lambda function \(name)", flag: "--function-name")
         return record(id: name, name: name, arn: fn.arn)
@@ -182,8 +182,15 @@ struct InvokePermissionResource: StackResource {
                 break
             } catch let e as AWSServiceError where e.code == "ResourceConflictException" {
                 // Either our statement is already there (an earlier attempt's answer was lost),
-                // or the function is busy (still being created or updated): look, then wait.
-                if try await ctx.services.lambda.policyStatementIds(functionName: fn).contains(statementId) { break }
+                // or the function is busy (still being created or updated): look, then wait. A
+                // statement with our id but another scope is not the one wanted: never adopted.
+                let existing = try await ctx.services.lambda.policyStatements(functionName: fn).first { $0.sid == statementId }
+                if let existing {
+                    guard existing.sourceArn == arn, existing.principal == "apigateway.amazonaws.com" else {
+                        throw StackError.foreignResource("Lambda permission \(statementId) on \(fn) exists with SourceArn \(existing.sourceArn), not \(arn); run create again to replace it")
+                    }
+                    break
+                }
                 guard attempt < 10 else { throw e }
                 try await Task.sleep(nanoseconds: 500_000_000)
             }
