@@ -1,0 +1,116 @@
+"""Plain-HTTP helpers for the data-plane tests (urllib/http.client only, never the project's own
+client): requests that do not follow redirects, a browser-like sign-in through the hosted UI's
+form, and an independent RS256 check of a JWT against a JWKS with the `cryptography` package."""
+import base64
+import hashlib
+import http.client
+import json
+import secrets
+from html.parser import HTMLParser
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+
+class Answer:
+    def __init__(self, status, headers, body):
+        self.status, self.headers, self.body = status, headers, body
+
+    def json(self):
+        return json.loads(self.body)
+
+    def header(self, name):
+        return self.headers.get(name.lower())
+
+    def __repr__(self):
+        return f"Answer({self.status}, {self.body[:300]!r})"
+
+
+def request(method, url, body=None, headers=None) -> Answer:
+    """One HTTP exchange, redirects not followed."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    data = body.encode() if isinstance(body, str) else body
+    try:
+        conn.request(method, path, body=data, headers=headers or {})
+        r = conn.getresponse()
+        return Answer(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read().decode("utf-8", "replace"))
+    finally:
+        conn.close()
+
+
+def form_post(url, fields: dict, headers=None) -> Answer:
+    h = {"Content-Type": "application/x-www-form-urlencoded"}
+    h.update(headers or {})
+    return request("POST", url, urlencode(fields), h)
+
+
+def basic(client_id, secret):
+    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+
+def pkce_pair(method="S256"):
+    verifier = secrets.token_urlsafe(48)
+    if method == "plain":
+        return verifier, verifier
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return verifier, challenge
+
+
+class FormParser(HTMLParser):
+    """The first form of a page: its action and its input fields."""
+
+    def __init__(self):
+        super().__init__()
+        self.action, self.fields, self.in_form = None, {}, False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form" and self.action is None:
+            self.action, self.in_form = a.get("action", ""), True
+        elif tag == "input" and self.in_form and a.get("name"):
+            self.fields[a["name"]] = a.get("value", "")
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self.in_form = False
+
+
+def browser_login(authorize_url, username, password) -> Answer:
+    """What a browser does: open the authorize URL, follow its redirect to the sign-in page, fill
+    the form (keeping its hidden fields and cookie) and submit it. The answer to the submit."""
+    first = request("GET", authorize_url)
+    assert first.status == 302, first
+    login_url = urljoin(authorize_url, first.header("location"))
+    page = request("GET", login_url)
+    assert page.status == 200, page
+    form = FormParser()
+    form.feed(page.body)
+    assert form.action is not None, page.body
+    cookie = page.header("set-cookie").split(";")[0]
+    fields = dict(form.fields)
+    fields.update(username=username, password=password)
+    return form_post(urljoin(login_url, form.action), fields, {"Cookie": cookie})
+
+
+def callback_params(answer: Answer) -> dict:
+    assert answer.status == 302, answer
+    return {k: v[0] for k, v in parse_qs(urlsplit(answer.header("location")).query).items()}
+
+
+def b64url(data: str) -> bytes:
+    return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
+
+
+def verify_jwt(token: str, jwks: dict) -> dict:
+    """The claims of an RS256 JWT whose signature the JWKS key named by its kid verifies (raises
+    cryptography's InvalidSignature otherwise)."""
+    head, payload, signature = token.split(".")
+    header = json.loads(b64url(head))
+    assert header["alg"] == "RS256"
+    key = next(k for k in jwks["keys"] if k["kid"] == header["kid"])
+    public = rsa.RSAPublicNumbers(int.from_bytes(b64url(key["e"]), "big"), int.from_bytes(b64url(key["n"]), "big")).public_key()
+    public.verify(b64url(signature), f"{head}.{payload}".encode(), padding.PKCS1v15(), hashes.SHA256())
+    return json.loads(b64url(payload))
