@@ -6,11 +6,64 @@ import hashlib
 import http.client
 import json
 import secrets
+import urllib.request
 from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+CALLBACK = "http://localhost:8083/callback"
+PASSWORD = "Corr3ct-Horse!"
+
+
+def make_pool(server):
+    """A pool with a domain, a resource server, a public PKCE client, a confidential machine
+    client and a confirmed user, made with boto3 (a new pool each time)."""
+    cognito = server.boto("cognito-idp")
+    pool = cognito.create_user_pool(PoolName="HelloUserPool", AutoVerifiedAttributes=["email"])["UserPool"]
+    prefix = "dom" + pool["Id"].split("_")[1].lower()
+    cognito.create_user_pool_domain(UserPoolId=pool["Id"], Domain=prefix)
+    cognito.create_resource_server(UserPoolId=pool["Id"], Identifier="HelloAPI", Name="HelloAPI",
+                                   Scopes=[{"ScopeName": s, "ScopeDescription": s} for s in ("hello.read", "hello.write")])
+    public = cognito.create_user_pool_client(
+        UserPoolId=pool["Id"], ClientName="Terminal Application", AllowedOAuthFlowsUserPoolClient=True,
+        AllowedOAuthFlows=["code"], AllowedOAuthScopes=["openid", "profile", "email", "HelloAPI/hello.read"],
+        CallbackURLs=[CALLBACK], SupportedIdentityProviders=["COGNITO"])["UserPoolClient"]
+    machine = cognito.create_user_pool_client(
+        UserPoolId=pool["Id"], ClientName="Machine Client", GenerateSecret=True, AllowedOAuthFlowsUserPoolClient=True,
+        AllowedOAuthFlows=["client_credentials"], AllowedOAuthScopes=["HelloAPI/hello.read", "HelloAPI/hello.write"])["UserPoolClient"]
+    cognito.admin_create_user(UserPoolId=pool["Id"], Username="Testuser", MessageAction="SUPPRESS",
+                              UserAttributes=[{"Name": "email", "Value": "testuser@example.com"},
+                                              {"Name": "email_verified", "Value": "true"}])
+    cognito.admin_set_user_password(UserPoolId=pool["Id"], Username="Testuser", Password=PASSWORD, Permanent=True)
+    domain = f"{server.url}/_aws/cognito-idp/{prefix}"
+    with urllib.request.urlopen(f"{server.url}/{pool['Id']}/.well-known/jwks.json") as r:
+        jwks = json.load(r)
+    return {"pool": pool["Id"], "domain": domain, "token_url": domain + "/oauth2/token", "public": public["ClientId"],
+            "machine": machine["ClientId"], "secret": machine["ClientSecret"], "cognito": cognito, "jwks": jwks,
+            "issuer": f"https://cognito-idp.us-east-1.amazonaws.com/{pool['Id']}"}
+
+
+def client_token(stack, scope=None):
+    fields = {"grant_type": "client_credentials"}
+    if scope:
+        fields["scope"] = scope
+    r = form_post(stack["token_url"], fields, {"Authorization": basic(stack["machine"], stack["secret"])})
+    assert r.status == 200, r
+    return r.json()["access_token"]
+
+
+def user_tokens(stack, scope="openid email HelloAPI/hello.read"):
+    """Tokens of the test user, through the hosted UI's form and the code exchange (PKCE S256)."""
+    verifier, challenge = pkce_pair()
+    query = {"response_type": "code", "client_id": stack["public"], "redirect_uri": CALLBACK, "state": "s",
+             "scope": scope, "code_challenge": challenge, "code_challenge_method": "S256"}
+    params = callback_params(browser_login(stack["domain"] + "/oauth2/authorize?" + urlencode(query), "Testuser", PASSWORD))
+    r = form_post(stack["token_url"], {"grant_type": "authorization_code", "client_id": stack["public"], "code": params["code"],
+                                       "redirect_uri": CALLBACK, "code_verifier": verifier})
+    assert r.status == 200, r
+    return r.json()
 
 
 class Answer:

@@ -11,11 +11,9 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 
 from conftest import Moto
-from dataplane_http import basic, browser_login, callback_params, form_post, pkce_pair, request, verify_jwt
+from dataplane_http import CALLBACK, PASSWORD, basic, browser_login, callback_params, form_post, make_pool, pkce_pair, request, verify_jwt
 
 REGION = "us-east-1"
-CALLBACK = "http://localhost:8083/callback"
-PASSWORD = "Corr3ct-Horse!"
 
 
 @pytest.fixture(scope="module")
@@ -27,29 +25,7 @@ def server():
 
 @pytest.fixture
 def stack(server):
-    """A pool with a domain, a resource server, a public PKCE client, a confidential machine
-    client and a confirmed user, made with boto3 (names of its own per test)."""
-    cognito = server.boto("cognito-idp")
-    pool = cognito.create_user_pool(PoolName="HelloUserPool", AutoVerifiedAttributes=["email"])["UserPool"]
-    prefix = "dom" + pool["Id"].split("_")[1].lower()
-    cognito.create_user_pool_domain(UserPoolId=pool["Id"], Domain=prefix)
-    cognito.create_resource_server(UserPoolId=pool["Id"], Identifier="HelloAPI", Name="HelloAPI",
-                                   Scopes=[{"ScopeName": s, "ScopeDescription": s} for s in ("hello.read", "hello.write")])
-    public = cognito.create_user_pool_client(
-        UserPoolId=pool["Id"], ClientName="Terminal Application", AllowedOAuthFlowsUserPoolClient=True,
-        AllowedOAuthFlows=["code"], AllowedOAuthScopes=["openid", "profile", "email", "HelloAPI/hello.read"],
-        CallbackURLs=[CALLBACK], SupportedIdentityProviders=["COGNITO"])["UserPoolClient"]
-    machine = cognito.create_user_pool_client(
-        UserPoolId=pool["Id"], ClientName="Machine Client", GenerateSecret=True, AllowedOAuthFlowsUserPoolClient=True,
-        AllowedOAuthFlows=["client_credentials"], AllowedOAuthScopes=["HelloAPI/hello.read", "HelloAPI/hello.write"])["UserPoolClient"]
-    cognito.admin_create_user(UserPoolId=pool["Id"], Username="Testuser", MessageAction="SUPPRESS",
-                              UserAttributes=[{"Name": "email", "Value": "testuser@example.com"},
-                                              {"Name": "email_verified", "Value": "true"}])
-    cognito.admin_set_user_password(UserPoolId=pool["Id"], Username="Testuser", Password=PASSWORD, Permanent=True)
-    domain = f"{server.url}/_aws/cognito-idp/{prefix}"
-    return {"pool": pool["Id"], "domain": domain, "token_url": domain + "/oauth2/token", "public": public["ClientId"],
-            "machine": machine["ClientId"], "secret": machine["ClientSecret"], "cognito": cognito,
-            "jwks": json.load(urllib.request.urlopen(f"{server.url}/{pool['Id']}/.well-known/jwks.json"))}
+    return make_pool(server)
 
 
 def issuer(stack):
