@@ -10,6 +10,7 @@ import threading
 import time
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import botocore.auth
 import botocore.awsrequest
@@ -21,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from conftest import Moto
 from dataplane_http import client_token, make_pool, request, user_tokens
 
+ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 ECHO = '''
@@ -478,3 +480,32 @@ def test_jwt_authorizer_with_an_external_issuer(server, oidc_issuer):
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     assert get(base + "/hello", forge(claims, other, "k1")).status == 401
 
+
+
+# --- the project's own Lambda authorizer (--auth lambda) on the data plane ------------------------------
+
+@pytest.mark.parametrize("mode", ["simple", "iam"])
+def test_project_lambda_authorizer_with_the_emulators_jwks(server, mode):
+    """lambda/authorizer/authorizer.py as `--auth lambda` deploys it: it reaches the pool's keys
+    through JWKS_URL (the emulator's), since the Cognito issuer's host is unreachable offline."""
+    pool = make_pool(server)
+    n = next(_counter)
+    source = (ROOT / "lambda" / "authorizer" / "authorizer.py").read_text()
+    auth = make_function(server, f"ProjectAuth{n}", source, env={
+        "ISSUER": pool["issuer"], "JWKS_URL": f"{server.url}/{pool['pool']}/.well-known/jwks.json",
+        "CLIENT_IDS": f"{pool['public']},{pool['machine']}", "RESPONSE_MODE": mode,
+        "REQUIRED_SCOPES": json.dumps({"GET /hello": ["HelloAPI/hello.read", "HelloAPI/hello.write"],
+                                       "POST /hello": ["HelloAPI/hello.write"]})})
+    fn = make_function(server, f"ProjectEcho{n}", ECHO)
+    uri = f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{auth}/invocations"
+    _, base = make_api(server, [("GET /hello", fn, {"AuthorizationType": "CUSTOM"}), ("POST /hello", fn, {"AuthorizationType": "CUSTOM"})],
+                       authorizer={"AuthorizerType": "REQUEST", "Name": "lambda", "AuthorizerUri": uri,
+                                   "AuthorizerPayloadFormatVersion": "2.0", "IdentitySource": ["$request.header.Authorization"],
+                                   "EnableSimpleResponses": mode == "simple"})
+    read = client_token(pool, "HelloAPI/hello.read")
+    assert get(base + "/hello").status == 401
+    assert get(base + "/hello", "garbage").status == 403
+    assert (get(base + "/hello", read).status, get(base + "/hello", read).body) == (200, "hello world")
+    assert get(base + "/hello", read, method="POST").status == 403
+    assert get(base + "/hello", client_token(pool, "HelloAPI/hello.write"), method="POST").status == 200
+    assert get(base + "/hello", user_tokens(pool)["access_token"]).status == 200
