@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 import zipfile
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -232,6 +233,8 @@ def test_jwt_scopes_decide_403_or_200(jwt_stack):
     denied = get(jwt_stack["base"] + "/hello", read, method="POST")
     assert (denied.status, denied.json()) == (403, {"message": "Forbidden"})
     assert 'error="insufficient_scope"' in denied.header("www-authenticate")
+    # The identity source may carry the token without the Bearer prefix.
+    assert get(jwt_stack["base"] + "/hello", headers={"Authorization": write}, method="POST").status == 200
     allowed = get(jwt_stack["base"] + "/hello", write, method="POST")
     assert (allowed.status, allowed.body, allowed.header("content-type")) == (200, "hello world", "application/json")
 
@@ -348,7 +351,8 @@ def test_invoke_api_reports_errors_and_timeouts(server):
     failing = make_function(server, f"Fail{next(_counter)}", FAILING)
     r = lam.invoke(FunctionName=failing, Payload=b"{}")
     assert r["FunctionError"] == "Unhandled"
-    assert json.loads(r["Payload"].read())["errorMessage"] == "boom"
+    error = json.loads(r["Payload"].read())
+    assert error["errorMessage"] == "boom" and error["errorType"] == "RuntimeError" and error["stackTrace"]
     slow = make_function(server, f"Slow{next(_counter)}", SLOW, timeout=1)
     r = lam.invoke(FunctionName=slow, Payload=b"{}")
     assert r["FunctionError"] == "Unhandled" and "Task timed out after 1.00 seconds" in json.loads(r["Payload"].read())["errorMessage"]
@@ -408,6 +412,26 @@ def test_iam_signed_with_a_key_created_in_the_emulator(server, iam_api):
     assert identity["userArn"] == f"arn:aws:iam::{ACCOUNT}:user/caller" and identity["accessKey"] == key["AccessKeyId"]
     wrong = get(iam_api, headers=signed(iam_api, key["AccessKeyId"], "not-the-secret"))
     assert wrong.status == 403 and wrong.json()["message"].startswith("The request signature we calculated does not match")
+
+
+def test_lambda_authorizer_that_fails_is_500(server):
+    n = next(_counter)
+    auth = make_function(server, f"BrokenAuth{n}", FAILING)
+    fn = make_function(server, f"Behind{n}", ECHO)
+    _, base = make_api(server, [("GET /hello", fn, {"AuthorizationType": "CUSTOM"})], authorizer={
+        "AuthorizerType": "REQUEST", "Name": "lambda", "AuthorizerUri": auth, "AuthorizerPayloadFormatVersion": "2.0",
+        "IdentitySource": ["$request.header.x-pass"], "EnableSimpleResponses": True})
+    r = get(base + "/hello", headers={"x-pass": "anything"})
+    assert (r.status, r.json()) == (500, {"message": "Internal Server Error"})
+
+
+def test_iam_refuses_a_signature_from_ten_minutes_ago(iam_api):
+    from unittest import mock
+    stale = datetime.now(UTC) - timedelta(minutes=10)
+    with mock.patch("botocore.auth.get_current_datetime", return_value=stale):
+        headers = signed(iam_api)
+    r = get(iam_api, headers=headers)
+    assert r.status == 403 and r.json()["message"].startswith("Signature expired: ")
 
 
 @pytest.mark.parametrize("case, message", [
