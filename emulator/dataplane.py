@@ -12,6 +12,7 @@ import fnmatch
 import json
 import threading
 import time
+import traceback
 import urllib.request
 import uuid
 from datetime import UTC, datetime
@@ -453,6 +454,9 @@ def register(reg: Registry):
             response = integrate(req, route, path_parameters, authorizer_context)
         except Denied as e:
             return answer_denied(e, request_id)
+        except Exception:  # a fault of ours or of the function's package: API Gateway's 500, the trace in our log
+            traceback.print_exc()
+            return answer_denied(internal_error(), request_id)
         response.headers["apigw-requestid"] = request_id
         return response
 

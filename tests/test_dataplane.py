@@ -328,6 +328,15 @@ def test_a_function_without_invoke_permission_is_500(server):
     assert (r.status, r.json()) == (500, {"message": "Internal Server Error"})
 
 
+def test_a_package_that_cannot_be_unpacked_is_500_not_a_trace(server):
+    fn = make_function(server, f"Broken{next(_counter)}", ECHO)
+    # UpdateFunctionCode accepts any bytes on moto; the data plane must still answer as API Gateway does.
+    server.boto("lambda").update_function_code(FunctionName=fn, ZipFile=b"not a zip archive")
+    _, base = make_api(server, [("GET /x", fn, {})])
+    r = get(base + "/x")
+    assert (r.status, r.json()) == (500, {"message": "Internal Server Error"})
+
+
 def test_default_stage_has_no_prefix(server):
     fn = make_function(server, f"Default{next(_counter)}", ECHO)
     _, base = make_api(server, [("GET /hello", fn, {})], stage="$default")

@@ -223,3 +223,9 @@ def test_openid_configuration_names_the_local_endpoints(server, stack):
     assert config["token_endpoint"] == stack["token_url"]
     assert config["authorization_endpoint"] == stack["domain"] + "/oauth2/authorize"
     assert json.load(urllib.request.urlopen(config["jwks_uri"])) == stack["jwks"]
+
+
+def test_the_implicit_flow_is_not_served(stack):
+    _, challenge = pkce_pair()
+    r = request("GET", authorize_url(stack, challenge, response_type="token", state="s-1"))
+    assert callback_params(r) == {"error": "unsupported_response_type", "state": "s-1"}
