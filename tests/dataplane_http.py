@@ -6,8 +6,10 @@ import hashlib
 import http.client
 import json
 import secrets
+import threading
 import urllib.request
 from html.parser import HTMLParser
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 from cryptography.hazmat.primitives import hashes
@@ -167,3 +169,49 @@ def verify_jwt(token: str, jwks: dict) -> dict:
     public = rsa.RSAPublicNumbers(int.from_bytes(b64url(key["e"]), "big"), int.from_bytes(b64url(key["n"]), "big")).public_key()
     public.verify(b64url(signature), f"{head}.{payload}".encode(), padding.PKCS1v15(), hashes.SHA256())
     return json.loads(b64url(payload))
+
+
+def forge(claims, key, kid="forged"):
+    """A JWT signed with an RSA key of the test's own (cryptography), not the pool's."""
+    head = base64.urlsafe_b64encode(json.dumps({"alg": "RS256", "kid": kid}).encode()).rstrip(b"=").decode()
+    body = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    signature = key.sign(f"{head}.{body}".encode(), padding.PKCS1v15(), hashes.SHA256())
+    return f"{head}.{body}." + base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
+
+
+def jwk_of(key, kid):
+    numbers = key.public_key().public_numbers()
+    b = lambda n: base64.urlsafe_b64encode(n.to_bytes((n.bit_length() + 7) // 8, "big")).rstrip(b"=").decode()  # noqa: E731
+    return {"kty": "RSA", "alg": "RS256", "use": "sig", "kid": kid, "n": b(numbers.n), "e": b(numbers.e)}
+
+
+class LocalIssuer:
+    """A local OIDC issuer over HTTP: its openid-configuration and JWKS (one key of its own, kid k1)."""
+
+    def __init__(self):
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        issuer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                docs = {"/.well-known/openid-configuration": {"issuer": issuer.url, "jwks_uri": issuer.url + "/jwks"},
+                        "/jwks": {"keys": [jwk_of(issuer.key, "k1")]}}
+                doc = docs.get(self.path)
+                self.send_response(200 if doc else 404)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(json.dumps(doc or {}).encode())
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def token(self, **claims):
+        return forge(claims, self.key, "k1")
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -6,22 +6,19 @@ import base64
 import io
 import json
 import sys
-import threading
 import time
 import zipfile
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import botocore.auth
 import botocore.awsrequest
 import botocore.credentials
 import pytest
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from conftest import Moto
-from dataplane_http import client_token, make_pool, request, user_tokens
+from dataplane_http import LocalIssuer, client_token, forge, make_pool, request, user_tokens
 
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
@@ -131,14 +128,6 @@ def log_events(server, group):
     return [e["message"] for s in streams for e in logs.get_log_events(logGroupName=group, logStreamName=s["logStreamName"])["events"]]
 
 
-def forge(claims, key, kid="forged"):
-    """A JWT signed with an RSA key of the test's own (cryptography), not the pool's."""
-    head = base64.urlsafe_b64encode(json.dumps({"alg": "RS256", "kid": kid}).encode()).rstrip(b"=").decode()
-    body = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
-    signature = key.sign(f"{head}.{body}".encode(), padding.PKCS1v15(), hashes.SHA256())
-    return f"{head}.{body}." + base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
-
-
 def pool_signed(claims):
     """A token signed with the pool's own key: moto's private JWK, the one its JWKS publishes."""
     from joserfc import jwk, jwt
@@ -146,12 +135,6 @@ def pool_signed(claims):
     from moto.utilities.utils import load_resource
     key = jwk.RSAKey.import_key(load_resource(CognitoIdpUserPool.__module__, "resources/jwks-private.json"))
     return jwt.encode({"alg": "RS256", "kid": "dummy"}, claims, key)
-
-
-def jwk_of(key, kid):
-    numbers = key.public_key().public_numbers()
-    b = lambda n: base64.urlsafe_b64encode(n.to_bytes((n.bit_length() + 7) // 8, "big")).rstrip(b"=").decode()  # noqa: E731
-    return {"kty": "RSA", "alg": "RS256", "use": "sig", "kid": kid, "n": b(numbers.n), "e": b(numbers.e)}
 
 
 # --- the tutorial's stack: Cognito + JWT authorizer + Lambda ---------------------------------------
@@ -470,28 +453,9 @@ def test_iam_refusals(iam_api, case, message):
 
 @pytest.fixture(scope="module")
 def oidc_issuer():
-    """A local OIDC issuer: its openid-configuration and JWKS over HTTP, a key of its own."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    holder = {}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            docs = {"/.well-known/openid-configuration": {"issuer": holder["url"], "jwks_uri": holder["url"] + "/jwks"},
-                    "/jwks": {"keys": [jwk_of(key, "k1")]}}
-            doc = docs.get(self.path)
-            self.send_response(200 if doc else 404)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(json.dumps(doc or {}).encode())
-
-        def log_message(self, *args):
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    holder["url"] = f"http://127.0.0.1:{httpd.server_address[1]}"
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield holder["url"], key
-    httpd.shutdown()
+    issuer = LocalIssuer()
+    yield issuer.url, issuer.key
+    issuer.stop()
 
 
 def test_jwt_authorizer_with_an_external_issuer(server, oidc_issuer):

@@ -2,6 +2,7 @@
 HTTP through the emulator's data plane and OAuth2 endpoints: 401, 403 and 200 with the Lambda's
 own body; the log group made by the first invocation and removed by `delete`."""
 import json
+import time
 
 import botocore.auth
 import botocore.awsrequest
@@ -9,7 +10,7 @@ import botocore.credentials
 import pytest
 
 from conftest import Moto, run_in, stack_env
-from dataplane_http import basic, form_post, request
+from dataplane_http import LocalIssuer, basic, form_post, request
 
 
 @pytest.fixture
@@ -73,3 +74,24 @@ def test_iam_stack_answers_signed_requests_only(binary, server, tmp_path):
     assert request("GET", hello, headers=signed("wrong")).status == 403
     ok = request("GET", hello, headers=signed("testing"))
     assert (ok.status, ok.json()) == (200, "hello world")
+
+
+def test_oidc_stack_with_a_local_issuer(binary, server, tmp_path):
+    issuer = LocalIssuer()
+    try:
+        out = deploy(binary, server, tmp_path, "--auth", "oidc", "--issuer", issuer.url, "--audience", "account")
+        hello = hello_url(server, out)
+        now = int(time.time())
+        claims = {"iss": issuer.url, "aud": "account", "sub": "alice", "iat": now, "exp": now + 300}
+        assert request("GET", hello).status == 401
+        assert request("GET", hello, headers={"Authorization": "Bearer " + issuer.token(**dict(claims, aud="other"))}).status == 401
+        assert request("GET", hello, headers={"Authorization": "Bearer " + issuer.token(**dict(claims, exp=now - 5))}).status == 401
+        # The oidc pattern's routes need a valid token for the audience, no scope.
+        routes = server.boto("apigatewayv2").get_routes(ApiId=out["api_id"])["Items"]
+        assert sorted(r["RouteKey"] for r in routes) == ["GET /hello", "POST /hello"]
+        assert all(not r.get("AuthorizationScopes") for r in routes)
+        assert request("POST", hello, headers={"Authorization": "Bearer " + issuer.token(**claims)}).status == 200
+        ok = request("GET", hello, headers={"Authorization": "Bearer " + issuer.token(**claims)})
+        assert (ok.status, ok.json()) == (200, "hello world")
+    finally:
+        issuer.stop()
