@@ -306,10 +306,7 @@ def single(values: dict) -> dict:
 
 def register(reg: Registry):
     def hosted(call):
-        pool = pool_of_domain(call.params["domain"])
-        if pool is None:
-            return None
-        return pool
+        return pool_of_domain(call.params["domain"])
 
     @reg.http("GET", PREFIX + r"/oauth2/authorize")
     def authorize(call):
