@@ -46,25 +46,33 @@ struct LambdaFunctionResource: StackResource {
         let spec = Lambda.FunctionSpec(name: name, runtime: c.runtime, handler: package.handler,
                                        roleArn: try ctx.arn(of: roleKey), architecture: c.architecture,
                                        zip: package.zip, tags: ctx.tags, environment: try environment(ctx))
+        do {
+            let arn = try await whileRolePropagates(ctx) { try await ctx.services.lambda.createFunction(spec) }
+            return record(id: name, name: name, arn: arn)
+        } catch let e as AWSServiceError where e.code == "ResourceConflictException" {
+            return try await adoptOrRethrow(e, ctx, name: name)
+        }
+    }
+
+    /// Retries BODY, bounded, while Lambda says the role "cannot be assumed by Lambda": a new
+    /// role (created, or switched to by an update) takes seconds to propagate in IAM.
+    func whileRolePropagates<T: Sendable>(_ ctx: ResourceContext, _ body: () async throws -> T) async throws -> T {
         let started = DispatchTime.now().uptimeNanoseconds
         var delay = 0.25
         var announced = false
         while true {
             do {
-                let arn = try await ctx.services.lambda.createFunction(spec)
-                return record(id: name, name: name, arn: arn)
+                return try await body()
             } catch let e as AWSServiceError where e.code == "InvalidParameterValueException" && e.message.contains("cannot be assumed by Lambda") {
                 let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
                 guard elapsed + delay <= Self.propagationBudgetSeconds else {
                     throw StackError.iamPropagationTimeout(seconds: Int(elapsed.rounded()), last: e.message)
                 }
                 ctx.note(announced ? "still waiting for IAM role to propagate (\(Int(elapsed)) s)"
-                                   : "waiting for IAM role \(roleName(c)) to propagate before Lambda can assume it (up to \(Int(Self.propagationBudgetSeconds)) s)")
+                                   : "waiting for IAM role \(roleName(ctx.config)) to propagate before Lambda can assume it (up to \(Int(Self.propagationBudgetSeconds)) s)")
                 announced = true
                 try await Task.sleep(nanoseconds: UInt64(delay * 1e9))
                 delay = min(delay * 2, 1)  // poll about once a second: finish soon after IAM is ready
-            } catch let e as AWSServiceError where e.code == "ResourceConflictException" {
-                return try await adoptOrRethrow(e, ctx, name: name)
             }
         }
     }
@@ -127,8 +135,11 @@ struct LambdaFunctionResource: StackResource {
         let names = Set(changes.map(\.name))
         if !names.isDisjoint(with: ["runtime", "handler", "role", "environment"]) {
             try await waitUntilSettled(name, ctx)
-            try await ctx.services.lambda.updateFunctionConfiguration(name: name, runtime: c.runtime, handler: package.handler,
-                                                                      roleArn: try ctx.arn(of: roleKey), environment: try environment(ctx))
+            let roleArn = try ctx.arn(of: roleKey), environment = try environment(ctx)
+            try await whileRolePropagates(ctx) {
+                try await ctx.services.lambda.updateFunctionConfiguration(name: name, runtime: c.runtime, handler: package.handler,
+                                                                          roleArn: roleArn, environment: environment)
+            }
         }
         if !names.isDisjoint(with: ["code_sha256", "architecture"]) {
             try await waitUntilSettled(name, ctx)
