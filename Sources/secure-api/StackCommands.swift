@@ -5,12 +5,6 @@ import Foundation
 import Services
 import Stack
 
-/// Options of every command that reads state.json.
-struct StateOptions: ParsableArguments {
-    @Option(name: .customLong("state"), help: "Path of the state file.")
-    var statePath = "state.json"
-}
-
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
 
 /// Shared steps: resolve the target, say where the run goes, check state.json belongs there.
@@ -145,10 +139,15 @@ struct CreateCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let interrupts = Interrupts(command: "create")
+        interrupts.install()
+        let file = try stateOptions.open(aws.session)
+        try await StateLock.holding(file, operation: "create", interrupts: interrupts) { try await converge(file, interrupts: interrupts) }
+    }
+
+    func converge(_ file: any StateBackend, interrupts: Interrupts) async throws {
         let env = aws.session.environment
-        let file = StateFile(path: stateOptions.statePath)
-        try file.lock()
-        let existing = try file.load()
+        let existing = try await file.load()
         let config = try settings.config(base: existing?.config, env: env)
         try StackConfigOptions.checkedForChange(config, recorded: existing)
         let graph = StackGraph.forAuth(config.auth)
@@ -161,8 +160,6 @@ struct CreateCommand: AsyncParsableCommand {
         var state = existing ?? StackState(stackId: StackDefaults.newStackId(), target: run.target, config: config, resources: [])
         state.config = config
         state.target.endpoints = run.target.endpoints
-        let interrupts = Interrupts(command: "create")
-        interrupts.install()
         let executor = StackExecutor(graph: graph, services: StackServices(client: AWSClient(config: run.config)),
                                      maxConcurrency: maxConcurrency, stop: interrupts.stop, events: { printer($0) })
         let live = try await executor.refresh(state)
@@ -179,15 +176,15 @@ struct CreateCommand: AsyncParsableCommand {
             password = try requirePassword(password, config)
         }
         if !plan.hasChanges {
-            printer.line("Stack '\(config.stackName)' is up to date: no changes (\(state.resources.count) resources in \(file.path)).")
-            if existing?.config != config || existing?.target != state.target { try file.save(state, outputs: state.outputs) }
-            try report(state.outputs, run: run, summary: nil, seconds: 0, printer: printer, path: file.path)
+            printer.line("Stack '\(config.stackName)' is up to date: no changes (\(state.resources.count) resources in \(file.location)).")
+            if existing?.config != config || existing?.target != state.target { try await file.save(state, outputs: state.outputs) }
+            try report(state.outputs, run: run, summary: nil, seconds: 0, printer: printer, path: file.location)
             return
         }
         if let existing {
             // An interrupted run left pending (or deposed) entries: this run resumes it.
             let resuming = existing.resources.contains { $0.status != .created }
-            printer.line("\(resuming ? "Resuming" : "Converging") stack '\(config.stackName)' from \(file.path): \(plan.summary.dropFirst(6))")
+            printer.line("\(resuming ? "Resuming" : "Converging") stack '\(config.stackName)' from \(file.location): \(plan.summary.dropFirst(6))")
         }
         let started = Date()
         let summary = try await executor.create(state: state, live: live, file: file, password: password)
@@ -197,9 +194,9 @@ struct CreateCommand: AsyncParsableCommand {
         } else {
             printer.line(String(format: "Created %d, updated %d, replaced %d, deleted %d, adopted %d in %.1fs (%d retries). State: %@",
                                 summary.created, summary.updated, summary.replaced, summary.deleted, summary.adopted,
-                                seconds, run.config.retry.retryCount, file.path))
+                                seconds, run.config.retry.retryCount, file.location))
         }
-        try report(summary.state.outputs, run: run, summary: summary, seconds: seconds, printer: printer, path: file.path)
+        try report(summary.state.outputs, run: run, summary: summary, seconds: seconds, printer: printer, path: file.location)
         if summary.interrupted { throw ExitCode(interrupts.exitCode ?? 130) }
         if !summary.notOurs.isEmpty {
             throw CLIError("left alone \(summary.notOurs.count) resource(s) that are no longer provably this stack's: "
@@ -258,37 +255,42 @@ struct DeleteCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let file = StateFile(path: stateOptions.statePath)
+        let file = try stateOptions.open(aws.session)
         let printer = EventPrinter(toStderr: output == .json)
-        guard file.exists else {
-            printer.line("No \(file.path): nothing to delete.")
-            if output == .json { Console.out(summary(target: nil, path: file.path, deleted: 0, total: 0, remaining: [], interrupted: false, seconds: 0)) }
+        guard try await file.hasState() else {
+            printer.line("No \(file.location): nothing to delete.")
+            if output == .json { Console.out(summary(target: nil, path: file.location, deleted: 0, total: 0, remaining: [], interrupted: false, seconds: 0)) }
             return
         }
-        try file.lock()
-        guard let state = try file.load() else {
-            printer.line("No \(file.path): nothing to delete.")
-            if output == .json { Console.out(summary(target: nil, path: file.path, deleted: 0, total: 0, remaining: [], interrupted: false, seconds: 0)) }
+        let interrupts = Interrupts(command: "delete")
+        interrupts.install()
+        try await StateLock.holding(file, operation: "delete", interrupts: interrupts) {
+            try await teardown(file, printer: printer, interrupts: interrupts)
+        }
+    }
+
+    func teardown(_ file: any StateBackend, printer: EventPrinter, interrupts: Interrupts) async throws {
+        guard let state = try await file.load() else {
+            printer.line("No \(file.location): nothing to delete.")
+            if output == .json { Console.out(summary(target: nil, path: file.location, deleted: 0, total: 0, remaining: [], interrupted: false, seconds: 0)) }
             return
         }
         let run = try await StackRun.open(aws, state: state)
         printer.line("Target: \(run.description)")
         if state.resources.isEmpty {
-            try file.remove()
+            try await file.remove()
             printer.line("Stack '\(state.config.stackName)' has no resources: nothing to delete.")
-            if output == .json { Console.out(summary(target: run.description, path: file.path, deleted: 0, total: 0, remaining: [], interrupted: false, seconds: 0)) }
+            if output == .json { Console.out(summary(target: run.description, path: file.location, deleted: 0, total: 0, remaining: [], interrupted: false, seconds: 0)) }
             return
         }
         printer.line("Deleting stack '\(state.config.stackName)': \(state.resources.count) resources, dependents first")
-        let interrupts = Interrupts(command: "delete")
-        interrupts.install()
         let executor = StackExecutor(graph: .forAuth(state.config.auth), services: StackServices(client: AWSClient(config: run.config)),
                                      maxConcurrency: maxConcurrency, stop: interrupts.stop, events: { printer($0) })
         let started = Date()
         let summary = try await executor.delete(state: state, file: file)
         let seconds = Date().timeIntervalSince(started)
         if output == .json {
-            Console.out(self.summary(target: run.description, path: file.path, deleted: summary.deleted, total: summary.total,
+            Console.out(self.summary(target: run.description, path: file.location, deleted: summary.deleted, total: summary.total,
                                      remaining: summary.remaining, interrupted: summary.interrupted, seconds: seconds, notOurs: summary.notOurs))
         }
         if summary.interrupted {
@@ -298,14 +300,14 @@ struct DeleteCommand: AsyncParsableCommand {
         if !summary.notOurs.isEmpty {
             let names = summary.notOurs.map { "\($0.type) \($0.id ?? $0.name ?? "?")" }.joined(separator: ", ")
             throw CLIError("left alone \(summary.notOurs.count) resource(s) that are not provably this stack's (replaced or re-tagged by someone else): \(names)"
-                           + (summary.remaining.isEmpty ? "; nothing of ours remains, \(file.path) removed" : "; state kept in \(file.path)"))
+                           + (summary.remaining.isEmpty ? "; nothing of ours remains, \(file.location) removed" : "; state kept in \(file.location)"))
         }
         if summary.remaining.isEmpty {
             printer.line(String(format: "Deleted in %.1fs (%d retries); verified nothing remains. Removed %@.", seconds,
-                                run.config.retry.retryCount, file.path))
+                                run.config.retry.retryCount, file.location))
         } else {
             let names = summary.remaining.map { "\($0.type) \($0.id ?? $0.name ?? "?")" }.joined(separator: ", ")
-            throw CLIError("\(summary.remaining.count) resource(s) remain: \(names); state kept in \(file.path), run delete again")
+            throw CLIError("\(summary.remaining.count) resource(s) remain: \(names); state kept in \(file.location), run delete again")
         }
     }
 }
@@ -322,9 +324,9 @@ struct StatusCommand: AsyncParsableCommand {
     @Option(help: "text or json.") var output: OutputFormat = .text
 
     func run() async throws {
-        let file = StateFile(path: stateOptions.statePath)
-        guard var state = try file.load() else {
-            if output == .json { print(JSON.object(["stack": .null, "complete": false]).serialized(pretty: true)) } else { print("No \(file.path): no stack.") }
+        let file = try stateOptions.open(aws.session)
+        guard var state = try await file.load() else {
+            if output == .json { print(JSON.object(["stack": .null, "complete": false]).serialized(pretty: true)) } else { print("No \(file.location): no stack.") }
             throw ExitCode(2)
         }
         state.config = try settings.config(base: state.config, env: aws.session.environment)
@@ -339,7 +341,7 @@ struct StatusCommand: AsyncParsableCommand {
             print(report.json(target: run.description, stack: state.config.stackName).serialized(pretty: true))
         } else {
             print("Target: \(run.description)")
-            report.print(stack: state.config.stackName, path: file.path)
+            report.print(stack: state.config.stackName, path: file.location)
         }
         if !report.complete { throw ExitCode(2) }
     }
@@ -361,8 +363,8 @@ struct PlanCommand: AsyncParsableCommand {
 
     func run() async throws {
         let env = aws.session.environment
-        let file = StateFile(path: stateOptions.statePath)
-        let existing = try file.load()
+        let file = try stateOptions.open(aws.session)
+        let existing = try await file.load()
         let config = try settings.config(base: existing?.config, env: env)
         try StackConfigOptions.checkedForChange(config, recorded: existing)
         let graph = StackGraph.forAuth(config.auth)
