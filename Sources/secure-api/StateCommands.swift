@@ -129,6 +129,13 @@ struct StateBootstrapCommand: AsyncParsableCommand {
         Console.out("  default encryption: SSE-S3 (AES256)")
         try await s3.enableVersioning(bucket)
         Console.out("  versioning enabled (every state written is kept)")
+        // The policy denies every plain-http request: on an http endpoint (the local emulator)
+        // it would lock the state out of its own bucket.
+        guard try config.endpoints.resolve(.s3).endpoint.scheme == "https" else {
+            Console.out("  bucket policy: TLS only: skipped, this endpoint is plain http and the policy would refuse every call to it")
+            Console.out("Use it with: --state s3://\(bucket)/secure-api/state.json (or SECURE_API_STATE in .env)")
+            return
+        }
         let arn = "arn:aws:s3:::\(bucket)"
         let policy: JSON = ["Version": "2012-10-17", "Statement": .array([[
             "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
