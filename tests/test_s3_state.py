@@ -180,7 +180,8 @@ def test_a_store_that_ignores_if_none_match_is_refused(binary, fresh_moto, proxy
     assert Inventory(fresh_moto).counts() == {k: v for k, v in NONE.items() if k != "domains"}
 
 
-def test_sigint_during_create_releases_the_lock(binary, fresh_moto, proxy, tmp_path):
+@pytest.mark.parametrize("signals", [1, 2], ids=["graceful", "second-signal-exits-at-once"])
+def test_sigint_during_create_releases_the_lock(binary, fresh_moto, proxy, tmp_path, signals):
     s3 = bucket(fresh_moto)
     proxy.latency = 0.15
     p = subprocess.Popen([binary, "create", "--state", URL], cwd=tmp_path, env=stack_env(proxy.url), text=True,
@@ -189,9 +190,13 @@ def test_sigint_during_create_releases_the_lock(binary, fresh_moto, proxy, tmp_p
     while proxy.count < 10 and time.time() < deadline:
         time.sleep(0.02)
     assert f"{KEY}.lock" in keys(s3)
-    p.send_signal(signal.SIGINT)
+    for _ in range(signals):
+        p.send_signal(signal.SIGINT)
+        time.sleep(0.05)
     out, err = p.communicate(timeout=60)
     assert p.returncode == 130, out + err
+    if signals == 2:
+        assert "again: stopping at once" in err, err
     assert keys(s3) == [KEY], err
     proxy.latency = 0
     r = run_in(binary, tmp_path, "create", "--state", URL, env=stack_env(proxy.url))
