@@ -290,3 +290,11 @@ def test_s3_calls_are_signed_with_s3s_rules(binary, auth_moto, tmp_path):
     assert (moved["stack_id"], moved["resources"], moved["outputs"]) == (example["stack_id"], example["resources"], example["outputs"])
     wrong = run_in(binary, tmp_path, "state", "show", "--state", url, env={**env, "AWS_SECRET_ACCESS_KEY": "not-the-secret"})
     assert wrong.returncode == 1 and "SignatureDoesNotMatch" in wrong.stderr, wrong.stderr
+
+
+def test_a_missing_bucket_is_named_before_any_call_to_the_stack(binary, fresh_moto, tmp_path):
+    r = run_in(binary, tmp_path, "create", "--state", "s3://no-such-bucket/s.json", env=stack_env(fresh_moto.url))
+    assert r.returncode == 1
+    assert r.stderr.strip() == ("secure-api: error: bucket no-such-bucket of --state s3://no-such-bucket/s.json does not exist "
+                                "(create one with `secure-api state bootstrap s3://no-such-bucket`)"), r.stderr
+    assert Inventory(fresh_moto).counts() == {k: v for k, v in NONE.items() if k != "domains"}

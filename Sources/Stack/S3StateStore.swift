@@ -115,6 +115,8 @@ public final class S3StateStore: StateBackend, @unchecked Sendable {
                 return
             }
             throw raced("write")
+        } catch let e as AWSServiceError {
+            throw StackError.stateIO("cannot write \(location): \(e)")
         }
     }
 
@@ -128,6 +130,8 @@ public final class S3StateStore: StateBackend, @unchecked Sendable {
             throw raced("remove")
         } catch let e as AWSServiceError where e.httpStatus == 404 {
             locked { etag = nil }  // already gone (a retried delete that had landed)
+        } catch let e as AWSServiceError {
+            throw StackError.stateIO("cannot remove \(location): \(e)")
         }
     }
 
@@ -193,6 +197,8 @@ public final class S3StateStore: StateBackend, @unchecked Sendable {
             throw lockedError(current.flatMap { LockInfo(bytes: $0.body) })
         } catch let e as AWSServiceError where e.code == "NoSuchBucket" {
             throw StackError.stateIO("bucket \(bucket) of --state \(location) does not exist (create one with `secure-api state bootstrap s3://\(bucket)`)")
+        } catch let e as AWSServiceError {
+            throw StackError.stateIO("cannot lock \(location): \(e)")
         }
         locked { held = (info, tag) }
         // A store that ignores If-None-Match would let two runs both "hold" the lock: the same
@@ -203,7 +209,7 @@ public final class S3StateStore: StateBackend, @unchecked Sendable {
             return
         } catch {
             _ = await unlock()
-            throw error
+            throw StackError.stateIO("cannot check that \(location)'s store honours conditional writes: \(error)")
         }
         // Ours was overwritten by that very test: remove it without a condition the store ignores anyway.
         try? await s3.deleteObject(bucket: bucket, key: lockKey)
