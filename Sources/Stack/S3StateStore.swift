@@ -73,7 +73,7 @@ public final class S3StateStore: StateBackend, @unchecked Sendable {
         self.s3 = S3(client: client)
     }
 
-    public var location: String { "s3://\(bucket)/\(key)" }
+    public var path: String { "s3://\(bucket)/\(key)" }
     public var lockKey: String { key + ".lock" }
 
     private func locked<T>(_ body: () throws -> T) rethrows -> T {
@@ -88,7 +88,7 @@ public final class S3StateStore: StateBackend, @unchecked Sendable {
 
     public func load() async throws -> StackState? {
         guard let object = try await read() else { return nil }
-        return try StackState.decode(object.body, source: location)
+        return try StackState.decode(object.body, source: path)
     }
 
     /// The stored document, unparsed (`state show` prints it); remembers its ETag.
@@ -116,7 +116,7 @@ public final class S3StateStore: StateBackend, @unchecked Sendable {
             }
             throw raced("write")
         } catch let e as AWSServiceError {
-            throw StackError.stateIO("cannot write \(location): \(e)")
+            throw StackError.stateIO("cannot write \(path): \(e)")
         }
     }
 
@@ -131,13 +131,13 @@ public final class S3StateStore: StateBackend, @unchecked Sendable {
         } catch let e as AWSServiceError where e.httpStatus == 404 {
             locked { etag = nil }  // already gone (a retried delete that had landed)
         } catch let e as AWSServiceError {
-            throw StackError.stateIO("cannot remove \(location): \(e)")
+            throw StackError.stateIO("cannot remove \(path): \(e)")
         }
     }
 
     private func raced(_ what: String) -> StackError {
-        let error = StackError.stateIO("\(location) was changed by someone else since this run last wrote it: stopping without "
-                                       + "overwriting it (its content is kept; see it with `secure-api state show --state \(location)`, "
+        let error = StackError.stateIO("\(path) was changed by someone else since this run last wrote it: stopping without "
+                                       + "overwriting it (its content is kept; see it with `secure-api state show --state \(path)`, "
                                        + "then run again); did this run \(what) while another writer ignored the lock?")
         locked { conflict = error }
         return error
@@ -196,9 +196,9 @@ public final class S3StateStore: StateBackend, @unchecked Sendable {
             }
             throw lockedError(current.flatMap { LockInfo(bytes: $0.body) })
         } catch let e as AWSServiceError where e.code == "NoSuchBucket" {
-            throw StackError.stateIO("bucket \(bucket) of --state \(location) does not exist (create one with `secure-api state bootstrap s3://\(bucket)`)")
+            throw StackError.stateIO("bucket \(bucket) of --state \(path) does not exist (create one with `secure-api state bootstrap s3://\(bucket)`)")
         } catch let e as AWSServiceError {
-            throw StackError.stateIO("cannot lock \(location): \(e)")
+            throw StackError.stateIO("cannot lock \(path): \(e)")
         }
         locked { held = (info, tag) }
         // A store that ignores If-None-Match would let two runs both "hold" the lock: the same
@@ -209,21 +209,21 @@ public final class S3StateStore: StateBackend, @unchecked Sendable {
             return
         } catch {
             _ = await unlock()
-            throw StackError.stateIO("cannot check that \(location)'s store honours conditional writes: \(error)")
+            throw StackError.stateIO("cannot check that \(path)'s store honours conditional writes: \(error)")
         }
         // Ours was overwritten by that very test: remove it without a condition the store ignores anyway.
         try? await s3.deleteObject(bucket: bucket, key: lockKey)
         locked { held = nil }
-        throw StackError.stateIO("the store at \(location) accepted a second `If-None-Match: *` write of \(lockKey): it ignores "
+        throw StackError.stateIO("the store at \(path) accepted a second `If-None-Match: *` write of \(lockKey): it ignores "
                                  + "conditional writes, so its lock would not exclude another run; refusing to use it (use AWS S3 or a store that honours If-None-Match)")
     }
 
     func lockedError(_ holder: LockInfo?) -> StackError {
         guard let holder else {
-            return .stateIO("state \(location) is locked (\(lockKey) exists but cannot be read); ID: unknown")
+            return .stateIO("state \(path) is locked (\(lockKey) exists but cannot be read); ID: unknown")
         }
-        return .stateIO("state \(location) is locked by \(holder.holder): another secure-api run is using it; ID: \(holder.id) "
-                        + "(if that run is gone: secure-api force-unlock --state \(location) \(holder.id))")
+        return .stateIO("state \(path) is locked by \(holder.holder): another secure-api run is using it; ID: \(holder.id) "
+                        + "(if that run is gone: secure-api force-unlock --state \(path) \(holder.id))")
     }
 
     public func unlock() async -> String? {
@@ -234,27 +234,27 @@ public final class S3StateStore: StateBackend, @unchecked Sendable {
             return nil
         } catch let e as AWSServiceError where e.httpStatus == 404 || e.httpStatus == 412 {
             locked { held = nil }
-            return "the lock \(info.id) on \(location) was removed or replaced by someone else (force-unlock?) before this run ended"
+            return "the lock \(info.id) on \(path) was removed or replaced by someone else (force-unlock?) before this run ended"
         } catch {
-            return "could not release the lock on \(location): \(error); remove it with `secure-api force-unlock --state \(location) \(info.id)`"
+            return "could not release the lock on \(path): \(error); remove it with `secure-api force-unlock --state \(path) \(info.id)`"
         }
     }
 
     /// Removes a stale lock after checking it is the one named, as `terraform force-unlock` does.
     public func forceUnlock(id: String) async throws -> LockInfo {
         guard let current = try await call("read the lock of", { try await s3.getObject(bucket: bucket, key: lockKey) }) else {
-            throw StackError.stateIO("\(location) is not locked (no \(lockKey))")
+            throw StackError.stateIO("\(path) is not locked (no \(lockKey))")
         }
         guard let info = LockInfo(bytes: current.body) else {
             throw StackError.stateIO("\(lockKey) is not a secure-api lock: remove it by hand if you are sure")
         }
         guard info.id == id else {
-            throw StackError.stateIO("the lock on \(location) has ID \(info.id), not \(id): nothing removed")
+            throw StackError.stateIO("the lock on \(path) has ID \(info.id), not \(id): nothing removed")
         }
         do {
             try await retryingConflicts { try await s3.deleteObject(bucket: bucket, key: lockKey, ifMatch: current.etag) }
         } catch let e as AWSServiceError where e.httpStatus == 412 {
-            throw StackError.stateIO("the lock on \(location) changed while being removed: nothing removed; look again")
+            throw StackError.stateIO("the lock on \(path) changed while being removed: nothing removed; look again")
         }
         return info
     }
@@ -287,9 +287,9 @@ public final class S3StateStore: StateBackend, @unchecked Sendable {
     /// Names the state in an S3 failure.
     func call<T>(_ what: String, _ body: () async throws -> T) async throws -> T {
         do { return try await body() } catch let e as AWSServiceError where e.code == "NoSuchBucket" {
-            throw StackError.stateIO("bucket \(bucket) of --state \(location) does not exist")
+            throw StackError.stateIO("bucket \(bucket) of --state \(path) does not exist")
         } catch let e as AWSServiceError {
-            throw StackError.stateIO("cannot \(what) \(location): \(e)")
+            throw StackError.stateIO("cannot \(what) \(path): \(e)")
         }
     }
 }

@@ -203,8 +203,8 @@ public protocol StateStore: Sendable {
 
 /// What a command opens by `--state`: a store it can also lock for the run, read and release.
 public protocol StateBackend: StateStore {
-    /// The path or `s3://BUCKET/KEY`, for messages.
-    var location: String { get }
+    /// The file's path, or `s3://BUCKET/KEY`, for messages.
+    var path: String { get }
     func hasState() async throws -> Bool
     /// Takes the run's exclusive lock for `operation` (create, delete, ...), or refuses naming the holder.
     func lock(operation: String) async throws
@@ -303,7 +303,6 @@ public final class StateFile: StateBackend, @unchecked Sendable {
 }
 
 extension StateFile {
-    public var location: String { path }
     public func hasState() -> Bool { exists }
     public func lock(operation: String) throws { try lock() }
     /// The flock goes with the process; nothing to release before.

@@ -176,15 +176,15 @@ struct CreateCommand: AsyncParsableCommand {
             password = try requirePassword(password, config)
         }
         if !plan.hasChanges {
-            printer.line("Stack '\(config.stackName)' is up to date: no changes (\(state.resources.count) resources in \(file.location)).")
+            printer.line("Stack '\(config.stackName)' is up to date: no changes (\(state.resources.count) resources in \(file.path)).")
             if existing?.config != config || existing?.target != state.target { try await file.save(state, outputs: state.outputs) }
-            try report(state.outputs, run: run, summary: nil, seconds: 0, printer: printer, path: file.location)
+            try report(state.outputs, run: run, summary: nil, seconds: 0, printer: printer, path: file.path)
             return
         }
         if let existing {
             // An interrupted run left pending (or deposed) entries: this run resumes it.
             let resuming = existing.resources.contains { $0.status != .created }
-            printer.line("\(resuming ? "Resuming" : "Converging") stack '\(config.stackName)' from \(file.location): \(plan.summary.dropFirst(6))")
+            printer.line("\(resuming ? "Resuming" : "Converging") stack '\(config.stackName)' from \(file.path): \(plan.summary.dropFirst(6))")
         }
         let started = Date()
         let summary = try await executor.create(state: state, live: live, file: file, password: password)
@@ -194,9 +194,9 @@ struct CreateCommand: AsyncParsableCommand {
         } else {
             printer.line(String(format: "Created %d, updated %d, replaced %d, deleted %d, adopted %d in %.1fs (%d retries). State: %@",
                                 summary.created, summary.updated, summary.replaced, summary.deleted, summary.adopted,
-                                seconds, run.config.retry.retryCount, file.location))
+                                seconds, run.config.retry.retryCount, file.path))
         }
-        try report(summary.state.outputs, run: run, summary: summary, seconds: seconds, printer: printer, path: file.location)
+        try report(summary.state.outputs, run: run, summary: summary, seconds: seconds, printer: printer, path: file.path)
         if summary.interrupted { throw ExitCode(interrupts.exitCode ?? 130) }
         if !summary.notOurs.isEmpty {
             throw CLIError("left alone \(summary.notOurs.count) resource(s) that are no longer provably this stack's: "
@@ -258,8 +258,8 @@ struct DeleteCommand: AsyncParsableCommand {
         let file = try stateOptions.open(aws.session)
         let printer = EventPrinter(toStderr: output == .json)
         guard try await file.hasState() else {
-            printer.line("No \(file.location): nothing to delete.")
-            if output == .json { Console.out(summary(target: nil, path: file.location, deleted: 0, total: 0, remaining: [], interrupted: false, seconds: 0)) }
+            printer.line("No \(file.path): nothing to delete.")
+            if output == .json { Console.out(summary(target: nil, path: file.path, deleted: 0, total: 0, remaining: [], interrupted: false, seconds: 0)) }
             return
         }
         let interrupts = Interrupts(command: "delete")
@@ -271,8 +271,8 @@ struct DeleteCommand: AsyncParsableCommand {
 
     func teardown(_ file: any StateBackend, printer: EventPrinter, interrupts: Interrupts) async throws {
         guard let state = try await file.load() else {
-            printer.line("No \(file.location): nothing to delete.")
-            if output == .json { Console.out(summary(target: nil, path: file.location, deleted: 0, total: 0, remaining: [], interrupted: false, seconds: 0)) }
+            printer.line("No \(file.path): nothing to delete.")
+            if output == .json { Console.out(summary(target: nil, path: file.path, deleted: 0, total: 0, remaining: [], interrupted: false, seconds: 0)) }
             return
         }
         let run = try await StackRun.open(aws, state: state)
@@ -280,7 +280,7 @@ struct DeleteCommand: AsyncParsableCommand {
         if state.resources.isEmpty {
             try await file.remove()
             printer.line("Stack '\(state.config.stackName)' has no resources: nothing to delete.")
-            if output == .json { Console.out(summary(target: run.description, path: file.location, deleted: 0, total: 0, remaining: [], interrupted: false, seconds: 0)) }
+            if output == .json { Console.out(summary(target: run.description, path: file.path, deleted: 0, total: 0, remaining: [], interrupted: false, seconds: 0)) }
             return
         }
         printer.line("Deleting stack '\(state.config.stackName)': \(state.resources.count) resources, dependents first")
@@ -290,7 +290,7 @@ struct DeleteCommand: AsyncParsableCommand {
         let summary = try await executor.delete(state: state, file: file)
         let seconds = Date().timeIntervalSince(started)
         if output == .json {
-            Console.out(self.summary(target: run.description, path: file.location, deleted: summary.deleted, total: summary.total,
+            Console.out(self.summary(target: run.description, path: file.path, deleted: summary.deleted, total: summary.total,
                                      remaining: summary.remaining, interrupted: summary.interrupted, seconds: seconds, notOurs: summary.notOurs))
         }
         if summary.interrupted {
@@ -300,14 +300,14 @@ struct DeleteCommand: AsyncParsableCommand {
         if !summary.notOurs.isEmpty {
             let names = summary.notOurs.map { "\($0.type) \($0.id ?? $0.name ?? "?")" }.joined(separator: ", ")
             throw CLIError("left alone \(summary.notOurs.count) resource(s) that are not provably this stack's (replaced or re-tagged by someone else): \(names)"
-                           + (summary.remaining.isEmpty ? "; nothing of ours remains, \(file.location) removed" : "; state kept in \(file.location)"))
+                           + (summary.remaining.isEmpty ? "; nothing of ours remains, \(file.path) removed" : "; state kept in \(file.path)"))
         }
         if summary.remaining.isEmpty {
             printer.line(String(format: "Deleted in %.1fs (%d retries); verified nothing remains. Removed %@.", seconds,
-                                run.config.retry.retryCount, file.location))
+                                run.config.retry.retryCount, file.path))
         } else {
             let names = summary.remaining.map { "\($0.type) \($0.id ?? $0.name ?? "?")" }.joined(separator: ", ")
-            throw CLIError("\(summary.remaining.count) resource(s) remain: \(names); state kept in \(file.location), run delete again")
+            throw CLIError("\(summary.remaining.count) resource(s) remain: \(names); state kept in \(file.path), run delete again")
         }
     }
 }
@@ -326,7 +326,7 @@ struct StatusCommand: AsyncParsableCommand {
     func run() async throws {
         let file = try stateOptions.open(aws.session)
         guard var state = try await file.load() else {
-            if output == .json { print(JSON.object(["stack": .null, "complete": false]).serialized(pretty: true)) } else { print("No \(file.location): no stack.") }
+            if output == .json { print(JSON.object(["stack": .null, "complete": false]).serialized(pretty: true)) } else { print("No \(file.path): no stack.") }
             throw ExitCode(2)
         }
         state.config = try settings.config(base: state.config, env: aws.session.environment)
@@ -341,7 +341,7 @@ struct StatusCommand: AsyncParsableCommand {
             print(report.json(target: run.description, stack: state.config.stackName).serialized(pretty: true))
         } else {
             print("Target: \(run.description)")
-            report.print(stack: state.config.stackName, path: file.location)
+            report.print(stack: state.config.stackName, path: file.path)
         }
         if !report.complete { throw ExitCode(2) }
     }

@@ -75,7 +75,7 @@ struct StateShowCommand: AsyncParsableCommand {
 
     func run() async throws {
         let store = try stateOptions.open(aws.session)
-        guard let state = try await store.load() else { throw CLIError("no state at \(store.location): create the stack first (secure-api create)") }
+        guard let state = try await store.load() else { throw CLIError("no state at \(store.path): create the stack first (secure-api create)") }
         Console.emit(STDOUT_FILENO, state.document(outputs: state.outputs))
     }
 }
@@ -95,7 +95,7 @@ struct ForceUnlockCommand: AsyncParsableCommand {
             throw CLIError("force-unlock is for an S3 state (--state s3://BUCKET/KEY); a local state's lock goes with its process")
         }
         let info = try await store.forceUnlock(id: id)
-        Console.out("Removed the lock \(Console.safe(info.id)) of \(Console.safe(info.holder)) on \(store.location).")
+        Console.out("Removed the lock \(Console.safe(info.id)) of \(Console.safe(info.holder)) on \(store.path).")
     }
 }
 
@@ -161,21 +161,21 @@ struct StateMigrateCommand: AsyncParsableCommand {
     func run() async throws {
         let source = try stateOptions.open(aws.session)
         let destination = try StateOptions.open(to, aws.session)
-        guard source.location != destination.location else { throw CLIError("--to is the state's own location \(source.location)") }
+        guard source.path != destination.path else { throw CLIError("--to is the state's own path \(source.path)") }
         let interrupts = Interrupts(command: "state migrate")
         interrupts.install()
         try await StateLock.holding(source, operation: "migrate", interrupts: interrupts) {
             try await StateLock.holding(destination, operation: "migrate", interrupts: nil) {
-                guard let state = try await source.load() else { throw CLIError("no state at \(source.location): nothing to migrate") }
+                guard let state = try await source.load() else { throw CLIError("no state at \(source.path): nothing to migrate") }
                 if try await destination.hasState() {
-                    throw CLIError("\(destination.location) already holds a state: refusing to overwrite it (delete that stack, or choose another --to)")
+                    throw CLIError("\(destination.path) already holds a state: refusing to overwrite it (delete that stack, or choose another --to)")
                 }
                 try await destination.save(state, outputs: state.outputs)
                 guard let copy = try await destination.load(), copy == state else {
-                    throw CLIError("the copy at \(destination.location) does not read back as written: \(source.location) kept")
+                    throw CLIError("the copy at \(destination.path) does not read back as written: \(source.path) kept")
                 }
                 try await source.remove()
-                Console.out("Moved the state of stack '\(state.config.stackName)' (\(state.resources.count) resources) from \(source.location) to \(destination.location).")
+                Console.out("Moved the state of stack '\(state.config.stackName)' (\(state.resources.count) resources) from \(source.path) to \(destination.path).")
             }
         }
     }

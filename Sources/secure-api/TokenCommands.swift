@@ -25,7 +25,7 @@ struct TokenSourceOptions: ParsableArguments {
 func loadStack(_ options: StateOptions, _ session: SessionOptions) async throws -> StackState {
     let store = try options.open(session)
     guard let state = try await store.load() else {
-        throw CLIError("no \(store.location): create the stack first (secure-api create)")
+        throw CLIError("no \(store.path): create the stack first (secure-api create)")
     }
     return state
 }
