@@ -65,6 +65,8 @@ def test_create_converge_delete_with_s3_state_and_no_local_file(binary, fresh_mo
     token = run_in(binary, tmp_path, "token", "--password", "-q", "--state", URL, env={**env, "XDG_CACHE_HOME": str(tmp_path / "cache")})
     assert token.returncode == 0, token.stderr
     assert token.stdout.count(".") == 2  # a JWT
+    verify = run_in(binary, tmp_path, "jwt", "verify", token.stdout.strip(), "--state", URL, env=env)  # issuer from the object
+    assert verify.returncode == 0, verify.stdout + verify.stderr
 
     # Converge: a changed setting is applied and recorded in the object.
     r = run_in(binary, tmp_path, "create", "--state", URL, "--callback-url", "https://x.example.com/cb", env=env)
