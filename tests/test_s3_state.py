@@ -12,7 +12,21 @@ import time
 
 import pytest
 
-from conftest import NONE, ONE_OF_EACH, PASSWORD, ROOT, Inventory, Moto, clean_env, fast_env, run_in, run_killed, stack_env
+from conftest import (
+    NONE,
+    ONE_OF_EACH,
+    PASSWORD,
+    ROOT,
+    Inventory,
+    KillSweep,
+    Moto,
+    clean_env,
+    fast_env,
+    proxied_calls,
+    run_in,
+    run_killed,
+    stack_env,
+)
 
 BUCKET = "team-state"
 KEY = "dev/secure-api/state.json"
@@ -300,3 +314,34 @@ def test_a_missing_bucket_is_named_before_any_call_to_the_stack(binary, fresh_mo
     assert r.stderr.strip() == ("secure-api: error: bucket no-such-bucket of --state s3://no-such-bucket/s.json does not exist "
                                 "(create one with `secure-api state bootstrap s3://no-such-bucket`)"), r.stderr
     assert Inventory(fresh_moto).counts() == {k: v for k, v in NONE.items() if k != "domains"}
+
+
+@pytest.mark.crash
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_sigkill_at_create_calls_with_s3_state_then_force_unlock_and_resume(binary, fresh_moto, proxy, tmp_path, when):
+    """The crash sweep of test_crash_resume with the journal in S3: the lock and every state
+    write are proxied calls too, so kills land between a write's landing and its answer."""
+    env = fast_env(proxy.url)
+    s3 = bucket(fresh_moto)
+    total = proxied_calls(binary, proxy, tmp_path, "create", "--state", URL, env=env)
+    sweep = KillSweep(f"create with S3 state, SIGKILL {when} the call", total)
+    assert run_in(binary, tmp_path, "delete", "--state", URL, env=env).returncode == 0
+    inv = Inventory(fresh_moto)
+    for at in sweep.points:
+        fresh_moto.reset()
+        s3 = bucket(fresh_moto)
+        sweep.run_killed(binary, proxy, tmp_path, "create", "--state", URL, env=env, at=at, when=when)
+        if f"{KEY}.lock" in keys(s3):
+            lock_id = json.loads(stored(s3, f"{KEY}.lock"))["id"]
+            refused = run_in(binary, tmp_path, "create", "--state", URL, env=env)
+            assert refused.returncode == 1 and f"ID: {lock_id}" in refused.stderr, f"{sweep.where(at)}: {refused.stderr}"
+            assert run_in(binary, tmp_path, "force-unlock", "--state", URL, lock_id, env=env).returncode == 0, sweep.where(at)
+        r = run_in(binary, tmp_path, "create", "--state", URL, env=env)
+        assert r.returncode == 0, f"{sweep.where(at)}: resume: {r.stdout}{r.stderr}"
+        domain = json.loads(stored(s3))["outputs"]["user_pool_domain"]
+        assert inv.counts(domain) == ONE_OF_EACH, sweep.where(at)
+        r = run_in(binary, tmp_path, "delete", "--state", URL, env=env)
+        assert r.returncode == 0, f"{sweep.where(at)}: delete: {r.stdout}{r.stderr}"
+        assert inv.counts(domain) == NONE and keys(s3) == [], f"{sweep.where(at)}: leak"
+    assert no_state_files(tmp_path)
+    print(f"\n{sweep.summary()}; every resume ended with exactly one of each resource and every delete with none")
