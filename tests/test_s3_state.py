@@ -345,3 +345,20 @@ def test_sigkill_at_create_calls_with_s3_state_then_force_unlock_and_resume(bina
         assert inv.counts(domain) == NONE and keys(s3) == [], f"{sweep.where(at)}: leak"
     assert no_state_files(tmp_path)
     print(f"\n{sweep.summary()}; every resume ended with exactly one of each resource and every delete with none")
+
+
+def test_a_bucket_in_another_region_is_named(binary, fresh_moto, proxy, tmp_path):
+    bucket(fresh_moto)
+
+    def elsewhere(index, method, path, headers, body):
+        # What S3 answers a request signed for the wrong region (moto serves every region).
+        if path.startswith(f"/{BUCKET}/"):
+            return {"kind": "custom", "status": 301, "headers": [("Content-Type", "application/xml"), ("x-amz-bucket-region", "eu-west-1")],
+                    "body": b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>PermanentRedirect</Code><Message>The bucket you "
+                            b"are attempting to access must be addressed using the specified endpoint.</Message></Error>"}
+        return None
+
+    proxy.fault = elsewhere
+    r = run_in(binary, tmp_path, "status", "--state", URL, env=stack_env(proxy.url))
+    assert r.returncode == 1
+    assert f"bucket {BUCKET} of --state {URL} is not in this run's region us-east-1" in r.stderr, r.stderr

@@ -8,6 +8,9 @@ public struct S3: Sendable {
     let client: AWSClient
     public init(client: AWSClient) { self.client = client }
 
+    /// The region requests are signed for.
+    public var region: String { client.config.region }
+
     public struct Object: Sendable, Equatable {
         public var body: [UInt8]
         public var etag: String

@@ -116,7 +116,7 @@ public final class S3StateStore: StateBackend, @unchecked Sendable {
             }
             throw raced("write")
         } catch let e as AWSServiceError {
-            throw StackError.stateIO("cannot write \(path): \(e)")
+            throw failure("write", e)
         }
     }
 
@@ -131,7 +131,7 @@ public final class S3StateStore: StateBackend, @unchecked Sendable {
         } catch let e as AWSServiceError where e.httpStatus == 404 {
             locked { etag = nil }  // already gone (a retried delete that had landed)
         } catch let e as AWSServiceError {
-            throw StackError.stateIO("cannot remove \(path): \(e)")
+            throw failure("remove", e)
         }
     }
 
@@ -195,10 +195,8 @@ public final class S3StateStore: StateBackend, @unchecked Sendable {
                 return
             }
             throw lockedError(current.flatMap { LockInfo(bytes: $0.body) })
-        } catch let e as AWSServiceError where e.code == "NoSuchBucket" {
-            throw StackError.stateIO("bucket \(bucket) of --state \(path) does not exist (create one with `secure-api state bootstrap s3://\(bucket)`)")
         } catch let e as AWSServiceError {
-            throw StackError.stateIO("cannot lock \(path): \(e)")
+            throw failure("lock", e)
         }
         locked { held = (info, tag) }
         // A store that ignores If-None-Match would let two runs both "hold" the lock: the same
@@ -286,10 +284,19 @@ public final class S3StateStore: StateBackend, @unchecked Sendable {
 
     /// Names the state in an S3 failure.
     func call<T>(_ what: String, _ body: () async throws -> T) async throws -> T {
-        do { return try await body() } catch let e as AWSServiceError where e.code == "NoSuchBucket" {
-            throw StackError.stateIO("bucket \(bucket) of --state \(path) does not exist")
-        } catch let e as AWSServiceError {
-            throw StackError.stateIO("cannot \(what) \(path): \(e)")
+        do { return try await body() } catch let e as AWSServiceError { throw failure(what, e) }
+    }
+
+    func failure(_ what: String, _ e: AWSServiceError) -> StackError {
+        switch e.code {
+        case "NoSuchBucket":
+            return .stateIO("bucket \(bucket) of --state \(path) does not exist (create one with `secure-api state bootstrap s3://\(bucket)`)")
+        case "PermanentRedirect", "AuthorizationHeaderMalformed":
+            // S3 answers so when the bucket lives in another region than the one signed for.
+            return .stateIO("bucket \(bucket) of --state \(path) is not in this run's region \(s3.region): keep the state bucket "
+                            + "in the stack's region, or run with AWS_REGION set to the bucket's (\(e))")
+        default:
+            return .stateIO("cannot \(what) \(path): \(e)")
         }
     }
 }
