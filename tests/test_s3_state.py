@@ -169,7 +169,7 @@ def test_state_changed_behind_the_tool_stops_the_run_and_keeps_the_other_writers
     proxy.fault = other_writer
     r = run_in(binary, tmp_path, "create", "--state", URL, env=stack_env(proxy.url))
     assert r.returncode == 1, r.stdout + r.stderr
-    assert f"{URL} was changed by someone else since this run last wrote it: stopping without overwriting it" in r.stderr
+    assert f"{URL} was changed by someone else since this run last read or wrote it: stopping without overwriting it" in r.stderr
     assert len(puts) == 3, "no write after the one refused"
     assert stored(s3) == other
     assert keys(s3) == [KEY], "the lock is released after the error"

@@ -136,9 +136,10 @@ public final class S3StateStore: StateBackend, @unchecked Sendable {
     }
 
     private func raced(_ what: String) -> StackError {
-        let error = StackError.stateIO("\(path) was changed by someone else since this run last wrote it: stopping without "
-                                       + "overwriting it (its content is kept; see it with `secure-api state show --state \(path)`, "
-                                       + "then run again); did this run \(what) while another writer ignored the lock?")
+        // Only a writer that ignored (or force-unlocked) the lock can get here.
+        let error = StackError.stateIO("\(path) was changed by someone else since this run last read or wrote it: stopping "
+                                       + "without \(what == "remove" ? "removing" : "overwriting") it (its content is kept; see it with "
+                                       + "`secure-api state show --state \(path)`, then run again)")
         locked { conflict = error }
         return error
     }
