@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import time
 
@@ -130,7 +131,7 @@ def test_sigkill_leaves_the_lock_force_unlock_then_create_completes(binary, fres
     run_killed(binary, proxy, tmp_path, "create", "--state", URL, env=env, at=10, when="after")
     assert f"{KEY}.lock" in keys(s3)
     held = json.loads(stored(s3, f"{KEY}.lock"))
-    assert held["operation"] == "create" and "@" in held["who"]
+    assert held["operation"] == "create" and held["who"].endswith("@" + socket.gethostname()) and held["pid"] > 0
 
     r = run_in(binary, tmp_path, "create", "--state", URL, env=env)
     assert r.returncode != 0

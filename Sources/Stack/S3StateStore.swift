@@ -159,8 +159,15 @@ public final class S3StateStore: StateBackend, @unchecked Sendable {
             let bytes = Crypto.randomBytes(16).hexString
             let id = [bytes.prefix(8), bytes.dropFirst(8).prefix(4), bytes.dropFirst(12).prefix(4), bytes.dropFirst(16).prefix(4),
                       bytes.dropFirst(20)].map(String.init).joined(separator: "-")
-            return LockInfo(id: id, who: "\(user)@\(ProcessInfo.processInfo.hostName)", pid: Int(getpid()),
+            return LockInfo(id: id, who: "\(user)@\(hostName())", pid: Int(getpid()),
                             operation: operation, when: ISO8601DateFormatter().string(from: Date()))
+        }
+
+        /// gethostname(2) as is: Foundation's `hostName` may wait on DNS for a canonical name.
+        static func hostName() -> String {
+            var buffer = [CChar](repeating: 0, count: 256)
+            guard gethostname(&buffer, buffer.count - 1) == 0 else { return "unknown-host" }
+            return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         }
 
         var json: JSON {
