@@ -20,7 +20,7 @@ let package = Package(
         .target(name: "Transport", dependencies: ["CCurlShim"]),
         .target(name: "SigV4", dependencies: ["Crypto"]),
         .target(name: "AWSClient", dependencies: ["SigV4", "Transport", "Crypto"]),
-        .target(name: "Services", dependencies: ["AWSClient"]),
+        .target(name: "Services", dependencies: ["AWSClient", "Transport", "Crypto"]),
         .target(name: "Stack", dependencies: ["Services", "AWSClient", "Crypto"]),
         .target(name: "OAuth", dependencies: ["Transport", "Crypto", "AWSClient"]),
         .executableTarget(

@@ -93,6 +93,28 @@ public struct AWSClient: Sendable {
             })
     }
 
+    /// REST-XML (s3) on one bucket: virtual-hosted style on AWS (the bucket in the host name),
+    /// path style on a custom endpoint (emulators and S3-compatible stores expect it). `key` is
+    /// escaped here, segment by segment. Answers a 2xx response; anything else is thrown.
+    public func s3(_ operation: String, method: String, bucket: String, key: String = "", query: [(String, String)] = [],
+                   headers: [HTTPHeader] = [], body: [UInt8] = [], idempotent: Bool = true) async throws -> HTTPResponse {
+        var (endpoint, _) = try config.endpoints.resolve(.s3)
+        let escapedKey = key.split(separator: "/", omittingEmptySubsequences: false).map { Self.escapePathSegment(String($0)) }
+            .joined(separator: "/")
+        let path: String
+        // A dotted bucket name would not match AWS's wildcard TLS certificate as a host name.
+        if try config.endpoints.isDefault(.s3), !bucket.contains(".") {
+            endpoint.host = "\(bucket).\(endpoint.host)"
+            path = "/" + escapedKey
+        } else {
+            path = "/\(bucket)" + (key.isEmpty ? "" : "/" + escapedKey)
+        }
+        let queryString = query.map { $0.1.isEmpty ? Self.escapeQuery($0.0) : "\(Self.escapeQuery($0.0))=\(Self.escapeQuery($0.1))" }
+            .joined(separator: "&")
+        return try await send(service: .s3, endpoint: endpoint, operation: operation, method: method, path: path,
+                              query: queryString, headers: headers, body: body, idempotent: idempotent, decode: { $0 })
+    }
+
     // MARK: - Sending with signing and retries
 
     /// Sends one operation, retrying per the standard mode. Non-idempotent operations (creates)
@@ -110,7 +132,14 @@ public struct AWSClient: Sendable {
     public func send<T>(service: AWSService, operation: String, method: String, path: String, query: String,
                         headers: [HTTPHeader], body: [UInt8], idempotent: Bool = true,
                         decode: (HTTPResponse) throws -> T) async throws -> T {
-        let (endpoint, _) = try config.endpoints.resolve(service)
+        try await send(service: service, endpoint: config.endpoints.resolve(service).endpoint, operation: operation,
+                       method: method, path: path, query: query, headers: headers, body: body, idempotent: idempotent,
+                       decode: decode)
+    }
+
+    func send<T>(service: AWSService, endpoint: Endpoint, operation: String, method: String, path: String, query: String,
+                 headers: [HTTPHeader], body: [UInt8], idempotent: Bool,
+                 decode: (HTTPResponse) throws -> T) async throws -> T {
         var attempt = 0
         while true {
             attempt += 1
@@ -182,7 +211,8 @@ public struct AWSClient: Sendable {
             fields.append(HeaderField("Content-Length", String(body.count)))
         }
         let signer = SigV4Signer(credentials: config.credentials.credentials,
-                                 region: config.endpoints.signingRegion(service), service: service.signingName)
+                                 region: config.endpoints.signingRegion(service), service: service.signingName,
+                                 options: service.signingOptions)
         let signingRequest = SigningRequest(method: method, path: fullPath, query: query.isEmpty ? nil : query,
                                             headers: fields, body: body)
         // Only fails without a Host header, which is always added above.

@@ -1,3 +1,5 @@
+import SigV4
+
 /// The wire protocols our services speak (from each botocore model's `metadata.protocol`).
 public enum AWSProtocol: Sendable, Equatable {
     /// POST / with `X-Amz-Target: <targetPrefix>.<Operation>`, body JSON.
@@ -6,6 +8,9 @@ public enum AWSProtocol: Sendable, Equatable {
     case restJSON
     /// POST / form-encoded `Action=...&Version=...`, XML responses.
     case query(apiVersion: String)
+    /// REST paths and methods, XML bodies (s3): signed with S3's rules (the path as sent, no
+    /// normalisation, `x-amz-content-sha256`).
+    case restXML
 }
 
 /// What the client must know about one AWS service to reach and sign for it.
@@ -43,7 +48,21 @@ public struct AWSService: Sendable, Equatable {
         endpointEnvSuffixes: ["CLOUDWATCH_LOGS", "LOGS"], isGlobal: false,
         wireProtocol: .json(version: "1.1", targetPrefix: "Logs_20140328"))
 
+    /// Holds remote state only (`--state s3://…`); the stack has no resource in it, so it is not
+    /// among `all`, the services a stack's target records.
+    public static let s3 = AWSService(
+        name: "s3", signingName: "s3", endpointPrefix: "s3",
+        endpointEnvSuffixes: ["S3"], isGlobal: false, wireProtocol: .restXML)
+
     public static let all: [AWSService] = [.sts, .iam, .cognitoIdentityProvider, .apiGatewayV2, .lambda, .logs]
+
+    /// How requests to this service are signed.
+    public var signingOptions: SigningOptions {
+        // S3 signs the payload's hash too (the state is small): a changed body fails the signature.
+        wireProtocol == .restXML
+            ? SigningOptions(normalizePath: false, encodePath: false, payload: .signed, addContentSHA256Header: true)
+            : SigningOptions()
+    }
 }
 
 /// A parsed, validated endpoint: scheme, host, optional port (and any base path).
@@ -124,6 +143,13 @@ public struct EndpointResolver: Sendable {
         self.region = region
     }
 
+    /// Whether a service goes to AWS's public endpoint (no endpoint configured for it).
+    public func isDefault(_ service: AWSService) throws -> Bool {
+        try resolve(service).source.hasPrefix(Self.defaultSourcePrefix)
+    }
+
+    static let defaultSourcePrefix = "AWS default for "
+
     public func resolve(_ service: AWSService) throws -> (endpoint: Endpoint, source: String) {
         var candidates: [(String?, String)] = [(flag, "--endpoint-url")]
         for suffix in service.endpointEnvSuffixes {
@@ -143,7 +169,7 @@ public struct EndpointResolver: Sendable {
         guard let endpoint = Endpoint(parsing: "https://\(host)") else {
             throw AWSClientError.invalidEndpoint(url: host, source: "region \(region)")
         }
-        return (endpoint, "AWS default for \(region)")
+        return (endpoint, Self.defaultSourcePrefix + region)
     }
 
     /// Any configured custom endpoint (for telling the user "local emulator at ...").

@@ -27,12 +27,24 @@ actor Journal {
     private(set) var state: StackState
     let file: any StateStore
 
+    /// The write in progress: each write waits for the one before, so a slow store (S3) gets
+    /// them in the journal's order even though the actor takes other calls meanwhile.
+    private var lastWrite: Task<Void, Error>?
+
     init(state: StackState, file: any StateStore) {
         self.state = state
         self.file = file
     }
 
-    func save() throws { try file.save(state, outputs: state.outputs) }
+    func save() async throws {
+        let snapshot = state, previous = lastWrite, store = file
+        let write = Task {
+            _ = await previous?.result
+            try await store.save(snapshot, outputs: snapshot.outputs)
+        }
+        lastWrite = write
+        try await write.value
+    }
 
     /// The current records by key (deposed ones are not current).
     func records() -> [String: ResourceRecord] { state.currentRecords }
@@ -41,7 +53,7 @@ actor Journal {
 
     /// Write-ahead: the entry exists (pending) before the call that creates the resource. A
     /// record of one that is gone becomes pending again.
-    func markPending(key: String, type: String, name: String?) throws {
+    func markPending(key: String, type: String, name: String?) async throws {
         let now = String(Int(Date().timeIntervalSince1970))
         if let i = index(key) {
             if state.resources[i].status == .created {
@@ -52,43 +64,33 @@ actor Journal {
         } else {
             state.resources.append(ResourceRecord(key: key, type: type, status: .pending, name: name, requestedAt: now))
         }
-        try save()
+        try await save()
     }
 
-    func markCreated(_ record: ResourceRecord) throws {
+    func markCreated(_ record: ResourceRecord) async throws {
         var r = record
         r.status = .created
         r.createdAt = r.createdAt ?? ISO8601DateFormatter().string(from: Date())
         if let i = index(record.key) { state.resources[i] = r } else { state.resources.append(r) }
-        try save()
+        try await save()
     }
 
     /// Removes a record: the current one of its key, or the deposed one with its ID.
-    func remove(_ record: ResourceRecord) throws {
+    func remove(_ record: ResourceRecord) async throws {
         if record.status == .deposed {
             state.resources.removeAll { $0.key == record.key && $0.status == .deposed && $0.id == record.id }
         } else if let i = index(record.key) {
             state.resources.remove(at: i)
         }
-        try save()
-    }
-
-    func remove(key: String) throws {
-        if let i = index(key) { state.resources.remove(at: i) }
-        try save()
+        try await save()
     }
 
     /// Write-ahead for a replacement: the old record is kept, marked deposed, before the new
     /// one is made, so a crash in between still knows to delete it.
-    func depose(key: String) throws {
+    func depose(key: String) async throws {
         guard let i = index(key) else { return }
         state.resources[i].status = .deposed
-        try save()
-    }
-
-    func replaceConfig(_ config: StackConfig) throws {
-        state.config = config
-        try save()
+        try await save()
     }
 }
 
@@ -427,7 +429,7 @@ public struct StackExecutor: Sendable {
                 events(.remains(label: node.label, record: record))
             }
         }
-        if remaining.isEmpty { try file.remove() }
+        if remaining.isEmpty { try await file.remove() }
         return DeleteSummary(deleted: deleted, remaining: remaining, notOurs: notOurs, total: records.count)
     }
 

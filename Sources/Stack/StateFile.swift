@@ -192,18 +192,50 @@ public struct StackState: Sendable, Equatable {
     }
 }
 
-/// Where a run's journal is written: the local file, or (later) a remote store. The executor
-/// never knows which; tests use an in-memory one.
+/// Where a run's journal is written: the local file, or an S3 object. The executor never
+/// knows which; tests use an in-memory one.
 public protocol StateStore: Sendable {
     /// Writes the whole state durably (atomically) before returning.
-    func save(_ state: StackState, outputs: [String: String]) throws
+    func save(_ state: StackState, outputs: [String: String]) async throws
     /// Removes the state once nothing it lists remains.
-    func remove() throws
+    func remove() async throws
+}
+
+/// What a command opens by `--state`: a store it can also lock for the run, read and release.
+public protocol StateBackend: StateStore {
+    /// The file's path, or `s3://BUCKET/KEY`, for messages.
+    var path: String { get }
+    func hasState() async throws -> Bool
+    /// Takes the run's exclusive lock for `operation` (create, delete, ...), or refuses naming the holder.
+    func lock(operation: String) async throws
+    /// Releases the lock taken by `lock`; answers a warning when it could not be.
+    func unlock() async -> String?
+    /// Reads and validates; nil when there is no state.
+    func load() async throws -> StackState?
+}
+
+extension StackState {
+    /// The document stored: state.json's text.
+    public func document(outputs: [String: String]) -> String {
+        toJSON(outputs: outputs).serialized(pretty: true) + "\n"
+    }
+
+    /// Parses and validates a stored document; `source` (a path or URL) prefixes any complaint.
+    static func decode(_ bytes: [UInt8], source: String) throws -> StackState {
+        let json: JSON
+        do { json = try JSON(parsing: bytes) } catch {
+            throw StackError.malformedState("\(source) is not valid JSON (\(error))")
+        }
+        do { return try StackState(json: json) } catch let e as StackError {
+            if case .malformedState(let m) = e { throw StackError.malformedState("\(source): \(m)") }
+            throw e
+        }
+    }
 }
 
 /// state.json on disk: read-validate (refusing anything odd, untouched), an exclusive lock
 /// for the run, and atomic writes (temp file, fsync, rename, fsync dir), mode 0600.
-public final class StateFile: StateStore, @unchecked Sendable {
+public final class StateFile: StateBackend, @unchecked Sendable {
     // @unchecked: `lockFD` is set once in `lock()` before any concurrent use.
     /// 2 records every service's endpoint (1 had one base endpoint) and optional per-record
     /// fields; a version-1 file still reads, resumes and deletes, and is written back as 2.
@@ -255,18 +287,11 @@ public final class StateFile: StateStore, @unchecked Sendable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw StackError.stateIO("cannot read \(path)")
         }
-        let json: JSON
-        do { json = try JSON(parsing: Array(data)) } catch {
-            throw StackError.malformedState("\(path) is not valid JSON (\(error))")
-        }
-        do { return try StackState(json: json) } catch let e as StackError {
-            if case .malformedState(let m) = e { throw StackError.malformedState("\(path): \(m)") }
-            throw e
-        }
+        return try StackState.decode(Array(data), source: path)
     }
 
     public func save(_ state: StackState, outputs: [String: String]) throws {
-        let text = state.toJSON(outputs: outputs).serialized(pretty: true) + "\n"
+        let text = state.document(outputs: outputs)
         do { try AtomicFile.write(Array(text.utf8), to: path) } catch { throw StackError.stateIO("\(error)") }
     }
 
@@ -275,4 +300,11 @@ public final class StateFile: StateStore, @unchecked Sendable {
     public func remove() throws {
         if exists, unlink(path) != 0 { throw StackError.stateIO("cannot remove \(path): \(String(cString: strerror(errno)))") }
     }
+}
+
+extension StateFile {
+    public func hasState() -> Bool { exists }
+    public func lock(operation: String) throws { try lock() }
+    /// The flock goes with the process; nothing to release before.
+    public func unlock() -> String? { nil }
 }

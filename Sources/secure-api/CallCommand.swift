@@ -59,6 +59,8 @@ struct CallCommand: AsyncParsableCommand {
             let hasBody = !(body.object?.isEmpty ?? false)
             print(try await client.rest(svc, operation, method: method.uppercased(), path: path,
                                         body: hasBody ? body : nil, idempotent: idempotent).serialized(pretty: true))
+        case .restXML:
+            throw CLIError("\(svc.name) speaks REST-XML, which `call` does not encode")
         }
     }
 

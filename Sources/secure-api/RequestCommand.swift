@@ -47,7 +47,7 @@ struct RequestCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let state = try loadStack(stateOptions.statePath)
+        let state = try await loadStack(stateOptions, aws.session)
         let method = self.method.uppercased()
         var bearer: String?
         if sigv4 {

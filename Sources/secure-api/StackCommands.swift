@@ -5,12 +5,6 @@ import Foundation
 import Services
 import Stack
 
-/// Options of every command that reads state.json.
-struct StateOptions: ParsableArguments {
-    @Option(name: .customLong("state"), help: "Path of the state file.")
-    var statePath = "state.json"
-}
-
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
 
 /// Shared steps: resolve the target, say where the run goes, check state.json belongs there.
@@ -145,10 +139,15 @@ struct CreateCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let interrupts = Interrupts(command: "create")
+        interrupts.install()
+        let file = try stateOptions.open(aws.session)
+        try await StateLock.holding(file, operation: "create", interrupts: interrupts) { try await converge(file, interrupts: interrupts) }
+    }
+
+    func converge(_ file: any StateBackend, interrupts: Interrupts) async throws {
         let env = aws.session.environment
-        let file = StateFile(path: stateOptions.statePath)
-        try file.lock()
-        let existing = try file.load()
+        let existing = try await file.load()
         let config = try settings.config(base: existing?.config, env: env)
         try StackConfigOptions.checkedForChange(config, recorded: existing)
         let graph = StackGraph.forAuth(config.auth)
@@ -161,8 +160,6 @@ struct CreateCommand: AsyncParsableCommand {
         var state = existing ?? StackState(stackId: StackDefaults.newStackId(), target: run.target, config: config, resources: [])
         state.config = config
         state.target.endpoints = run.target.endpoints
-        let interrupts = Interrupts(command: "create")
-        interrupts.install()
         let executor = StackExecutor(graph: graph, services: StackServices(client: AWSClient(config: run.config)),
                                      maxConcurrency: maxConcurrency, stop: interrupts.stop, events: { printer($0) })
         let live = try await executor.refresh(state)
@@ -180,7 +177,7 @@ struct CreateCommand: AsyncParsableCommand {
         }
         if !plan.hasChanges {
             printer.line("Stack '\(config.stackName)' is up to date: no changes (\(state.resources.count) resources in \(file.path)).")
-            if existing?.config != config || existing?.target != state.target { try file.save(state, outputs: state.outputs) }
+            if existing?.config != config || existing?.target != state.target { try await file.save(state, outputs: state.outputs) }
             try report(state.outputs, run: run, summary: nil, seconds: 0, printer: printer, path: file.path, resourceCount: state.resources.count)
             return
         }
@@ -258,15 +255,22 @@ struct DeleteCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let file = StateFile(path: stateOptions.statePath)
+        let file = try stateOptions.open(aws.session)
         let printer = EventPrinter(toStderr: output == .json)
-        guard file.exists else {
+        guard try await file.hasState() else {
             printer.line("No \(file.path): nothing to delete.")
             if output == .json { Console.out(summary(target: nil, path: file.path, deleted: 0, total: 0, remaining: [], interrupted: false, seconds: 0)) }
             return
         }
-        try file.lock()
-        guard let state = try file.load() else {
+        let interrupts = Interrupts(command: "delete")
+        interrupts.install()
+        try await StateLock.holding(file, operation: "delete", interrupts: interrupts) {
+            try await teardown(file, printer: printer, interrupts: interrupts)
+        }
+    }
+
+    func teardown(_ file: any StateBackend, printer: EventPrinter, interrupts: Interrupts) async throws {
+        guard let state = try await file.load() else {
             printer.line("No \(file.path): nothing to delete.")
             if output == .json { Console.out(summary(target: nil, path: file.path, deleted: 0, total: 0, remaining: [], interrupted: false, seconds: 0)) }
             return
@@ -274,14 +278,12 @@ struct DeleteCommand: AsyncParsableCommand {
         let run = try await StackRun.open(aws, state: state)
         printer.line("Target: \(run.description)")
         if state.resources.isEmpty {
-            try file.remove()
+            try await file.remove()
             printer.line("Stack '\(state.config.stackName)' has no resources: nothing to delete.")
             if output == .json { Console.out(summary(target: run.description, path: file.path, deleted: 0, total: 0, remaining: [], interrupted: false, seconds: 0)) }
             return
         }
         printer.line("Deleting stack '\(state.config.stackName)': \(state.resources.count) resources, dependents first")
-        let interrupts = Interrupts(command: "delete")
-        interrupts.install()
         let executor = StackExecutor(graph: .forAuth(state.config.auth), services: StackServices(client: AWSClient(config: run.config)),
                                      maxConcurrency: maxConcurrency, stop: interrupts.stop, events: { printer($0) })
         let started = Date()
@@ -322,8 +324,8 @@ struct StatusCommand: AsyncParsableCommand {
     @Option(help: "text or json.") var output: OutputFormat = .text
 
     func run() async throws {
-        let file = StateFile(path: stateOptions.statePath)
-        guard var state = try file.load() else {
+        let file = try stateOptions.open(aws.session)
+        guard var state = try await file.load() else {
             if output == .json { print(JSON.object(["stack": .null, "complete": false]).serialized(pretty: true)) } else { print("No \(file.path): no stack.") }
             throw ExitCode(2)
         }
@@ -361,8 +363,8 @@ struct PlanCommand: AsyncParsableCommand {
 
     func run() async throws {
         let env = aws.session.environment
-        let file = StateFile(path: stateOptions.statePath)
-        let existing = try file.load()
+        let file = try stateOptions.open(aws.session)
+        let existing = try await file.load()
         let config = try settings.config(base: existing?.config, env: env)
         try StackConfigOptions.checkedForChange(config, recorded: existing)
         let graph = StackGraph.forAuth(config.auth)

@@ -21,10 +21,11 @@ struct TokenSourceOptions: ParsableArguments {
     @Flag(help: "Neither read nor write the token cache.") var noCache = false
 }
 
-/// Loads state.json for commands that only read it.
-func loadStack(_ path: String) throws -> StackState {
-    guard let state = try StateFile(path: path).load() else {
-        throw CLIError("no \(path): create the stack first (secure-api create)")
+/// Loads the state for commands that only read it.
+func loadStack(_ options: StateOptions, _ session: SessionOptions) async throws -> StackState {
+    let store = try options.open(session)
+    guard let state = try await store.load() else {
+        throw CLIError("no \(store.path): create the stack first (secure-api create)")
     }
     return state
 }
@@ -172,7 +173,7 @@ struct TokenCommand: AsyncParsableCommand {
         if let clientId = source.clientId {
             entry = try await genericClientCredentials(clientId: clientId)
         } else {
-            let state = try loadStack(stateOptions.statePath)
+            let state = try await loadStack(stateOptions, aws.session)
             entry = try await TokenFetcher(state: state, aws: aws, options: source).fetch()
         }
         if quiet {
@@ -246,7 +247,7 @@ struct JWTVerifyCommand: AsyncParsableCommand {
     func run() async throws {
         let raw = token == "-" ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : token
         let jwt = raw.trimmingCharacters(in: .whitespacesAndNewlines)
-        let state = try? StateFile(path: stateOptions.statePath).load()
+        let state = try? await stateOptions.open(SessionOptions()).load()
         guard let issuer = issuer ?? state?.outputs["user_pool_jwt_issuer_url"] ?? state?.config.oidcIssuer else {
             throw CLIError("no issuer: pass --issuer (or run in a directory with the stack's state.json)")
         }
@@ -299,7 +300,7 @@ struct LoginCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let state = try? StateFile(path: stateOptions.statePath).load()
+        let state = try? await stateOptions.open(aws.session).load()
         let outputs = state?.outputs ?? [:]
         if state?.target.endpoint != nil && authorizeURL == nil {
             throw CLIError("the local emulator has no Cognito hosted UI: use 'secure-api token --password' there")

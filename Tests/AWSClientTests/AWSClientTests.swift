@@ -216,3 +216,40 @@ struct RetryTests {
         }
     }
 }
+
+/// Records the requests it is given and answers 200.
+final class RecordingTransport: HTTPTransport, @unchecked Sendable {
+    var requests: [HTTPRequest] = []
+    func send(_ request: HTTPRequest, timeouts: HTTPTimeouts) async throws -> HTTPResponse {
+        requests.append(request)
+        return HTTPResponse(status: 200, headers: [HTTPHeader("ETag", "\"e\"")], body: [])
+    }
+}
+
+struct S3AddressingTests {
+    func send(_ resolver: EndpointResolver, key: String) async throws -> HTTPRequest? {
+        let t = RecordingTransport()
+        let client = AWSClient(config: AWSConfiguration(
+            credentials: ResolvedCredentials(credentials: SigningCredentials(accessKeyId: "a", secretAccessKey: "b"), source: "test"),
+            region: resolver.region, regionSource: "test", endpoints: resolver, transport: t))
+        _ = try await client.s3("PutObject", method: "PUT", bucket: "team-state", key: key, body: Array("{}".utf8))
+        return t.requests.first
+    }
+
+    @Test func virtualHostedOnAWSPathStyleOnACustomEndpoint() async throws {
+        let aws = try await send(EndpointResolver(flag: nil, environment: [:], region: "eu-west-1"), key: "dir/a b+ü.json")
+        #expect(aws?.url == "https://team-state.s3.eu-west-1.amazonaws.com/dir/a%20b%2B%C3%BC.json")
+        #expect(aws?.headers.first { $0.name == "Host" }?.value == "team-state.s3.eu-west-1.amazonaws.com")
+        let custom = try await send(EndpointResolver(flag: nil, environment: ["AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9000"],
+                                                     region: "eu-west-1"), key: "dir/a b.json")
+        #expect(custom?.url == "http://127.0.0.1:9000/team-state/dir/a%20b.json")
+    }
+
+    @Test func signsThePayloadHashForS3() async throws {
+        let request = try await send(EndpointResolver(flag: nil, environment: [:], region: "eu-west-1"), key: "a b.json")
+        let sha = request?.headers.first { $0.name == "x-amz-content-sha256" }?.value
+        #expect(sha == "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a")  // SHA-256 of "{}"
+        let auth = request?.headers.first { $0.name == "Authorization" }?.value ?? ""
+        #expect(auth.contains("/eu-west-1/s3/aws4_request") && auth.contains("x-amz-content-sha256"))
+    }
+}
