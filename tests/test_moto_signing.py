@@ -4,21 +4,7 @@ import json
 
 import pytest
 
-from conftest import Moto, clean_env, run
-
-
-@pytest.fixture(scope="module")
-def auth_moto():
-    # The first 3 calls are unauthenticated: create a user, give it a policy and a key.
-    server = Moto({"INITIAL_NO_AUTH_ACTION_COUNT": "3"})
-    iam = server.boto("iam")
-    iam.create_user(UserName="tester")
-    iam.put_user_policy(UserName="tester", PolicyName="all", PolicyDocument=json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
-    key = iam.create_access_key(UserName="tester")["AccessKey"]
-    server.key = (key["AccessKeyId"], key["SecretAccessKey"])
-    yield server
-    server.stop()
+from conftest import clean_env, run
 
 
 def env_for(server, secret=None, **extra):

@@ -20,7 +20,6 @@ from conftest import (
     ROOT,
     Inventory,
     KillSweep,
-    Moto,
     clean_env,
     fast_env,
     proxied_calls,
@@ -275,21 +274,6 @@ def test_malformed_state_urls_are_refused_before_any_call(binary, tmp_path, text
     r = run_in(binary, tmp_path, "status", "--state", text, env=stack_env("http://127.0.0.1:9"))
     assert r.returncode == 1 and message in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
-
-
-@pytest.fixture(scope="module")
-def auth_moto():
-    """moto verifying SigV4 signatures (its S3 check rejects botocore's own for '+', '=' and
-    non-ASCII keys, so the keys here stay within what it checks right: spaces included)."""
-    server = Moto({"INITIAL_NO_AUTH_ACTION_COUNT": "3"})
-    iam = server.boto("iam")
-    iam.create_user(UserName="tester")
-    iam.put_user_policy(UserName="tester", PolicyName="all", PolicyDocument=json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
-    key = iam.create_access_key(UserName="tester")["AccessKey"]
-    server.key = (key["AccessKeyId"], key["SecretAccessKey"])
-    yield server
-    server.stop()
 
 
 def test_s3_calls_are_signed_with_s3s_rules(binary, auth_moto, tmp_path):

@@ -82,14 +82,7 @@ struct RequestCommand: AsyncParsableCommand {
         let response = try await CurlTransport.shared.send(
             HTTPRequest(method: method, url: base, headers: headers, body: Array((data ?? "").utf8)), timeouts: HTTPTimeouts())
         let why = Self.explain(status: response.status, wwwAuthenticate: response.header("WWW-Authenticate"))
-        try answer(method: method, url: base, status: response.status, headers: response.headers.map { ($0.name, $0.value) },
-                   body: response.bodyText, explanation: why, simulated: false) {
-            print("HTTP \(response.status)")
-            for h in response.headers { print(Console.safe("\(h.name): \(h.value)")) }
-            print("")
-            print(Console.safeLines(response.bodyText))
-            if let why { Console.info(Console.safe(why)) }
-        }
+        try answer(method: method, url: base, response: response, explanation: why)
     }
 
     /// AWS_IAM routes: the call is signed with the caller's credentials for `execute-api`.
@@ -123,7 +116,12 @@ struct RequestCommand: AsyncParsableCommand {
                                                            timeouts: HTTPTimeouts())
         let why = response.status != 403 ? nil
             : "403 Forbidden: IAM denied the call: the caller needs execute-api:Invoke on \(state.outputs["invoke_arn_pattern"] ?? "arn:aws:execute-api:REGION:ACCOUNT:API/STAGE/METHOD/PATH")"
-        try answer(method: method, url: target, status: response.status, headers: response.headers.map { ($0.name, $0.value) },
+        try answer(method: method, url: target, response: response, explanation: why)
+    }
+
+    /// A real answer from the API: status, headers and body (outside text, made safe), then why.
+    func answer(method: String, url: String, response: HTTPResponse, explanation why: String?) throws {
+        try answer(method: method, url: url, status: response.status, headers: response.headers.map { ($0.name, $0.value) },
                    body: response.bodyText, explanation: why, simulated: false) {
             print("HTTP \(response.status)")
             for h in response.headers { print(Console.safe("\(h.name): \(h.value)")) }
