@@ -173,6 +173,36 @@ def test_state_changed_behind_the_tool_stops_the_run_and_keeps_the_other_writers
     assert len(puts) == 3, "no write after the one refused"
     assert stored(s3) == other
     assert keys(s3) == [KEY], "the lock is released after the error"
+    assert_kept_locally(tmp_path, r)
+
+
+def assert_kept_locally(tmp_path, r):
+    """What could not go to S3 is in a local 0600 copy, named in the error, that lists the run's resources."""
+    copy = tmp_path / "secure-api-errored-state.json"
+    assert "secure-api-errored-state.json" in r.stderr
+    assert oct(copy.stat().st_mode & 0o777) == "0o600"
+    doc = json.loads(copy.read_text())
+    assert doc["resources"] and doc["stack_id"]
+    assert PASSWORD not in copy.read_text()
+
+
+def test_state_deleted_behind_the_tool_stops_the_run_and_keeps_its_journal_locally(binary, fresh_moto, proxy, tmp_path):
+    s3 = bucket(fresh_moto)
+    puts = []
+
+    def deleter(index, method, path, headers, body):
+        if method == "PUT" and path == f"/{BUCKET}/{KEY}":
+            puts.append(index)
+            if len(puts) == 3:
+                s3.delete_object(Bucket=BUCKET, Key=KEY)
+        return None
+
+    proxy.fault = deleter
+    r = run_in(binary, tmp_path, "create", "--state", URL, env=stack_env(proxy.url))
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "was changed by someone else" in r.stderr
+    assert KEY not in keys(s3)
+    assert_kept_locally(tmp_path, r)
 
 
 def test_a_store_that_ignores_if_none_match_is_refused(binary, fresh_moto, proxy, tmp_path):
@@ -240,6 +270,14 @@ def test_bootstrap_makes_a_private_versioned_encrypted_tls_only_bucket(binary, f
     r = run_in(binary, tmp_path, "delete", "--state", "s3://boot-state/s.json", env=env)
     assert r.returncode == 0, r.stderr
     assert len(s3.list_object_versions(Bucket="boot-state")["Versions"]) > 1, "every state written is kept"
+    # An existing bucket (here one with KMS encryption) keeps its settings: bootstrap refuses it.
+    s3.create_bucket(Bucket="kms-state")
+    kms = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "alias/team"}}]}
+    s3.put_bucket_encryption(Bucket="kms-state", ServerSideEncryptionConfiguration=kms)
+    r = run_in(binary, tmp_path, "state", "bootstrap", "s3://kms-state", env=env)
+    assert r.returncode == 1 and "already exists" in r.stderr, r.stdout + r.stderr
+    rules = s3.get_bucket_encryption(Bucket="kms-state")["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
 
 
 def test_migrate_moves_a_local_state_to_s3_and_back(binary, fresh_moto, tmp_path):
@@ -249,6 +287,7 @@ def test_migrate_moves_a_local_state_to_s3_and_back(binary, fresh_moto, tmp_path
     local = json.loads((tmp_path / "state.json").read_text())
     r = run_in(binary, tmp_path, "state", "migrate", "--to", URL, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
+    assert f"From now on pass --state {URL}" in r.stdout
     assert not (tmp_path / "state.json").exists()
     assert json.loads(stored(s3)) == local
     assert keys(s3) == [KEY]

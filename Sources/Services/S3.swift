@@ -58,6 +58,18 @@ public struct S3: Sendable {
 
     // MARK: - Buckets
 
+    /// Whether the bucket exists (HeadBucket: 200 ours or readable, 403 someone else's, 404 none).
+    public func bucketExists(_ bucket: String) async throws -> Bool {
+        do {
+            _ = try await client.s3("HeadBucket", method: "HEAD", bucket: bucket)
+            return true
+        } catch let e as AWSServiceError where e.httpStatus == 404 {
+            return false
+        } catch let e as AWSServiceError where e.httpStatus == 403 {
+            return true
+        }
+    }
+
     /// Creates a bucket in the client's region (us-east-1 takes no location constraint).
     public func createBucket(_ bucket: String, region: String) async throws {
         var body: [UInt8] = []

@@ -102,22 +102,39 @@ public final class S3StateStore: StateBackend, @unchecked Sendable {
 
     public func save(_ state: StackState, outputs: [String: String]) async throws {
         let body = Array(state.document(outputs: outputs).utf8)
-        let (condition, refused) = locked { (etag.map(S3.Condition.ifMatch) ?? .ifAbsent, conflict) }
-        if let refused { throw refused }
+        let (condition, refused, updating) = locked { (etag.map(S3.Condition.ifMatch) ?? .ifAbsent, conflict, etag != nil) }
         do {
-            let newTag = try await retryingConflicts { try await s3.putObject(bucket: bucket, key: key, body: body, condition: condition) }
-            locked { etag = newTag }
-        } catch let e as AWSServiceError where e.httpStatus == 412 {
-            // Our own write may have landed on an attempt whose answer was lost: then the
-            // object is exactly what we sent.
-            if let now = try? await s3.getObject(bucket: bucket, key: key), now.body == body {
-                locked { etag = now.etag }
-                return
+            // After a refused write, later ones (creates that were in flight) still reach the local copy.
+            if let refused { throw refused }
+            do {
+                let newTag = try await retryingConflicts { try await s3.putObject(bucket: bucket, key: key, body: body, condition: condition) }
+                locked { etag = newTag }
+            } catch let e as AWSServiceError where e.httpStatus == 412 || (e.httpStatus == 404 && updating) {
+                // 412: changed since our last write; 404 on If-Match: deleted since. Our own write
+                // may have landed on an attempt whose answer was lost: then it is what we sent.
+                if let now = try? await s3.getObject(bucket: bucket, key: key), now.body == body {
+                    locked { etag = now.etag }
+                    return
+                }
+                throw raced("write")
+            } catch let e as AWSServiceError {
+                throw failure("write", e)
             }
-            throw raced("write")
-        } catch let e as AWSServiceError {
-            throw failure("write", e)
+        } catch {
+            throw keptLocally(body, after: error)
         }
+    }
+
+    /// Where a journal that could not be written to S3 goes, so no created resource is ever
+    /// known only to a dead process (Terraform's errored.tfstate).
+    public static let erroredCopy = "secure-api-errored-state.json"
+
+    /// Writes what could not go to S3 to a local 0600 file (again at every later write, so it
+    /// stays the newest) and says where, and how to put it back.
+    private func keptLocally(_ body: [UInt8], after error: Error) -> Error {
+        guard (try? AtomicFile.write(body, to: Self.erroredCopy)) != nil else { return error }
+        return StackError.stateIO("\(error); this run's journal was saved to ./\(Self.erroredCopy) (every resource it made is listed there): "
+                                  + "check \(path), then put it back with `secure-api state migrate --state \(Self.erroredCopy) --to \(path)` or delete with `--state \(Self.erroredCopy)`")
     }
 
     public func remove() async throws {

@@ -38,7 +38,7 @@ final class Interrupts: @unchecked Sendable {
 
     private func handle(_ sig: Int32) {
         if received != nil {
-            Console.info("\(Self.name(sig)) again: stopping at once; state.json records every call sent, run `secure-api \(command)` again to resume")
+            Console.info("\(Self.name(sig)) again: stopping at once; the state records every call sent, run `secure-api \(command)` again to resume")
             beforeHardExit?()
             _exit(128 + sig)
         }

@@ -221,7 +221,8 @@ struct CreateCommand: AsyncParsableCommand {
             Console.out(json.serialized(pretty: true))
         } else if !interrupted {
             if let url = outputs["hello_url"] { printer.line("API URL: \(Console.safe(url))") }
-            printer.line("Next: secure-api status | secure-api request | secure-api delete")
+            let state = path == "state.json" ? "" : " --state \(path)"
+            printer.line("Next: secure-api status\(state) | secure-api request\(state) | secure-api delete\(state) (or make status | make request | make delete)")
         }
     }
 }

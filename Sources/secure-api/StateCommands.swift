@@ -32,8 +32,10 @@ enum StateLock {
     /// success, after an error, on a graceful stop, and before a second signal exits at once.
     static func holding<T>(_ store: any StateBackend, operation: String, interrupts: Interrupts?,
                            _ body: () async throws -> T) async throws -> T {
-        try await store.lock(operation: operation)
+        // Registered first: a second signal while the lock is being taken still releases it
+        // (releasing a lock we do not hold is refused by its ID check, so this is safe early).
         interrupts?.onHardExit { releaseBlocking(store) }
+        try await store.lock(operation: operation)
         if let s3 = store as? S3StateStore, let warning = await s3.versioningWarning() { Console.info("warning: " + Console.safe(warning)) }
         let result: T
         do { result = try await body() } catch {
@@ -115,11 +117,17 @@ struct StateBootstrapCommand: AsyncParsableCommand {
         do { try StateLocation.validate(bucket: bucket) } catch { throw ValidationError("\(error)") }
         let config = try aws.configuration()
         let s3 = S3(client: AWSClient(config: config))
+        // An existing bucket keeps its settings (its encryption may be KMS, its policy may grant
+        // others): bootstrap makes new buckets only. (CreateBucket answers 200 for one of ours
+        // in us-east-1, so look first.)
+        if try await s3.bucketExists(bucket) {
+            throw CLIError("bucket \(bucket) already exists: bootstrap leaves an existing bucket's settings alone; use it with --state s3://\(bucket)/secure-api/state.json (secure-api warns when its versioning is off), or choose a new name")
+        }
         do {
             try await s3.createBucket(bucket, region: config.region)
             Console.out("Created bucket \(bucket) in \(config.region).")
         } catch let e as AWSServiceError where e.code == "BucketAlreadyOwnedByYou" {
-            Console.out("Bucket \(bucket) is already yours: securing it.")
+            throw CLIError("bucket \(bucket) already exists (created meanwhile): bootstrap leaves an existing bucket's settings alone")
         } catch let e as AWSServiceError where e.code == "BucketAlreadyExists" {
             throw CLIError("bucket \(bucket) belongs to another account (names are global): choose another name")
         }
@@ -168,7 +176,12 @@ struct StateMigrateCommand: AsyncParsableCommand {
             try await StateLock.holding(destination, operation: "migrate", interrupts: nil) {
                 guard let state = try await source.load() else { throw CLIError("no state at \(source.path): nothing to migrate") }
                 if try await destination.hasState() {
-                    throw CLIError("\(destination.path) already holds a state: refusing to overwrite it (delete that stack, or choose another --to)")
+                    // The same stack: a migrate that stopped after its copy; finish it by hand, never by deleting the stack.
+                    let there = try? await destination.load()
+                    let same = there?.stackId == state.stackId
+                    throw CLIError("\(destination.path) already holds a state" + (same
+                        ? " of this very stack (\(state.stackId)): an earlier migrate got that far; compare the two (secure-api state show), then remove \(source.path) by hand — do not run delete, which would remove the stack both name"
+                        : " (\(there.map { "stack \($0.stackId)" } ?? "unreadable")): refusing to overwrite it; choose another --to"))
                 }
                 try await destination.save(state, outputs: state.outputs)
                 guard let copy = try await destination.load(), copy == state else {
@@ -176,6 +189,7 @@ struct StateMigrateCommand: AsyncParsableCommand {
                 }
                 try await source.remove()
                 Console.out("Moved the state of stack '\(state.config.stackName)' (\(state.resources.count) resources) from \(source.path) to \(destination.path).")
+                Console.out("From now on pass --state \(destination.path) to every command (or set SECURE_API_STATE=\(destination.path) in .env): without it, create would start a new stack.")
             }
         }
     }
