@@ -138,6 +138,7 @@ def report(plain, runs, chain, setting):
     lat = LATENCY_MS / 1000
     c0, s0, c1, s1 = runs[(0, CONCURRENCY)], runs[(0, 1)], runs[(LATENCY_MS, CONCURRENCY)], runs[(LATENCY_MS, 1)]
     c_added, s_added = med(c1, "create_s") - med(c0, "create_s"), med(s1, "create_s") - med(s0, "create_s")
+    d_added = med(c1, "delete_s") - med(c0, "delete_s")
     calls_s = med(s1, "create_calls")
     proxied = c0 + s0 + c1 + s1
     upstream = {op: statistics.median(r["create_upstream"].get(op, 0.0) for r in proxied)
@@ -167,6 +168,11 @@ def report(plain, runs, chain, setting):
           f"| added-latency part of the concurrent create / critical-path bound incl. STS "
           f"({chain + 1} × {LATENCY_MS:g} ms = {bound:.2f} s) | "
           f"{c_added / bound:.2f} |",
+          f"| issue 14's create ratio: added-latency part of the concurrent create / (chain × {LATENCY_MS:g} ms = {chain * lat:.2f} s) | "
+          f"{c_added / (chain * lat):.2f} |",
+          f"| issue 14's delete ratio: added-latency part of the concurrent delete ({d_added:.2f} s) / "
+          f"((1 + chain + 1) × {LATENCY_MS:g} ms "
+          f"= {(chain + 2) * lat:.2f} s) | {d_added / ((chain + 2) * lat):.2f} |",
           f"| added-latency part of the serial create / (requests × {LATENCY_MS:g} ms = {calls_s * lat:.2f} s) | "
           f"{s_added / (calls_s * lat):.2f} |",
           f"| sequential round trips paid: concurrent create (floor {chain + 1}) | {c_added / lat:.1f} |",
