@@ -386,12 +386,22 @@ public struct StackExecutor: Sendable {
         let blockers: [Set<Int>] = records.indices.map { i in
             Set(records.indices.filter { j in j != i && (kinds[j]?.dependencies.contains(records[i].key) ?? false) })
         }
+        // The longest chain of records each one's deletion unblocks (what it depends on, and so
+        // on): started first, a bounded run never makes that chain wait.
+        var depth = [Int](repeating: 0, count: records.count)
+        for _ in records.indices {
+            for i in records.indices {
+                let below = records.indices.filter { j in j != i && (kinds[i]?.dependencies.contains(records[j].key) ?? false) }
+                depth[i] = 1 + (below.map { depth[$0] }.max() ?? 0)
+            }
+        }
+        let launchOrder = records.indices.reversed().sorted { depth[$0] > depth[$1] }
         var finished = Set<Int>()
         var started = Set<Int>()
         var interrupted = false
         try await withThrowingTaskGroup(of: (Int, DeleteOutcome).self) { group in
             func launchReady() {
-                for i in records.indices.reversed() where !stop.isRequested && started.count - finished.count < maxConcurrency {
+                for i in launchOrder where !stop.isRequested && started.count - finished.count < maxConcurrency {
                     guard !started.contains(i), blockers[i].isSubset(of: finished) else { continue }
                     started.insert(i)
                     group.addTask { (i, try await deleteOne(records[i], kind: kinds[i], roots: roots, journal: journal)) }

@@ -8,7 +8,6 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
     // @unchecked: `idle` is only touched under `lock`; a handle is used by one thread at a time.
     private let lock = NSLock()
     private var idle: [UnsafeMutableRawPointer] = []
-    private let queue = DispatchQueue(label: "secure-api.curl", attributes: .concurrent)
 
     public static let shared = CurlTransport()
 
@@ -22,13 +21,15 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
 
     public func send(_ request: HTTPRequest, timeouts: HTTPTimeouts) async throws -> HTTPResponse {
         try await withCheckedThrowingContinuation { continuation in
-            queue.async {
-                continuation.resume(with: Result { try self.perform(request, timeouts: timeouts) })
-            }
+            // A thread of its own: libcurl blocks in poll(2), which a dispatch pool cannot see,
+            // so a pool sized to the cores (2 here) would let only that many requests overlap.
+            let thread = Thread { continuation.resume(with: Result { try self.perform(request, timeouts: timeouts) }) }
+            thread.stackSize = 1 << 20
+            thread.start()
         }
     }
 
-    /// Blocking send on the calling thread; `send` runs it on the transport's queue.
+    /// Blocking send on the calling thread; `send` runs it on a thread of its own.
     public func perform(_ request: HTTPRequest, timeouts: HTTPTimeouts) throws -> HTTPResponse {
         guard let handle = checkout() else { throw TransportError.other("could not create a libcurl handle") }
         defer { checkin(handle) }
