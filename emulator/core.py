@@ -14,6 +14,7 @@ import io
 import json
 import os
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
@@ -207,10 +208,19 @@ class Emulator:
     def __init__(self, moto_app, registry: Registry):
         self.moto_app = moto_app
         self.registry = registry
+        # moto checks a write's If-Match / If-None-Match and then writes, unlocked, while the
+        # server answers requests on many threads: two `If-None-Match: *` PUTs of one key could
+        # both succeed. S3 decides conditional writes atomically (one wins, the other gets 412),
+        # and a lock made that way (Terraform's, ours) depends on it: they go one at a time.
+        self.conditional_writes = threading.Lock()
 
     def __call__(self, environ, start_response):
         handler, params = self.registry.find(environ)
         if handler is None:
+            if environ.get("REQUEST_METHOD") in ("PUT", "POST", "DELETE") and (
+                    "HTTP_IF_MATCH" in environ or "HTTP_IF_NONE_MATCH" in environ):
+                with self.conditional_writes:
+                    return self.moto_app(environ, start_response)
             return self.moto_app(environ, start_response)
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)

@@ -4,6 +4,8 @@ lenient (shown on a plain moto server side by side)."""
 import json
 import os
 import subprocess
+import threading
+import time
 import urllib.request
 from pathlib import Path
 
@@ -11,6 +13,10 @@ import boto3
 import botocore.exceptions
 import pytest
 from botocore.config import Config
+from emulator.app import create_app
+from emulator.core import Emulator
+from moto.s3.models import S3Backend
+from werkzeug.serving import make_server
 
 from conftest import Moto, free_port
 
@@ -575,3 +581,55 @@ def test_every_call_the_tool_makes_answers(ours):
     assert len(needed) > 40  # the regex still finds the call sites
     assert needed - set(answered) == set(), "calls of the tool not exercised here"
     assert {op: codes for op, codes in answered.items() if op in needed and not codes <= {200, 201, 202, 204}} == {}
+
+
+@pytest.mark.parametrize("serialized", [True, False], ids=["ours", "moto-unserialized"])
+def test_conditional_writes_of_one_key_are_decided_one_at_a_time(serialized, monkeypatch):
+    """As S3 does: of concurrent `If-None-Match: *` PUTs of one key exactly one succeeds. moto
+    checks the condition and then writes, unlocked; its check is made slow here (in this process's
+    own server) so the window is wide enough to see: without our serialization several writers
+    "take" the same lock (the case that shows the check is real), with it exactly one."""
+    original = S3Backend.get_object
+
+    def slow_get_object(self, *args, **kwargs):
+        found = original(self, *args, **kwargs)
+        time.sleep(0.05)
+        return found
+
+    monkeypatch.setattr(S3Backend, "get_object", slow_get_object)
+    app = create_app()
+    if not serialized:
+        monkeypatch.setattr(Emulator, "__call__", lambda self, environ, start: self.moto_app(environ, start))
+    server = make_server("127.0.0.1", free_port(), app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{server.server_port}", region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing", config=ONE_ATTEMPT)
+        bucket = f"conditional-writes-{'ours' if serialized else 'moto'}"  # moto's backends live on in this process
+        s3.create_bucket(Bucket=bucket)
+        start, wins, refused, lock = threading.Barrier(8), [], [], threading.Lock()
+
+        def take(n):
+            start.wait()
+            try:
+                s3.put_object(Bucket=bucket, Key="state.json.lock", Body=f"holder {n}".encode(), IfNoneMatch="*")
+            except botocore.exceptions.ClientError as e:
+                with lock:
+                    refused.append(e.response["ResponseMetadata"]["HTTPStatusCode"])
+                return
+            with lock:
+                wins.append(n)
+
+        threads = [threading.Thread(target=take, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        stored = s3.get_object(Bucket=bucket, Key="state.json.lock")["Body"].read()
+    finally:
+        server.shutdown()
+    if serialized:
+        assert len(wins) == 1 and refused == [412] * 7, (wins, refused)
+        assert stored == f"holder {wins[0]}".encode()
+    else:
+        assert len(wins) > 1, (wins, refused, "moto alone decided every conditional write one at a time: the test shows no race")
