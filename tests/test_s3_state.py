@@ -9,6 +9,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -147,8 +148,12 @@ def test_sigkill_leaves_the_lock_force_unlock_then_create_completes(binary, fres
     r = run_in(binary, tmp_path, "create", "--state", URL, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Resuming" in r.stdout
+    time.sleep(2)  # had the held write not landed before the lock went, it lands now, over the finished state
     state = json.loads(stored(s3))
+    assert all(r["status"] == "created" for r in state["resources"]), state["resources"]
     assert Inventory(fresh_moto).counts(state["outputs"]["user_pool_domain"]) == ONE_OF_EACH
+    status = run_in(binary, tmp_path, "status", "--state", URL, env=stack_env(proxy.url))
+    assert status.returncode == 0, status.stdout + status.stderr
     assert keys(s3) == [KEY]
     assert no_state_files(tmp_path)
 
@@ -248,6 +253,52 @@ def test_sigint_during_create_releases_the_lock(binary, fresh_moto, proxy, tmp_p
     r = run_in(binary, tmp_path, "create", "--state", URL, env=stack_env(proxy.url))
     assert r.returncode == 0, r.stdout + r.stderr
 
+
+
+def test_second_signal_keeps_the_lock_until_the_state_write_in_flight_has_landed(binary, fresh_moto, proxy, tmp_path):
+    """A second Ctrl-C exits at once, but a state write it had sent lands later. Had the lock gone
+    first, the next run could read the state before that write lands and be refused ("changed by
+    someone else") at its own first write. The proxy makes that order: the dead run's write is held
+    until the next run has read the state (at most 3 s), and the next run's first write waits 0.5 s."""
+    s3 = bucket(fresh_moto)
+    state_read_by_next_run, exited, held, puts = threading.Event(), threading.Event(), threading.Event(), []
+
+    def order_writes(index, method, path, headers, body):
+        if path != f"/{BUCKET}/{KEY}":
+            return None
+        if exited.is_set():
+            if method == "GET":
+                state_read_by_next_run.set()
+            elif method == "PUT" and puts[-1] != "next":
+                puts.append("next")
+                time.sleep(0.5)
+            return None
+        if method == "PUT":
+            puts.append(index)
+            if len(puts) == 4:
+                held.set()
+                state_read_by_next_run.wait(3)
+                time.sleep(0.05)
+        return None
+
+    proxy.fault = order_writes
+    p = subprocess.Popen([binary, "create", "--state", URL], cwd=tmp_path, env=stack_env(proxy.url), text=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert held.wait(60), "the run never wrote its state a fourth time"
+    for _ in range(2):
+        p.send_signal(signal.SIGINT)
+        time.sleep(0.05)
+    out, err = p.communicate(timeout=60)
+    exited.set()
+    assert p.returncode == 130, out + err
+    assert "again: stopping at once" in err, err
+    r = run_in(binary, tmp_path, "create", "--state", URL, env=stack_env(proxy.url))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Resuming" in r.stdout
+    state = json.loads(stored(s3))
+    assert all(r["status"] == "created" for r in state["resources"]), state["resources"]
+    assert Inventory(fresh_moto).counts(state["outputs"]["user_pool_domain"]) == ONE_OF_EACH
+    assert keys(s3) == [KEY]
 
 def test_bootstrap_makes_a_private_versioned_encrypted_tls_only_bucket(binary, fresh_moto, tmp_path):
     env = stack_env(fresh_moto.url)

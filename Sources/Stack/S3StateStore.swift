@@ -63,9 +63,15 @@ public final class S3StateStore: StateBackend, @unchecked Sendable {
     /// Set by the first write found raced: every later write is refused the same way.
     private var conflict: StackError?
     private var held: (info: LockInfo, etag: String)?
+    /// Writes of the state under way, and whether the lock is being released (no write starts
+    /// then): a write still in flight when the lock goes could land on the next run's state.
+    private var writesInFlight = 0
+    private var releasing = false
 
     /// How often a 409 ConditionalRequestConflict (a concurrent conditional write) is retried.
     static let conflictAttempts = 5
+    /// How long releasing the lock waits for a state write in flight (a hard exit allows 5 s in all).
+    static let releaseWait: TimeInterval = 4
 
     public init(bucket: String, key: String, client: AWSClient) {
         self.bucket = bucket
@@ -103,6 +109,8 @@ public final class S3StateStore: StateBackend, @unchecked Sendable {
     public func save(_ state: StackState, outputs: [String: String]) async throws {
         let body = Array(state.document(outputs: outputs).utf8)
         let (condition, refused, updating) = locked { (etag.map(S3.Condition.ifMatch) ?? .ifAbsent, conflict, etag != nil) }
+        try await beginWrite()
+        defer { locked { writesInFlight -= 1 } }
         do {
             // After a refused write, later ones (creates that were in flight) still reach the local copy.
             if let refused { throw refused }
@@ -140,6 +148,8 @@ public final class S3StateStore: StateBackend, @unchecked Sendable {
     public func remove() async throws {
         let (tag, refused) = locked { (etag, conflict) }
         if let refused { throw refused }
+        try await beginWrite()
+        defer { locked { writesInFlight -= 1 } }
         do {
             try await retryingConflicts { try await s3.deleteObject(bucket: bucket, key: key, ifMatch: tag) }
             locked { etag = nil }
@@ -150,6 +160,16 @@ public final class S3StateStore: StateBackend, @unchecked Sendable {
         } catch let e as AWSServiceError {
             throw failure("remove", e)
         }
+    }
+
+    /// Counts a write in, unless the lock is being released: that is a second signal's exit
+    /// (a finished run writes nothing more), which ends the process within seconds, so the
+    /// write waits for it rather than fail the run with another exit code. The stored journal
+    /// is write-ahead (pending before each create): what is not written now the next run finds.
+    private func beginWrite() async throws {
+        if locked({ releasing ? false : { writesInFlight += 1; return true }() }) { return }
+        try await Task.sleep(nanoseconds: 10_000_000_000)
+        throw StackError.stateIO("\(path): not written, the run is stopping and releasing its lock")
     }
 
     private func raced(_ what: String) -> StackError {
@@ -251,6 +271,18 @@ public final class S3StateStore: StateBackend, @unchecked Sendable {
 
     public func unlock() async -> String? {
         guard let (info, tag) = locked({ held }) else { return nil }
+        // A second Ctrl-C exits without waiting for the run: a state write it has sent must land
+        // before the lock goes, or it could overwrite what the next run writes. No write starts
+        // from here on; one still unanswered after `releaseWait` keeps the lock.
+        locked { releasing = true }
+        let deadline = Date().addingTimeInterval(Self.releaseWait)
+        while locked({ writesInFlight }) > 0 {
+            guard Date() < deadline else {
+                return "kept the lock \(info.id) on \(path): a write of the state was still unanswered; once this run is gone, "
+                    + "`secure-api force-unlock --state \(path) \(info.id)`"
+            }
+            try? await Task.sleep(nanoseconds: 20_000_000)
+        }
         do {
             try await retryingConflicts { try await s3.deleteObject(bucket: bucket, key: lockKey, ifMatch: tag) }
             locked { held = nil }
