@@ -195,10 +195,12 @@ def test_progress_lines_of_a_killed_run_are_in_its_captured_output(binary, fresh
     created = [r for r in json.loads((tmp_path / "state.json").read_text())["resources"] if r["status"] == "created"]
     assert created
     lines = created_lines(out)
-    assert len(lines) == len(created)
-    for r in created:
-        if r.get("id"):
-            assert any(r["id"] in line for line in lines), r
+    # Each line is printed after its resource's journal write, so a kill may fall between the two
+    # for the calls answered just before it (at most the 4 that run at once); buffered output
+    # would lose every line.
+    assert len(created) - 4 <= len(lines) <= len(created), (lines, created)
+    for line in lines:
+        assert any(r.get("id") and r["id"] in line for r in created), line
 
 
 REQUEST = re.compile(r"^→ #(\d+) (\S+) (\S+)(?: \(attempt \d+\))?: (\S+) (\S+)$")
