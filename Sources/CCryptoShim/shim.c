@@ -59,3 +59,24 @@ done:
 int shim_random_bytes(uint8_t *out, size_t len) {
     return RAND_bytes(out, (int)len) == 1;
 }
+
+void *shim_rsa_generate(int bits) {
+    return EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits);
+}
+
+int shim_rsa_pkcs1_sha256_sign(void *key, const uint8_t *msg, size_t msg_len, uint8_t *sig, size_t *sig_len) {
+    int ok = 0;
+    size_t needed = 0;
+    EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+    if (!key || !mctx) goto done;
+    if (EVP_DigestSignInit(mctx, NULL, EVP_sha256(), NULL, (EVP_PKEY *)key) != 1) goto done;
+    if (EVP_DigestSign(mctx, NULL, &needed, msg, msg_len) != 1 || needed > *sig_len) goto done;
+    ok = EVP_DigestSign(mctx, sig, sig_len, msg, msg_len) == 1;
+done:
+    EVP_MD_CTX_free(mctx);
+    return ok;
+}
+
+void shim_rsa_free(void *key) {
+    EVP_PKEY_free((EVP_PKEY *)key);
+}
