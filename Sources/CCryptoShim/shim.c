@@ -77,6 +77,24 @@ done:
     return ok;
 }
 
+static int bn_out(BIGNUM *bn, uint8_t *out, size_t *len) {
+    int size = BN_num_bytes(bn);
+    if (size < 0 || (size_t)size > *len) return 0;
+    *len = (size_t)BN_bn2bin(bn, out);
+    return 1;
+}
+
+int shim_rsa_public(void *key, uint8_t *n, size_t *n_len, uint8_t *e, size_t *e_len) {
+    BIGNUM *bn_n = NULL, *bn_e = NULL;
+    int ok = key
+        && EVP_PKEY_get_bn_param((EVP_PKEY *)key, OSSL_PKEY_PARAM_RSA_N, &bn_n) == 1
+        && EVP_PKEY_get_bn_param((EVP_PKEY *)key, OSSL_PKEY_PARAM_RSA_E, &bn_e) == 1
+        && bn_out(bn_n, n, n_len) && bn_out(bn_e, e, e_len);
+    BN_free(bn_n);
+    BN_free(bn_e);
+    return ok;
+}
+
 void shim_rsa_free(void *key) {
     EVP_PKEY_free((EVP_PKEY *)key);
 }

@@ -85,6 +85,17 @@ public final class RSAPrivateKey: @unchecked Sendable {
 
     deinit { shim_rsa_free(handle) }
 
+    /// The public modulus and exponent (big-endian), as a JWK's n and e carry them.
+    public var publicKey: (modulus: [UInt8], exponent: [UInt8])? {
+        var n = [UInt8](repeating: 0, count: 1024), e = [UInt8](repeating: 0, count: 16)
+        var nLength = n.count, eLength = e.count
+        let ok = n.withUnsafeMutableBufferPointer { nb in
+            e.withUnsafeMutableBufferPointer { eb in shim_rsa_public(handle, nb.baseAddress, &nLength, eb.baseAddress, &eLength) }
+        }
+        guard ok == 1 else { return nil }
+        return (Array(n.prefix(nLength)), Array(e.prefix(eLength)))
+    }
+
     /// RSASSA-PKCS1-v1_5 with SHA-256 (JWT "RS256"); nil if OpenSSL fails.
     public func signRS256(_ message: [UInt8]) -> [UInt8]? {
         var signature = [UInt8](repeating: 0, count: 1024)

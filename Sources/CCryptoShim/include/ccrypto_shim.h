@@ -26,6 +26,10 @@ void *shim_rsa_generate(int bits);
 /// set to the signature's length). Returns 1 on success.
 int shim_rsa_pkcs1_sha256_sign(void *key, const uint8_t *msg, size_t msg_len, uint8_t *sig, size_t *sig_len);
 
+/// The key's public modulus and exponent, big-endian, into `n`/`e` (capacities `*n_len`/`*e_len`,
+/// set to the lengths written). Returns 1 on success.
+int shim_rsa_public(void *key, uint8_t *n, size_t *n_len, uint8_t *e, size_t *e_len);
+
 void shim_rsa_free(void *key);
 
 /// Cryptographically secure random bytes. Returns 1 on success.
