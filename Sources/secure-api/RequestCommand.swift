@@ -1,8 +1,6 @@
 import AWSClient
 import ArgumentParser
 import Foundation
-import OAuth
-import Services
 import Stack
 import SigV4
 import Transport
@@ -28,7 +26,6 @@ struct RequestCommand: AsyncParsableCommand {
     @OptionGroup var aws: AWSOptions
     @OptionGroup var stateOptions: StateOptions
     @Option(help: "text or json (status, headers, body, explanation; README: JSON output).") var output: OutputFormat = .text
-
 
     func run() async throws {
         let state = try await loadStack(stateOptions, aws.session)
