@@ -26,7 +26,7 @@ let package = Package(
         .executableTarget(
             name: "secure-api",
             dependencies: [
-                "Stack", "OAuth", "Services", "AWSClient", "SigV4", "Transport",
+                "Stack", "OAuth", "Services", "AWSClient", "SigV4", "Transport", "Crypto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -277,12 +277,14 @@ def test_request_explains_401_and_403_from_the_api(binary, stack):
     server.stop()
 
 
-def test_request_on_the_emulator_evaluates_the_real_authorizer_config(binary, stack):
-    d, env, _out = stack
+def test_request_on_the_emulator_calls_its_data_plane(binary, stack):
+    d, env, out = stack
+    assert out["api_url"] == f"{env['AWS_ENDPOINT_URL']}/_aws/execute-api/{out['api_id']}/dev"
     r = run_in(binary, d, "request", "--no-token", env=env)
-    assert r.returncode == 1 and "simulated API Gateway answer: HTTP 401" in r.stdout
+    assert r.returncode == 1 and r.stdout.startswith("HTTP 401") and '{"message": "Unauthorized"}' in r.stdout
+    assert "apigw-requestid" in r.stdout.lower() and "simulated" not in r.stdout + r.stderr
     r = run_in(binary, d, "request", "--password", env=env)
-    assert r.returncode == 1 and "HTTP 403" in r.stdout and "insufficient_scope" in r.stdout
+    assert r.returncode == 1 and "HTTP 403" in r.stdout and 'error="insufficient_scope"' in r.stdout
 
 
 def test_no_secret_in_state_or_verbose_output(binary, stack, moto):

@@ -59,3 +59,42 @@ done:
 int shim_random_bytes(uint8_t *out, size_t len) {
     return RAND_bytes(out, (int)len) == 1;
 }
+
+void *shim_rsa_generate(int bits) {
+    return EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits);
+}
+
+int shim_rsa_pkcs1_sha256_sign(void *key, const uint8_t *msg, size_t msg_len, uint8_t *sig, size_t *sig_len) {
+    int ok = 0;
+    size_t needed = 0;
+    EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+    if (!key || !mctx) goto done;
+    if (EVP_DigestSignInit(mctx, NULL, EVP_sha256(), NULL, (EVP_PKEY *)key) != 1) goto done;
+    if (EVP_DigestSign(mctx, NULL, &needed, msg, msg_len) != 1 || needed > *sig_len) goto done;
+    ok = EVP_DigestSign(mctx, sig, sig_len, msg, msg_len) == 1;
+done:
+    EVP_MD_CTX_free(mctx);
+    return ok;
+}
+
+static int bn_out(BIGNUM *bn, uint8_t *out, size_t *len) {
+    int size = BN_num_bytes(bn);
+    if (size < 0 || (size_t)size > *len) return 0;
+    *len = (size_t)BN_bn2bin(bn, out);
+    return 1;
+}
+
+int shim_rsa_public(void *key, uint8_t *n, size_t *n_len, uint8_t *e, size_t *e_len) {
+    BIGNUM *bn_n = NULL, *bn_e = NULL;
+    int ok = key
+        && EVP_PKEY_get_bn_param((EVP_PKEY *)key, OSSL_PKEY_PARAM_RSA_N, &bn_n) == 1
+        && EVP_PKEY_get_bn_param((EVP_PKEY *)key, OSSL_PKEY_PARAM_RSA_E, &bn_e) == 1
+        && bn_out(bn_n, n, n_len) && bn_out(bn_e, e, e_len);
+    BN_free(bn_n);
+    BN_free(bn_e);
+    return ok;
+}
+
+void shim_rsa_free(void *key) {
+    EVP_PKEY_free((EVP_PKEY *)key);
+}

@@ -71,6 +71,45 @@ public enum Crypto {
     }
 }
 
+/// An RSA private key of our own, made in memory and never stored: `verify` signs forged tokens
+/// with it (tokens a real authorizer must refuse).
+// OpenSSL's EVP_PKEY is safe to sign with from several threads once made; the handle never changes.
+public final class RSAPrivateKey: @unchecked Sendable {
+    private let handle: UnsafeMutableRawPointer
+
+    /// A fresh 2048-bit key, or nil when OpenSSL cannot make one.
+    public init?(bits: Int32 = 2048) {
+        guard let handle = shim_rsa_generate(bits) else { return nil }
+        self.handle = handle
+    }
+
+    deinit { shim_rsa_free(handle) }
+
+    /// The public modulus and exponent (big-endian), as a JWK's n and e carry them.
+    public var publicKey: (modulus: [UInt8], exponent: [UInt8])? {
+        var n = [UInt8](repeating: 0, count: 1024), e = [UInt8](repeating: 0, count: 16)
+        var nLength = n.count, eLength = e.count
+        let ok = n.withUnsafeMutableBufferPointer { nb in
+            e.withUnsafeMutableBufferPointer { eb in shim_rsa_public(handle, nb.baseAddress, &nLength, eb.baseAddress, &eLength) }
+        }
+        guard ok == 1 else { return nil }
+        return (Array(n.prefix(nLength)), Array(e.prefix(eLength)))
+    }
+
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (JWT "RS256"); nil if OpenSSL fails.
+    public func signRS256(_ message: [UInt8]) -> [UInt8]? {
+        var signature = [UInt8](repeating: 0, count: 1024)
+        var length = signature.count
+        let ok = message.withUnsafeBufferPointer { m in
+            signature.withUnsafeMutableBufferPointer { s in
+                shim_rsa_pkcs1_sha256_sign(handle, m.baseAddress, m.count, s.baseAddress, &length)
+            }
+        }
+        guard ok == 1 else { return nil }
+        return Array(signature.prefix(length))
+    }
+}
+
 extension Collection where Element == UInt8 {
     /// Lower-case hexadecimal, as SigV4 writes digests and signatures.
     public var hexString: String {

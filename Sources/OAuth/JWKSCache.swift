@@ -33,6 +33,11 @@ public actor JWKSCache {
         return try await fetch(url: url, now: now).signingKeys(kid: kid)
     }
 
+    /// The whole key set at `location`, fetched now (e.g. to name a real kid in a forged token).
+    public func keySet(at location: JWKSLocation) async throws -> JWKS {
+        try await fetch(url: try await jwksURL(for: location), now: Date())
+    }
+
     /// How many times the document at `url` has been fetched (for diagnostics and tests).
     public func fetchCount(url: String) -> Int { fetchCounts[url, default: 0] }
 

@@ -97,12 +97,18 @@ public struct StackGraph: Sendable {
         let read = c.qualifiedScopes
         let write = c.qualifiedScopes.filter { $0.hasSuffix(".write") }
         let scopes: JSON = .object([c.routeKey: .array(read.map { .string($0) }), c.writeRouteKey: .array(write.map { .string($0) })])
-        return [
+        var env = [
             "ISSUER": ctx.issuer(poolId: try ctx.id(of: "user_pool")),
             "CLIENT_IDS": [try ctx.id(of: "app_client"), try ctx.id(of: "machine_client")].joined(separator: ","),
             "REQUIRED_SCOPES": scopes.serialized(),
             "RESPONSE_MODE": "simple",
         ]
+        // On the emulator the issuer's host is unreachable offline: the function fetches the
+        // pool's keys from the emulator itself.
+        if let local = ctx.target.localBase(.cognitoIdentityProvider) {
+            env["JWKS_URL"] = "\(local)/\(try ctx.id(of: "user_pool"))/.well-known/jwks.json"
+        }
+        return env
     }
 
     /// The kind of a record that today's graph may not have (left from another --auth, or
@@ -159,6 +165,15 @@ public struct StackGraph: Sendable {
     }
 }
 
+extension StackTarget {
+    /// `scheme://host:port` of the emulator when a service was reached at a local address (its
+    /// hosted UI and execute-api data plane live there); nil on AWS.
+    public func localBase(_ service: AWSService) -> String? {
+        guard let raw = endpoints[service.name], let endpoint = Endpoint(parsing: raw), endpoint.isLocal else { return nil }
+        return "\(endpoint.scheme)://\(endpoint.hostHeader)"
+    }
+}
+
 extension StackState {
     /// Flat outputs with the tutorial's key names (`jq -r .outputs.api_url state.json`).
     public var outputs: [String: String] {
@@ -180,8 +195,11 @@ extension StackState {
         }
         if let d = created("user_pool_domain"), let prefix = d.id {
             o["user_pool_domain"] = prefix
-            o["cognito_domain_url"] = "https://\(prefix).auth.\(target.region).amazoncognito.com"
-            o["token_url"] = "https://\(prefix).auth.\(target.region).amazoncognito.com/oauth2/token"
+            // The emulator serves the hosted UI path-style on its own host:port (README: the local data plane).
+            let domain = target.localBase(.cognitoIdentityProvider).map { "\($0)/_aws/cognito-idp/\(prefix)" }
+                ?? "https://\(prefix).auth.\(target.region).amazoncognito.com"
+            o["cognito_domain_url"] = domain
+            o["token_url"] = "\(domain)/oauth2/token"
         }
         if let r = created("resource_server") { o["resource_server_identifier"] = r.id }
         if let c = created("app_client") { o["terminal_app_client_id"] = c.id }
@@ -190,7 +208,9 @@ extension StackState {
         if let api = created("http_api") {
             o["api_id"] = api.id
             o["api_endpoint"] = api.arn
-            if let endpoint = api.arn, let stage = created("stage")?.id {
+            // On the emulator: its execute-api data plane, path-style on its own host:port.
+            let local = target.localBase(.apiGatewayV2).flatMap { base in api.id.map { "\(base)/_aws/execute-api/\($0)" } }
+            if let endpoint = local ?? api.arn, let stage = created("stage")?.id {
                 o["api_url"] = "\(endpoint)/\(stage)"
                 if let route = created("route")?.name, let path = route.split(separator: " ").last {
                     o["hello_url"] = "\(endpoint)/\(stage)\(path)"

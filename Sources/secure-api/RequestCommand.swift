@@ -1,8 +1,6 @@
 import AWSClient
 import ArgumentParser
 import Foundation
-import OAuth
-import Services
 import Stack
 import SigV4
 import Transport
@@ -12,10 +10,9 @@ struct RequestCommand: AsyncParsableCommand {
         commandName: "request",
         abstract: "Call the stack's API with a token and explain the answer (200, 401 no/invalid token, 403 wrong scope).",
         discussion: """
-            The token comes from --token, else the flow you name (--password, --client-credentials), else the token cache.
-            On the local emulator, which has no API Gateway data plane, the answer is worked out locally from the
-            route's and authorizer's real configuration (read from the emulator) and the token's verified claims,
-            and is labelled as such.
+            The token comes from --token, else the flow you name (--password, --client-credentials). \
+            The request goes to the stack's api_url from state.json: API Gateway on AWS, the emulator's \
+            execute-api data plane (http://127.0.0.1:PORT/_aws/execute-api/...) on the emulator.
             """)
 
     @Argument(help: "HTTP method.") var method = "GET"
@@ -29,22 +26,6 @@ struct RequestCommand: AsyncParsableCommand {
     @OptionGroup var aws: AWSOptions
     @OptionGroup var stateOptions: StateOptions
     @Option(help: "text or json (status, headers, body, explanation; README: JSON output).") var output: OutputFormat = .text
-
-    /// Reports an answer (real or simulated): as text via `text` (which prints what the text
-    /// mode always printed), or as the `--output json` object; a non-2xx answer exits 1.
-    func answer(method: String, url: String, status: Int, headers: [(String, String)] = [], body: String,
-                explanation: String?, simulated: Bool, text: () -> Void) throws {
-        if output == .json {
-            let json: JSON = ["command": "request", "method": .string(method), "url": .string(url), "simulated": .bool(simulated),
-                              "status": .number(Double(status)), "headers": .object(Dictionary(headers.map { ($0.0.lowercased(), JSON.string($0.1)) },
-                                                                                                 uniquingKeysWith: { a, _ in a })),
-                              "body": .string(body), "explanation": explanation.map { .string($0) } ?? .null]
-            Console.out(json.serialized(pretty: true))
-        } else {
-            text()
-        }
-        if !(200..<300).contains(status) { throw ExitCode(1) }
-    }
 
     func run() async throws {
         let state = try await loadStack(stateOptions, aws.session)
@@ -65,13 +46,6 @@ struct RequestCommand: AsyncParsableCommand {
                 throw CLIError("no token: give --token, --password, --client-credentials, or --no-token to see the 401")
             }
         }
-        if url == nil, state.target.endpoint != nil {
-            guard state.config.auth == .cognito || state.config.auth == .oidc else {
-                throw CLIError("the local emulator has no API Gateway data plane and cannot run a \(state.config.auth == .lambda ? "Lambda authorizer" : "IAM authorization") check; check the token with 'secure-api jwt verify', or give --url")
-            }
-            try await simulate(state: state, method: method, token: bearer)
-            return
-        }
         guard let base = url ?? state.outputs["api_url"].map({ $0 + path }) else {
             throw CLIError("state.json has no api_url: is the stack complete? (secure-api status)")
         }
@@ -90,45 +64,56 @@ struct RequestCommand: AsyncParsableCommand {
         guard let target = url ?? state.outputs["api_url"].map({ $0 + path }) else {
             throw CLIError("state.json has no api_url: is the stack complete? (secure-api status)")
         }
-        guard let endpoint = Self.endpointOf(target) else {
-            throw CLIError("cannot sign for URL \(target)")
-        }
-        var session = aws.session
-        session.region = state.target.region
-        let shared = try SharedConfig(environment: session.environment, profileOverride: aws.profile)
-        let credentials = try CredentialsChain.resolve(environment: session.environment, shared: shared, profileFlagGiven: aws.profile != nil)
-        let (pathPart, queryPart) = Self.split(target)
+        let (credentials, source) = try Self.callerCredentials(aws)
         let body = Array((data ?? "").utf8)
-        var headers = [HeaderField("Host", endpoint.hostHeader)]
-        if data != nil { headers.append(HeaderField("Content-Type", "application/json")) }
-        let signer = SigV4Signer(credentials: credentials.credentials, region: state.target.region, service: "execute-api")
-        let time = SigningTime(secondsSince1970: Int64(Date().timeIntervalSince1970))
-        let result = try signer.signHeaders(SigningRequest(method: method, path: pathPart, query: queryPart, headers: headers, body: body), at: time)
-        let all = (headers + result.addedHeaders).map { HTTPHeader($0.name, $0.value) }
-        if url == nil, state.target.endpoint != nil {
-            Console.info("The local emulator has no API Gateway data plane: the SigV4-signed request would be:")
-            print("\(method) \(target)")
-            for h in all { print("\(h.name): \(Redaction.displayHeader(name: h.name, value: h.value))") }
-            throw ExitCode(1)
-        }
-        Console.info("\(method) \(target) (SigV4, execute-api, \(credentials.source))")
-        let response = try await CurlTransport.shared.send(HTTPRequest(method: method, url: target, headers: all, body: body),
+        let headers = try Self.signedHeaders(method: method, url: target, body: body, json: data != nil,
+                                             credentials: credentials, region: state.target.region)
+        Console.info("\(method) \(target) (SigV4, execute-api, \(source))")
+        let response = try await CurlTransport.shared.send(HTTPRequest(method: method, url: target, headers: headers, body: body),
                                                            timeouts: HTTPTimeouts())
         let why = response.status != 403 ? nil
             : "403 Forbidden: IAM denied the call: the caller needs execute-api:Invoke on \(state.outputs["invoke_arn_pattern"] ?? "arn:aws:execute-api:REGION:ACCOUNT:API/STAGE/METHOD/PATH")"
         try answer(method: method, url: target, response: response, explanation: why)
     }
 
-    /// A real answer from the API: status, headers and body (outside text, made safe), then why.
+    /// The caller's AWS credentials (env, then the shared files) and where they came from.
+    static func callerCredentials(_ aws: AWSOptions) throws -> (SigningCredentials, String) {
+        let session = aws.session
+        let shared = try SharedConfig(environment: session.environment, profileOverride: aws.profile)
+        let resolved = try CredentialsChain.resolve(environment: session.environment, shared: shared, profileFlagGiven: aws.profile != nil)
+        return (resolved.credentials, resolved.source)
+    }
+
+    /// The headers of a request to `url` signed with SigV4 for `execute-api` in `region`.
+    static func signedHeaders(method: String, url: String, body: [UInt8], json: Bool, credentials: SigningCredentials,
+                              region: String) throws -> [HTTPHeader] {
+        guard let endpoint = endpointOf(url) else { throw CLIError("cannot sign for URL \(url)") }
+        let (pathPart, queryPart) = split(url)
+        var headers = [HeaderField("Host", endpoint.hostHeader)]
+        if json { headers.append(HeaderField("Content-Type", "application/json")) }
+        let signer = SigV4Signer(credentials: credentials, region: region, service: "execute-api")
+        let time = SigningTime(secondsSince1970: Int64(Date().timeIntervalSince1970))
+        let result = try signer.signHeaders(SigningRequest(method: method, path: pathPart, query: queryPart, headers: headers, body: body), at: time)
+        return (headers + result.addedHeaders).map { HTTPHeader($0.name, $0.value) }
+    }
+
+    /// The API's answer: status, headers and body (outside text, made safe), then why; or the
+    /// `--output json` object. A non-2xx answer exits 1.
     func answer(method: String, url: String, response: HTTPResponse, explanation why: String?) throws {
-        try answer(method: method, url: url, status: response.status, headers: response.headers.map { ($0.name, $0.value) },
-                   body: response.bodyText, explanation: why, simulated: false) {
+        if output == .json {
+            let headers = Dictionary(response.headers.map { ($0.name.lowercased(), JSON.string($0.value)) }, uniquingKeysWith: { a, _ in a })
+            let json: JSON = ["command": "request", "method": .string(method), "url": .string(url),
+                              "status": .number(Double(response.status)), "headers": .object(headers),
+                              "body": .string(response.bodyText), "explanation": why.map { .string($0) } ?? .null]
+            Console.out(json.serialized(pretty: true))
+        } else {
             print("HTTP \(response.status)")
             for h in response.headers { print(Console.safe("\(h.name): \(h.value)")) }
             print("")
             print(Console.safeLines(response.bodyText))
             if let why { Console.info(Console.safe(why)) }
         }
+        if !(200..<300).contains(response.status) { throw ExitCode(1) }
     }
 
     static func endpointOf(_ url: String) -> Endpoint? {
@@ -194,68 +179,5 @@ struct RequestCommand: AsyncParsableCommand {
             rest = rest[i...]
         }
         return out
-    }
-
-    /// The emulator cannot serve the API: evaluate the request as API Gateway's JWT authorizer
-    /// would, from the route and authorizer configuration the emulator really holds.
-    func simulate(state: StackState, method: String, token: String?) async throws {
-        var session = aws.session
-        session.region = state.target.region
-        let client = AWSClient(config: try session.resolve(log: { Console.verbose($0) }))
-        let apigw = APIGatewayV2(client: client)
-        guard let apiId = state.outputs["api_id"] else { throw CLIError("state.json has no api_id") }
-        let routeKey = "\(method) \(path)"
-        let url = (state.outputs["api_url"] ?? "") + path
-        guard let route = try await apigw.getRoutes(apiId: apiId).first(where: { $0["routeKey"]?.string == routeKey }) else {
-            return try answer(method: method, url: url, status: 404, body: "{\"message\":\"Not Found\"}", explanation: "no route \(routeKey)",
-                              simulated: true) {
-                print("simulated API Gateway answer: HTTP 404 {\"message\":\"Not Found\"} (no route \(routeKey))")
-            }
-        }
-        Console.info("The local emulator has no API Gateway data plane: evaluating \(routeKey) as the JWT authorizer would.")
-        guard let token else {
-            return try answer(method: method, url: url, status: 401, body: "{\"message\":\"Unauthorized\"}",
-                              explanation: "401 Unauthorized: no Authorization header", simulated: true) {
-                print("simulated API Gateway answer: HTTP 401 {\"message\":\"Unauthorized\"}")
-                Console.info("401 Unauthorized: no Authorization header")
-            }
-        }
-        guard let authorizerId = route["authorizerId"]?.string else {
-            return try answer(method: method, url: url, status: 200, body: "", explanation: "route has no authorizer", simulated: true) {
-                print("simulated API Gateway answer: HTTP 200 (route has no authorizer)")
-            }
-        }
-        let authorizer = try await apigw.getAuthorizer(apiId: apiId, id: authorizerId)
-        guard let issuer = authorizer["jwtConfiguration"]?["issuer"]?.string else { throw CLIError("authorizer has no issuer") }
-        let audience = (authorizer["jwtConfiguration"]?["audience"]?.array ?? []).compactMap(\.string)
-        let scopes = (route["authorizationScopes"]?.array ?? []).compactMap(\.string)
-        let jwks = state.outputs["user_pool_jwks_url"].map { JWKSLocation.url($0) } ?? .discover(issuer: issuer)
-        // API Gateway: signature, exp/nbf/iat, iss, then aud (ID token) or client_id (access token), then scopes (any one).
-        let verifier = JWTVerifier(keys: RemoteJWKS(location: jwks),
-                                   policy: JWTPolicy(issuer: issuer, tokenUse: nil, clientIDs: audience, requiredScopes: []))
-        let claims: JWTClaims
-        do { claims = try await verifier.verify(token) } catch let e as JWTError {
-            return try answer(method: method, url: url, status: 401, body: "{\"message\":\"Unauthorized\"}",
-                              explanation: "401 Unauthorized: \(Console.safe("\(e)"))", simulated: true) {
-                print("simulated API Gateway answer: HTTP 401 {\"message\":\"Unauthorized\"}")
-                Console.info("401 Unauthorized: \(Console.safe("\(e)"))")
-            }
-        }
-        if !scopes.isEmpty && !claims.scopes.contains(where: scopes.contains) {
-            let challenge = "Bearer scope=\"\(scopes.joined(separator: " "))\" error=\"insufficient_scope\" error_description=\"expected scopes: [\(scopes.joined(separator: " "))]\""
-            let why = "403 Forbidden: insufficient_scope: the route needs one of [\(scopes.joined(separator: " "))]; the token has [\(Console.safe(claims.scopes.joined(separator: " ")))]"
-                + (claims.scopes == ["aws.cognito.signin.user.admin"] ? " (password-flow tokens carry only this; the hosted-UI login or client credentials give API scopes)" : "")
-            return try answer(method: method, url: url, status: 403, headers: [("www-authenticate", challenge)], body: "{\"message\":\"Forbidden\"}",
-                              explanation: why, simulated: true) {
-                print("simulated API Gateway answer: HTTP 403 {\"message\":\"Forbidden\"}")
-                print("www-authenticate: \(challenge)")
-                Console.info(why)
-            }
-        }
-        try answer(method: method, url: url, status: 200, body: "",
-                   explanation: "the authorizer lets it through to the Lambda, which would answer \"hello world\"; the emulator cannot invoke it",
-                   simulated: true) {
-            print("simulated API Gateway answer: HTTP 200 (the authorizer lets it through to the Lambda, which would answer \"hello world\"; the emulator cannot invoke it)")
-        }
     }
 }

@@ -38,6 +38,6 @@ struct SecureAPI: AsyncParsableCommand {
         abstract: "Build, inspect, prove and tear down a secured serverless API on AWS with explicit SigV4-signed calls.",
         discussion: "State lives in state.json, or in S3 with a lock for teams (--state s3://BUCKET/KEY, SECURE_API_STATE). Runs go to real AWS unless an endpoint is configured (--endpoint-url, AWS_ENDPOINT_URL).",
         version: "0.1.0",
-        subcommands: [CreateCommand.self, DeleteCommand.self, StatusCommand.self, PlanCommand.self, LoginCommand.self, TokenCommand.self, JWTCommand.self, RequestCommand.self, SignCommand.self, DoctorCommand.self, CallCommand.self, StateCommand.self, ForceUnlockCommand.self]
+        subcommands: [CreateCommand.self, DeleteCommand.self, StatusCommand.self, PlanCommand.self, LoginCommand.self, TokenCommand.self, JWTCommand.self, RequestCommand.self, VerifyCommand.self, SignCommand.self, DoctorCommand.self, CallCommand.self, StateCommand.self, ForceUnlockCommand.self]
     )
 }

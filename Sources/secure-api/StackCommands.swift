@@ -221,8 +221,10 @@ struct CreateCommand: AsyncParsableCommand {
             Console.out(json.serialized(pretty: true))
         } else if !interrupted {
             if let url = outputs["hello_url"] { printer.line("API URL: \(Console.safe(url))") }
+            if let url = outputs["cognito_domain_url"] { printer.line("Hosted UI: \(Console.safe(url))/oauth2/authorize") }
+            if let url = outputs["token_url"] { printer.line("Token URL: \(Console.safe(url))") }
             let state = path == "state.json" ? "" : " --state \(path)"
-            printer.line("Next: secure-api status\(state) | secure-api request\(state) | secure-api delete\(state) (or make status | make request | make delete)")
+            printer.line("Next: secure-api status\(state) | secure-api request\(state) | secure-api verify\(state) | secure-api delete\(state) (or make status | make request | make verify | make delete)")
         }
     }
 }

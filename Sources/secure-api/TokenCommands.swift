@@ -56,9 +56,6 @@ struct TokenFetcher {
     func tokenURL() throws -> String {
         if let u = options.tokenURL { return u }
         guard let u = state.outputs["token_url"] else { throw CLIError("the stack has no Cognito domain yet: no token URL") }
-        if state.target.endpoint != nil {
-            throw CLIError("the local emulator has no Cognito hosted UI or /oauth2/token endpoint: use --password, or give --token-url")
-        }
         return u
     }
 
@@ -283,7 +280,13 @@ struct LoginCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "login",
         abstract: "Sign in through the hosted UI: OAuth2 authorization code with PKCE (S256) for the public client.",
-        discussion: "A local server on the callback URL's port receives the code (checking state); the code is exchanged at the stack's /oauth2/token. Opens the browser, or prints the URL.")
+        discussion: """
+            A local server on the callback URL's port receives the code (checking state); the code is exchanged at the stack's \
+            /oauth2/token. Opens the browser, or prints the URL. On the emulator the hosted UI is the emulator's \
+            (cognito_domain_url in state.json). \
+            --username with --password-stdin is a test convenience for scripts: it fills the hosted UI's sign-in form \
+            itself (as a browser would, CSRF cookie included) instead of opening a browser. Sign in interactively otherwise.
+            """)
 
     @OptionGroup var aws: AWSOptions
     @OptionGroup var stateOptions: StateOptions
@@ -294,17 +297,18 @@ struct LoginCommand: AsyncParsableCommand {
     @Option(help: "Public client id (default: the stack's terminal client).") var clientId: String?
     @Option(help: "Redirect URI (default: the stack's callback URL).") var redirectURI: String?
     @Flag(name: .shortAndLong, help: "Print only the access token.") var quiet = false
+    @Option(help: "Test convenience: sign in as this user by filling the hosted UI's form (password from --password-stdin); no browser.")
+    var username: String?
+    @Flag(help: "Read the password for --username from stdin.") var passwordStdin = false
 
     func validate() throws {
+        if (username == nil) != !passwordStdin { throw ValidationError("--username and --password-stdin go together") }
         guard timeout.isFinite, (1...86_400).contains(timeout) else { throw ValidationError("--timeout must be 1-86400 seconds") }
     }
 
     func run() async throws {
         let state = try? await stateOptions.open(aws.session).load()
         let outputs = state?.outputs ?? [:]
-        if state?.target.endpoint != nil && authorizeURL == nil {
-            throw CLIError("the local emulator has no Cognito hosted UI: use 'secure-api token --password' there")
-        }
         guard let authorize = authorizeURL ?? outputs["cognito_domain_url"].map({ $0 + "/oauth2/authorize" }),
               let token = tokenURL ?? outputs["token_url"],
               let client = clientId ?? outputs["terminal_app_client_id"],
@@ -313,10 +317,17 @@ struct LoginCommand: AsyncParsableCommand {
         }
         let scopes = state?.config.appClientScopes ?? ["openid"]
         let request = AuthorizationRequest(authorizeURL: authorize, clientId: client, redirectURI: redirect, scopes: scopes)
-        let server = try CallbackServer(redirectURI: redirect)
-        Console.info("Open this URL to sign in (waiting up to \(Int(timeout)) s for \(redirect)):\n\(request.url)")
-        if !noBrowser { openBrowser(request.url) }
-        let callback = try await server.waitForCallback(expectedState: request.state, timeout: timeout)
+        let callback: AuthorizationCallback
+        if let username {
+            let password = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .newlines)
+            Console.info("Signing in as \(Console.safe(username)) through the hosted UI's form at \(Console.safe(authorize))")
+            callback = try await HostedUIForm().signIn(request, username: username, password: password)
+        } else {
+            let server = try CallbackServer(redirectURI: redirect)
+            Console.info("Open this URL to sign in (waiting up to \(Int(timeout)) s for \(redirect)):\n\(request.url)")
+            if !noBrowser { openBrowser(request.url) }
+            callback = try await server.waitForCallback(expectedState: request.state, timeout: timeout)
+        }
         let tokens = try await TokenClient().exchangeCode(tokenURL: token, clientId: client, code: callback.code,
                                                           redirectURI: redirect, codeVerifier: request.codeVerifier)
         if let state {
