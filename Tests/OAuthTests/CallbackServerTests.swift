@@ -102,7 +102,9 @@ struct CallbackServerTests {
         await #expect(throws: CallbackError.timedOut(seconds: 0.3)) {
             try await server.waitForCallback(expectedState: "s", timeout: 0.3)
         }
-        #expect(Date().timeIntervalSince(start) < 3)
+        // The defect would be a wait that never ends; how fast it ends is not timed here (a
+        // loaded 2-core machine running the suites in parallel took 3.9 s).
+        #expect(Date().timeIntervalSince(start) < 20)
     }
 
     @Test func cancellationEndsTheWait() async throws {
