@@ -168,6 +168,49 @@ def test_security_drift_is_reported_and_repaired(binary, fresh_moto, tmp_path):
     assert r.returncode == 0 and "is complete" in r.stdout, r.stdout
 
 
+
+def test_grants_added_behind_the_stacks_back_are_security_drift_and_removed(binary, fresh_moto, tmp_path):
+    """Extra power given to our role or our function is drift in what the API exposes: a managed
+    and an inline policy on the role, a public invoke statement on the function."""
+    env = stack_env(fresh_moto.url)
+    assert run_in(binary, tmp_path, "create", env=env).returncode == 0
+    inv = Inventory(fresh_moto)
+    admin = "arn:aws:iam::aws:policy/AdministratorAccess"
+    inv.iam.attach_role_policy(RoleName="APIGatewayLambdaRole", PolicyArn=admin)
+    inv.iam.put_role_policy(RoleName="APIGatewayLambdaRole", PolicyName="extra",
+                            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+                                {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
+    inv.lam.add_permission(FunctionName="EchoFunction", StatementId="anyone", Action="lambda:InvokeFunction", Principal="*")
+
+    r = run_in(binary, tmp_path, "status", env=env)
+    assert r.returncode == 2, r.stdout
+    security = [line for line in r.stdout.split("Drift (security first):")[1].splitlines() if "SECURITY" in line]
+    assert any("IAM role" in line and "other_policies" in line and admin in line and "inline:extra" in line for line in security), security
+    assert any("Lambda function" in line and "other_grants" in line and "anyone (*)" in line for line in security), security
+    plan = run_in(binary, tmp_path, "plan", "--detailed-exitcode", env=env)
+    assert plan.returncode == 2 and "other_policies" in plan.stdout and "other_grants" in plan.stdout, plan.stdout
+
+    r = run_in(binary, tmp_path, "create", env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    attached = [p["PolicyArn"] for p in inv.iam.list_attached_role_policies(RoleName="APIGatewayLambdaRole")["AttachedPolicies"]]
+    assert attached == ["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"]
+    assert inv.iam.list_role_policies(RoleName="APIGatewayLambdaRole")["PolicyNames"] == []
+    sids = [st["Sid"] for st in json.loads(inv.lam.get_policy(FunctionName="EchoFunction")["Policy"])["Statement"]]
+    assert sids == ["secure-api-apigateway-invoke"]
+    r = run_in(binary, tmp_path, "status", env=env)
+    assert r.returncode == 0 and "is complete" in r.stdout, r.stdout
+
+
+def test_delete_removes_our_role_with_a_policy_someone_attached(binary, fresh_moto, tmp_path):
+    """IAM refuses DeleteRole while a policy is attached: delete must not strand our role."""
+    env = stack_env(fresh_moto.url)
+    assert run_in(binary, tmp_path, "create", env=env).returncode == 0
+    inv = Inventory(fresh_moto)
+    inv.iam.attach_role_policy(RoleName="APIGatewayLambdaRole", PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")
+    r = run_in(binary, tmp_path, "delete", env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "APIGatewayLambdaRole" not in [role["RoleName"] for role in inv.iam.list_roles()["Roles"]]
+
 def test_auth_switch_converges_to_exact_inventories(binary, fresh_moto, tmp_path):
     env = stack_env(fresh_moto.url)
     assert run_in(binary, tmp_path, "create", env=env).returncode == 0

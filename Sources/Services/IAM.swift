@@ -59,8 +59,26 @@ public struct IAM: Sendable {
     }
 
     public func listAttachedRolePolicies(roleName: String) async throws -> [String] {
-        let xml = try await client.query(.iam, "ListAttachedRolePolicies", [("RoleName", roleName)])
-        guard let list = xml.find("AttachedPolicies") else { return [] }
-        return list.children.compactMap { $0.value("PolicyArn") }
+        try await pages("ListAttachedRolePolicies", roleName: roleName, list: "AttachedPolicies") { $0.value("PolicyArn") }
+    }
+
+    /// The names of the role's inline policies.
+    public func listRolePolicies(roleName: String) async throws -> [String] {
+        try await pages("ListRolePolicies", roleName: roleName, list: "PolicyNames") { $0.text }
+    }
+
+    public func deleteRolePolicy(roleName: String, policyName: String) async throws {
+        _ = try await client.query(.iam, "DeleteRolePolicy", [("RoleName", roleName), ("PolicyName", policyName)])
+    }
+
+    /// Every page of a role's list (IAM pages by Marker while IsTruncated is true).
+    private func pages(_ action: String, roleName: String, list: String, _ item: (XMLNode) -> String?) async throws -> [String] {
+        var items: [String] = [], marker: String?
+        repeat {
+            let xml = try await client.query(.iam, action, [("RoleName", roleName)] + (marker.map { [("Marker", $0)] } ?? []))
+            items += xml.find(list)?.children.compactMap(item) ?? []
+            marker = xml.value("IsTruncated") == "true" ? xml.value("Marker") : nil
+        } while marker != nil
+        return items
     }
 }

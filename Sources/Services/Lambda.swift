@@ -112,7 +112,7 @@ public struct Lambda: Sendable {
         guard let text = out["Policy"]?.string, let policy = try? JSON(parsing: text) else { return [] }
         return (policy["Statement"]?.array ?? []).compactMap { st in
             guard let sid = st["Sid"]?.string else { return nil }
-            let principal = st["Principal"]?["Service"]?.string ?? st["Principal"]?.string ?? ""
+            let principal = st["Principal"]?["Service"]?.string ?? st["Principal"]?["AWS"]?.string ?? st["Principal"]?.string ?? ""
             return PolicyStatement(sid: sid, principal: principal, action: st["Action"]?.string ?? "",
                                    sourceArn: st["Condition"]?["ArnLike"]?["AWS:SourceArn"]?.string ?? "")
         }

@@ -51,6 +51,7 @@ public struct StackConfig: Sendable, Equatable {
 
     public static let basicExecutionPolicyArn = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
     public static let invokeStatementId = "secure-api-apigateway-invoke"
+    public static let authorizerStatementId = "secure-api-apigateway-authorizer"
 
     public init(stackName: String = "HelloAPI", userPoolName: String = "HelloUserPool", domainPrefix: String,
                 domainPrefixGenerated: Bool, resourceServerIdentifier: String = "HelloAPI",

@@ -78,13 +78,14 @@ public struct StackGraph: Sendable {
         LambdaFunctionResource(key: "authorizer_function", label: "Lambda function (authorizer)", roleKey: "authorizer_role",
                                attachmentKey: "authorizer_role_policy", extraDependencies: ["user_pool", "app_client", "machine_client"],
                                functionName: { $0.authorizerFunctionName },
-                               roleName: { $0.authorizerRoleName }, code: .authorizer, userCode: false, environment: authorizerEnvironment),
+                               roleName: { $0.authorizerRoleName }, code: .authorizer, userCode: false, environment: authorizerEnvironment,
+                               grantStatementIds: [StackConfig.authorizerStatementId]),
         LogGroupResource(key: "authorizer_log_group", label: "Lambda log group (authorizer)", functionKey: "authorizer_function",
                          functionName: { $0.authorizerFunctionName }),
         RequestAuthorizerResource(),
         InvokePermissionResource(key: "authorizer_permission", label: "Lambda invoke permission (authorizer)",
                                  functionKey: "authorizer_function", functionName: { $0.authorizerFunctionName },
-                                 statementId: "secure-api-apigateway-authorizer", scopeKey: "authorizer",
+                                 statementId: StackConfig.authorizerStatementId, scopeKey: "authorizer",
                                  sourceArnSuffix: { "/authorizers/\(try $0.id(of: "authorizer"))" }),
     ] + echoFunctionNodes + routes("CUSTOM", scoped: false))
 

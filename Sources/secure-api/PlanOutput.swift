@@ -19,7 +19,11 @@ struct PlanPrinter {
         }
     }
 
-    static func value(_ v: String?) -> String { v.map { "\"\(Console.safe($0))\"" } ?? "(none)" }
+    /// An attribute's value quoted; a missing or empty one (no extra grants, no callback URLs) as `(none)`.
+    static func value(_ v: String?) -> String {
+        guard let v, !v.isEmpty else { return "(none)" }
+        return "\"\(Console.safe(v))\""
+    }
 
     func print(_ plan: StackPlan) {
         let changing = plan.items.filter { $0.action != .noop }
@@ -104,7 +108,7 @@ struct StatusReport {
             }
             guard item.action == .update || item.action == .replace else { continue }
             for c in item.changes {
-                all.append(Drift(item: item, attribute: c.name, expected: c.new, actual: c.old ?? "(none)", security: c.security))
+                all.append(Drift(item: item, attribute: c.name, expected: c.new, actual: c.old ?? "", security: c.security))
             }
         }
         return all.filter(\.security) + all.filter { !$0.security }

@@ -39,30 +39,70 @@ struct LambdaRoleResource: StackResource {
         return record(id: name, name: name, arn: role.arn, uniqueId: role.roleId)
     }
 
-    let schema = [AttributeSpec("role_name", .replace), AttributeSpec("trust_policy", security: true)]
+    /// The managed policies the graph attaches (its attachment nodes); any other policy on the
+    /// role, managed or inline, is drift that widens what the function may do.
+    var attachedPolicyArns = [StackConfig.basicExecutionPolicyArn]
+
+    let schema = [AttributeSpec("role_name", .replace), AttributeSpec("trust_policy", security: true),
+                  AttributeSpec("other_policies", security: true)]
 
     /// Policies compare as canonical JSON (sorted keys), whatever spacing IAM returns.
     static func canonical(_ policy: String) -> String { (try? JSON(parsing: Array(policy.utf8)))?.serialized() ?? policy }
 
     func desired(_ ctx: ResourceContext) throws -> Attributes {
-        ["role_name": roleName(ctx.config), "trust_policy": Self.canonical(Self.assumeRolePolicy)]
+        ["role_name": roleName(ctx.config), "trust_policy": Self.canonical(Self.assumeRolePolicy), "other_policies": ""]
+    }
+
+    /// Policies on the role the stack did not put there: managed ones by ARN, inline ones as `inline:NAME`.
+    func otherPolicies(_ role: String, _ ctx: ResourceContext) async throws -> (managed: [String], inline: [String]) {
+        async let managed = ctx.services.iam.listAttachedRolePolicies(roleName: role)
+        async let inline = ctx.services.iam.listRolePolicies(roleName: role)
+        return (try await managed.filter { !attachedPolicyArns.contains($0) }, try await inline)
     }
 
     /// Role names are reused: ours only with our tag and, when recorded, the same RoleId.
     func read(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
-        let role: IAM.Role
-        do { role = try await ctx.services.iam.getRole(name: try r.requireId()) } catch where NotFound.matches(error) { return .gone }
+        let role: IAM.Role, others: (managed: [String], inline: [String])
+        let name = try r.requireId()
+        do {
+            async let reading = ctx.services.iam.getRole(name: name)
+            async let listing = otherPolicies(name, ctx)
+            (role, others) = try await (reading, listing)
+        } catch where NotFound.matches(error) { return .gone }
         return LiveState(.judge(tags: role.tags, uniqueId: role.roleId, recordedUniqueId: r.uniqueId, stackId: ctx.stackId, sameResourceById: false),
-                         ["role_name": try r.requireId(), "trust_policy": Self.canonical(role.assumeRolePolicy)])
+                         ["role_name": name, "trust_policy": Self.canonical(role.assumeRolePolicy),
+                          "other_policies": listValue(others.managed + others.inline.map { "inline:" + $0 })])
     }
 
     func update(_ r: ResourceRecord, _ changes: [AttributeChange], _ ctx: ResourceContext) async throws -> ResourceRecord {
-        try await ctx.services.iam.updateAssumeRolePolicy(roleName: try r.requireId(), policy: Self.assumeRolePolicy)
+        let name = try r.requireId()
+        if changes.contains(where: { $0.name == "trust_policy" }) {
+            try await ctx.services.iam.updateAssumeRolePolicy(roleName: name, policy: Self.assumeRolePolicy)
+        }
+        if changes.contains(where: { $0.name == "other_policies" }) {
+            // Looked up again now: the plan's list may be stale. A policy already gone is fine.
+            let others = try await otherPolicies(name, ctx)
+            for arn in others.managed {
+                do { try await ctx.services.iam.detachRolePolicy(roleName: name, policyArn: arn) } catch where NotFound.matches(error) {}
+            }
+            for policy in others.inline {
+                do { try await ctx.services.iam.deleteRolePolicy(roleName: name, policyName: policy) } catch where NotFound.matches(error) {}
+            }
+        }
         return r
     }
 
+    /// IAM refuses to delete a role with policies on it (DeleteConflict): ones added behind the
+    /// stack's back go with our role, as an update would have removed them.
     func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
-        try await ctx.services.iam.deleteRole(name: try r.requireId())
+        let name = try r.requireId()
+        do {
+            try await ctx.services.iam.deleteRole(name: name)
+        } catch let e as AWSServiceError where e.code == "DeleteConflict" {
+            ctx.note("IAM role \(name) has policies the stack did not attach: removing them with the role")
+            _ = try await update(r, [AttributeChange(name: "other_policies", old: nil, new: "", replaces: false, security: true)], ctx)
+            try await ctx.services.iam.deleteRole(name: name)
+        }
     }
 
     func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {

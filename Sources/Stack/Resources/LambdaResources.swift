@@ -22,6 +22,9 @@ struct LambdaFunctionResource: StackResource {
     var userCode = true
     /// Environment variables, from the created resources (the authorizer needs the pool).
     var environment: @Sendable (ResourceContext) throws -> [String: String] = { _ in [:] }
+    /// The statement IDs of the graph's invoke permissions on this function; any other
+    /// statement in its resource policy lets someone else invoke it: security drift.
+    var grantStatementIds = [StackConfig.invokeStatementId]
 
     /// How long to wait for IAM propagation in total (AWS usually takes 5-10 s);
     /// SECURE_API_IAM_PROPAGATION_SECONDS overrides it.
@@ -91,22 +94,34 @@ struct LambdaFunctionResource: StackResource {
 
     let schema = [AttributeSpec("function_name", .replace), AttributeSpec("runtime"), AttributeSpec("handler"),
                   AttributeSpec("role", security: true), AttributeSpec("code_sha256"), AttributeSpec("architecture"),
-                  AttributeSpec("environment", security: true)]
+                  AttributeSpec("environment", security: true), AttributeSpec("other_grants", security: true)]
+
+    /// Statements of the function's policy the stack did not add, as `SID (principal)`.
+    func otherGrants(_ name: String, _ ctx: ResourceContext) async throws -> [Lambda.PolicyStatement] {
+        try await ctx.services.lambda.policyStatements(functionName: name).filter { !grantStatementIds.contains($0.sid) }
+    }
 
     func desired(_ ctx: ResourceContext) throws -> Attributes {
         let c = ctx.config
         let package = try code.package(c, userCode: userCode)
         return ["function_name": functionName(c), "runtime": c.runtime, "handler": package.handler, "role": try ctx.arn(of: roleKey),
-                "code_sha256": package.sha256, "architecture": c.architecture, "environment": JSON.stringMap(try environment(ctx)).serialized()]
+                "code_sha256": package.sha256, "architecture": c.architecture, "environment": JSON.stringMap(try environment(ctx)).serialized(),
+                "other_grants": ""]
     }
 
     /// Function names are reused and Lambda has no other lasting ID: ours only with our tag.
     func read(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
-        let fn: Lambda.Function
-        do { fn = try await ctx.services.lambda.getFunction(name: try r.requireId()) } catch where NotFound.matches(error) { return .gone }
+        let fn: Lambda.Function, others: [Lambda.PolicyStatement]
+        let name = try r.requireId()
+        do {
+            async let reading = ctx.services.lambda.getFunction(name: name)
+            async let grants = otherGrants(name, ctx)
+            (fn, others) = try await (reading, grants)
+        } catch where NotFound.matches(error) { return .gone }
         return LiveState(.judge(tags: fn.tags, stackId: ctx.stackId, sameResourceById: false), [
-            "function_name": try r.requireId(), "runtime": fn.runtime, "handler": fn.handler, "role": fn.roleArn, "code_sha256": fn.codeSha256,
+            "function_name": name, "runtime": fn.runtime, "handler": fn.handler, "role": fn.roleArn, "code_sha256": fn.codeSha256,
             "architecture": fn.architectures.first ?? "x86_64", "environment": JSON.stringMap(fn.environment).serialized(),
+            "other_grants": listValue(others.map { "\($0.sid) (\($0.principal.isEmpty ? "?" : $0.principal))" }),
         ])
     }
 
@@ -144,6 +159,12 @@ struct LambdaFunctionResource: StackResource {
         if !names.isDisjoint(with: ["code_sha256", "architecture"]) {
             try await waitUntilSettled(name, ctx)
             try await ctx.services.lambda.updateFunctionCode(name: name, zip: package.zip, architecture: c.architecture)
+        }
+        if names.contains("other_grants") {
+            // Looked up again now: the plan's list may be stale. One already removed is fine.
+            for statement in try await otherGrants(name, ctx) {
+                do { try await ctx.services.lambda.removePermission(functionName: name, statementId: statement.sid) } catch where NotFound.matches(error) {}
+            }
         }
         return r
     }
