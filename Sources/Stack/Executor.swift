@@ -87,6 +87,12 @@ actor Journal {
 
     /// Write-ahead for a replacement: the old record is kept, marked deposed, before the new
     /// one is made, so a crash in between still knows to delete it.
+    /// The account STS named, once a first create learns it.
+    func setAccount(_ account: String) async throws {
+        state.target.account = account
+        try await save()
+    }
+
     func depose(key: String) async throws {
         guard let i = index(key) else { return }
         state.resources[i].status = .deposed
@@ -194,19 +200,34 @@ public struct StackExecutor: Sendable {
     /// Converges: creates what is missing, updates in place, replaces, then deletes what the
     /// configuration dropped and what replacements deposed, all journalled write-ahead.
     /// `live` is a refresh of `initial` (the caller has checked its plan).
-    public func create(state initial: StackState, live: [String: LiveState], file: any StateStore, password: String?) async throws -> CreateSummary {
+    /// What a child task of `create` finished: a node, or the account lookup.
+    private enum Finished: Sendable {
+        case node(String, Result<(ResourceRecord, Double, Outcome), Error>)
+        case account(Result<String, Error>)
+    }
+
+    /// `account`: on a first create, the caller's STS lookup, still running. Nodes without
+    /// dependencies start beside it (nothing they send names the account); the others wait
+    /// for it, and it is journalled as soon as it is known. Its failure stops the run.
+    public func create(state initial: StackState, live: [String: LiveState], file: any StateStore, password: String?,
+                       account: Task<String, Error>? = nil) async throws -> CreateSummary {
         let journal = Journal(state: initial, file: file)
         try await journal.save()
         var done = Set<String>()
         var running = Set<String>()
         var firstError: Error?
+        var accountKnown = account == nil
         var summary = CreateSummary(state: initial)
         let launchOrder = graph.criticalFirst()
 
-        try await withThrowingTaskGroup(of: (String, Result<(ResourceRecord, Double, Outcome), Error>).self) { group in
+        try await withThrowingTaskGroup(of: Finished.self) { group in
+            if let account {
+                group.addTask { .account(await account.result) }
+            }
             func launchReady() async {
                 for node in launchOrder where firstError == nil && !stop.isRequested && running.count < maxConcurrency {
-                    guard !done.contains(node.key), !running.contains(node.key), node.dependencies.allSatisfy(done.contains) else { continue }
+                    guard !done.contains(node.key), !running.contains(node.key), node.dependencies.allSatisfy(done.contains),
+                          accountKnown || node.dependencies.isEmpty else { continue }
                     running.insert(node.key)
                     stop.begin(node.key, node.label)
                     let state = await journal.state
@@ -215,15 +236,27 @@ public struct StackExecutor: Sendable {
                         let started = DispatchTime.now().uptimeNanoseconds
                         do {
                             let (record, outcome) = try await convergeOne(node, state: state, live: current, password: password, journal: journal)
-                            return (node.key, .success((record, Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, outcome)))
+                            return .node(node.key, .success((record, Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, outcome)))
                         } catch {
-                            return (node.key, .failure(error))
+                            return .node(node.key, .failure(error))
                         }
                     }
                 }
             }
             await launchReady()
-            while let (key, result) = try await group.next() {
+            while let finished = try await group.next() {
+                let key: String, result: Result<(ResourceRecord, Double, Outcome), Error>
+                switch finished {
+                case .account(.success(let id)):
+                    do { try await journal.setAccount(id); accountKnown = true } catch { firstError = firstError ?? error }
+                    await launchReady()
+                    continue
+                case .account(.failure(let error)):
+                    firstError = error  // the reason the creates beside it failed too, if they did
+                    continue
+                case .node(let k, let r):
+                    (key, result) = (k, r)
+                }
                 running.remove(key)
                 stop.end(key)
                 let label = graph.node(key)?.label ?? key
@@ -285,6 +318,14 @@ public struct StackExecutor: Sendable {
         } else {
             try await journal.markPending(key: node.key, type: node.type, name: node.pendingName(state.config))
         }
+        // A create of a new node whose every call failed to connect (host unknown, nothing
+        // listening) never reached AWS: its pending record goes, so a first create against a
+        // wrong endpoint leaves no state behind (the run deletes an empty one).
+        var mayHaveSent = false
+        func forgetIfNeverSent(_ error: Error) async {
+            guard !mayHaveSent, Self.neverSent(error), records[node.key] == nil else { return }
+            try? await journal.remove(ResourceRecord(key: node.key, type: node.type, status: .pending))
+        }
         var attempt = 0
         while true {
             attempt += 1
@@ -305,17 +346,24 @@ public struct StackExecutor: Sendable {
                 }
                 try await journal.markCreated(record)
                 return (record, false)
-            } catch where Self.outcomeUnknown(error) && attempt < Self.createAttempts {
+            } catch where Self.outcomeUnknown(error) && !Self.neverSent(error) && attempt < Self.createAttempts {
+                // (A call that never connected was retried by the client already, and needs no look.)
                 // Look before trying again: the attempt may have created it. After a timeout the
                 // request may even still be running at AWS, so for kinds AWS does not
                 // deduplicate by name keep looking for the in-flight window before re-creating.
+                mayHaveSent = true
                 let pending = await journal.records()[node.key] ?? ResourceRecord(key: node.key, type: node.type, status: .pending)
                 events(.note("\(node.label): \(error); checking whether it was created"))
                 let patience = Self.isTimeout(error) && !node.uniqueName ? inFlightWindowSeconds : 0
                 let lookStarted = Date()
                 var pause = 0.5
                 while true {
-                    if let found = try await find(pending) {
+                    let found: ResourceRecord?
+                    do { found = try await find(pending) } catch {
+                        await forgetIfNeverSent(error)
+                        throw error
+                    }
+                    if let found {
                         try await node.finishAdoption(found, ctx)
                         try await journal.markCreated(found)
                         return (found, true)
@@ -329,9 +377,16 @@ public struct StackExecutor: Sendable {
             } catch let e as StackError {
                 throw e
             } catch {
+                await forgetIfNeverSent(error)
                 throw StackError.createFailed(resource: "\(node.label) \(node.pendingName(state.config) ?? "")", underlying: "\(error)")
             }
         }
+    }
+
+    /// The request never left this machine: the host was not found or refused the connection.
+    static func neverSent(_ error: Error) -> Bool {
+        if let e = error as? AWSClientError, case .transport(_, _, .connectFailed, _) = e { return true }
+        return false
     }
 
     /// Tries of one create whose outcome stayed unknown (each after a lookup found nothing).

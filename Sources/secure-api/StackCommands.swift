@@ -12,10 +12,14 @@ struct StackRun {
     let config: AWSConfiguration
     let target: StackTarget
     let description: String
+    /// A first create's STS lookup, left running beside its first creates (`open(later:)`).
+    var account: Task<String, Error>? = nil
 
     /// Resolves configuration (for an existing stack, in its recorded region), asks STS who we
-    /// are, and returns the target line every run starts with.
-    static func open(_ aws: AWSOptions, state: StackState?) async throws -> StackRun {
+    /// are, and returns the target line every run starts with. With `identityLater` and no
+    /// state (a first create: no recorded account to check before writing), STS is asked in
+    /// `account`, so its round trip is off the critical path; `target.account` is empty then.
+    static func open(_ aws: AWSOptions, state: StackState?, identityLater: Bool = false) async throws -> StackRun {
         var session = aws.session
         if let state {
             if let flag = aws.region, flag != state.target.region {
@@ -29,17 +33,26 @@ struct StackRun {
         var endpoints: [String: String] = [:]
         for service in AWSService.all { endpoints[service.name] = try config.endpoints.resolve(service).endpoint.description }
         if let state { try requireSameEndpoints(recorded: state.target, resolved: endpoints, region: config.region) }
-        let identity: STS.CallerIdentity
-        do {
-            identity = try await STS(client: AWSClient(config: config)).getCallerIdentity()
-        } catch {
-            throw CLIError("cannot reach \(config.endpoints.targetDescription()): \(error)")
+        @Sendable func callerAccount() async throws -> String {
+            do {
+                return try await STS(client: AWSClient(config: config)).getCallerIdentity().account
+            } catch {
+                throw CLIError("cannot reach \(config.endpoints.targetDescription()): \(error)")
+            }
         }
-        if let state, endpoint == nil, state.target.account != identity.account {
-            throw CLIError("state.json's stack is in account \(state.target.account), but these credentials are for account \(identity.account)")
+        if identityLater && state == nil {
+            let target = StackTarget(region: config.region, account: "", endpoint: endpoint, endpoints: endpoints)
+            let description = endpoint == nil ? "AWS region \(config.region) (account: asked of STS beside the first creates)"
+                                              : config.endpoints.targetDescription()
+            return StackRun(config: config, target: target, description: description, account: Task { try await callerAccount() })
         }
-        let target = StackTarget(region: config.region, account: identity.account, endpoint: endpoint, endpoints: endpoints)
-        return StackRun(config: config, target: target, description: config.endpoints.targetDescription(account: identity.account))
+        let account = try await callerAccount()
+        // An empty recorded account: a first create stopped before STS answered.
+        if let state, endpoint == nil, !state.target.account.isEmpty, state.target.account != account {
+            throw CLIError("state.json's stack is in account \(state.target.account), but these credentials are for account \(account)")
+        }
+        let target = StackTarget(region: config.region, account: account, endpoint: endpoint, endpoints: endpoints)
+        return StackRun(config: config, target: target, description: config.endpoints.targetDescription(account: account))
     }
 
     /// A stack is only ever changed where it was made: every service's endpoint must resolve as
@@ -154,12 +167,13 @@ struct CreateCommand: AsyncParsableCommand {
         var password = graph.node("test_user") == nil ? nil : readPassword(env: env)
         let userMade = existing?.record("test_user")?.status == .created && existing?.config.auth == config.auth
         if graph.node("test_user") != nil, !userMade { password = try requirePassword(password, config) }
-        let run = try await StackRun.open(aws, state: existing)
+        let run = try await StackRun.open(aws, state: existing, identityLater: true)
         let printer = EventPrinter(toStderr: output == .json, onDemand: Set(graph.nodes.filter(\.createdOnDemand).map(\.key)))
         printer.line("Target: \(run.description)")
         var state = existing ?? StackState(stackId: StackDefaults.newStackId(), target: run.target, config: config, resources: [])
         state.config = config
         state.target.endpoints = run.target.endpoints
+        if state.target.account.isEmpty { state.target.account = run.target.account }
         let executor = StackExecutor(graph: graph, services: StackServices(client: AWSClient(config: run.config)),
                                      maxConcurrency: maxConcurrency, stop: interrupts.stop, events: { printer($0) })
         let live = try await executor.refresh(state)
@@ -187,7 +201,22 @@ struct CreateCommand: AsyncParsableCommand {
             printer.line("\(resuming ? "Resuming" : "Converging") stack '\(config.stackName)' from \(file.path): \(plan.summary.dropFirst(6))")
         }
         let started = Date()
-        let summary = try await executor.create(state: state, live: live, file: file, password: password)
+        let account = run.account.map { lookup in
+            Task {
+                let id = try await lookup.value
+                if run.target.endpoint == nil { printer.line("Account: \(id) (STS)") }
+                return id
+            }
+        }
+        let summary: StackExecutor.CreateSummary
+        do {
+            summary = try await executor.create(state: state, live: live, file: file, password: password, account: account)
+        } catch {
+            // A first create whose calls never reached AWS (wrong endpoint, nothing listening)
+            // leaves no state: nothing to resume or delete.
+            if existing == nil, let left = try? await file.load(), left.resources.isEmpty { try? await file.remove() }
+            throw error
+        }
         let seconds = Date().timeIntervalSince(started)
         if summary.interrupted {
             Console.info("interrupted after \(summary.done) of \(summary.total) resources; run `secure-api create` again to resume")

@@ -1,3 +1,4 @@
+import AWSClient
 import Foundation
 import Testing
 @testable import Stack
@@ -81,6 +82,42 @@ private func converged(_ nodes: [FakeKind], _ h: Harness, _ context: String) asy
         let deleted = try await h.executor(changed, maxConcurrency: limit).delete(state: try #require(h.store.last), file: h.store)
         #expect(deleted.deleted == 8)
         #expect(h.cloud.calls.filter { $0.op == "delete" }.allSatisfy { $0.concurrency <= limit })
+    }
+}
+
+/// A first create asks STS for the account beside its first creates (issue 14 item 7).
+@Suite struct AccountLookupTests {
+    func firstCreate(_ h: Harness, account: String?) async throws -> StackExecutor.CreateSummary {
+        var state = Harness.emptyState()
+        state.target.account = ""
+        let lookup = Task { try await h.cloud.lookUpAccount(account) }
+        return try await h.executor(h.kinds).create(state: state, live: [:], file: h.store, password: nil, account: lookup)
+    }
+
+    @Test func rootsStartBesideTheLookupTheRestAfterItAndTheAccountIsJournalled() async throws {
+        let h = Harness(latencyMs: 20, kinds: diamond)
+        let summary = try await firstCreate(h, account: "123456789012")
+        #expect(summary.created == 5)
+        let sts = try #require(h.calls("sts", "account").first)
+        for root in ["a", "e"] {
+            let create = try #require(h.calls("create", root).first)
+            #expect(create.start < sts.end, "\(root) waited for the account lookup")
+        }
+        for dependent in ["b", "c", "d"] {
+            let create = try #require(h.calls("create", dependent).first)
+            #expect(create.start > sts.end, "\(dependent) started before the account was known")
+        }
+        #expect(summary.state.target.account == "123456789012")
+        #expect(h.store.last?.target.account == "123456789012")
+    }
+
+    @Test func aFailedLookupStopsTheRunWithItsErrorAndWhatWasMadeIsJournalled() async throws {
+        let h = Harness(latencyMs: 20, kinds: diamond)
+        await #expect(throws: AWSServiceError.self) { try await firstCreate(h, account: nil) }
+        #expect(h.calls("create", "b").isEmpty && h.calls("create", "c").isEmpty && h.calls("create", "d").isEmpty)
+        let journal = try #require(h.store.last)
+        #expect(journal.target.account == "")
+        journalKnowsEverything(journal, h, "after a failed lookup")
     }
 }
 

@@ -77,6 +77,14 @@ final class FakeCloud: @unchecked Sendable {
 
     func put(_ object: Object) { lock.withLock { objectList.append(object) } }
 
+    /// STS's GetCallerIdentity as a call on this cloud's clock (`nil`: it fails).
+    func lookUpAccount(_ account: String?) async throws -> String {
+        try await call("sts", "account", nil) {
+            guard let account else { throw Self.error("ExpiredToken", 403, "the security token included in the request is expired") }
+            return account
+        }
+    }
+
     private func call<T>(_ op: String, _ key: String, _ id: String?, _ effect: () throws -> T) async throws -> T {
         let (n, start, level): (Int, Int, Int) = try lock.withLock {
             if isDead { throw Crash() }
