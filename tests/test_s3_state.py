@@ -300,6 +300,25 @@ def test_second_signal_keeps_the_lock_until_the_state_write_in_flight_has_landed
     assert Inventory(fresh_moto).counts(state["outputs"]["user_pool_domain"]) == ONE_OF_EACH
     assert keys(s3) == [KEY]
 
+
+def test_a_404_that_is_not_no_such_key_is_an_error_not_an_empty_stack(binary, fresh_moto, proxy, tmp_path):
+    """Only S3's NoSuchKey means "no state yet": another 404 (a proxy or a wrong path answering
+    NotFound) must not read as an empty stack, which create would then build a second time."""
+    bucket(fresh_moto)
+
+    def not_found(index, method, path, headers, body):
+        if method == "GET" and path == f"/{BUCKET}/{KEY}":
+            return {"kind": "custom", "status": 404, "headers": [("Content-Type", "application/xml")],
+                    "body": b"<Error><Code>NotFound</Code><Message>Not Found</Message></Error>"}
+        return None
+
+    proxy.fault = not_found
+    r = run_in(binary, tmp_path, "state", "show", "--state", URL, env=stack_env(proxy.url))
+    assert r.returncode == 1 and "no state at" not in r.stderr and "NotFound" in r.stderr, r.stderr
+    r = run_in(binary, tmp_path, "create", "--state", URL, env=stack_env(proxy.url))
+    assert r.returncode == 1 and "NotFound" in r.stderr, r.stdout + r.stderr
+    assert Inventory(fresh_moto).counts() == {k: v for k, v in NONE.items() if k != "domains"}
+
 def test_bootstrap_makes_a_private_versioned_encrypted_tls_only_bucket(binary, fresh_moto, tmp_path):
     env = stack_env(fresh_moto.url)
     r = run_in(binary, tmp_path, "state", "bootstrap", "s3://boot-state", env=env)
@@ -359,6 +378,7 @@ def test_migrate_moves_a_local_state_to_s3_and_back(binary, fresh_moto, tmp_path
     ("s3://Team_State/k", "breaks S3's rules"),
     ("s3://team-state/dir/", "file-like name"),
     ("s3://team-state/a/../b", "file-like name"),
+    ("s3://team-state/state.json.lock", "where the lock of another state lives"),
 ])
 def test_malformed_state_urls_are_refused_before_any_call(binary, tmp_path, text, message):
     r = run_in(binary, tmp_path, "status", "--state", text, env=stack_env("http://127.0.0.1:9"))

@@ -27,8 +27,8 @@ public struct S3: Sendable {
         do {
             let r = try await client.s3("GetObject", method: "GET", bucket: bucket, key: key)
             return Object(body: r.body, etag: r.header("ETag") ?? "")
-        } catch let e as AWSServiceError where e.httpStatus == 404 && e.code != "NoSuchBucket" {
-            return nil
+        } catch let e as AWSServiceError where e.httpStatus == 404 && e.code == "NoSuchKey" {
+            return nil  // only "no such key" means no state: another 404 (a wrong endpoint or path) is an error
         }
     }
 

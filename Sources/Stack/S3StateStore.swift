@@ -25,6 +25,10 @@ public enum StateLocation: Sendable, Equatable, CustomStringConvertible {
               key.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7f }) else {
             throw StackError.invalidConfig("--state \(text): the key must be a file-like name (no trailing '/', no '.' or '..' segments, no control characters, at most 1000 bytes)")
         }
+        // KEY.lock is the lock of KEY: a state there would be another state's lock.
+        guard !key.hasSuffix(".lock") else {
+            throw StackError.invalidConfig("--state \(text): a key ending in '.lock' is where the lock of another state lives; choose another name")
+        }
         self = .s3(bucket: bucket, key: key)
     }
 
