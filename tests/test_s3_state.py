@@ -158,6 +158,22 @@ def test_sigkill_leaves_the_lock_force_unlock_then_create_completes(binary, fres
     assert no_state_files(tmp_path)
 
 
+
+def test_a_lock_object_of_another_tool_is_named_and_force_unlock_removes_it_by_its_etag(binary, fresh_moto, tmp_path):
+    s3 = bucket(fresh_moto)
+    s3.put_object(Bucket=BUCKET, Key=f"{KEY}.lock", Body=b"held by some other tool\n")
+    etag = s3.head_object(Bucket=BUCKET, Key=f"{KEY}.lock")["ETag"].strip('"')
+    env = stack_env(fresh_moto.url)
+    r = run_in(binary, tmp_path, "create", "--state", URL, env=env)
+    assert r.returncode == 1 and "is not a secure-api lock" in r.stderr and f"ID: etag-{etag}" in r.stderr, r.stderr
+    assert f"force-unlock --state {URL} etag-{etag}" in r.stderr
+    wrong = run_in(binary, tmp_path, "force-unlock", "--state", URL, "etag-0000", env=env)
+    assert wrong.returncode == 1 and f"{KEY}.lock" in keys(s3), wrong.stderr
+    r = run_in(binary, tmp_path, "force-unlock", "--state", URL, f"etag-{etag}", env=env)
+    assert r.returncode == 0 and "not a secure-api lock" in r.stdout, r.stdout + r.stderr
+    assert keys(s3) == []
+    assert run_in(binary, tmp_path, "create", "--state", URL, env=env).returncode == 0
+
 def test_state_changed_behind_the_tool_stops_the_run_and_keeps_the_other_writers_content(binary, fresh_moto, proxy, tmp_path):
     s3 = bucket(fresh_moto)
     other = b'{"written": "by someone else"}\n'

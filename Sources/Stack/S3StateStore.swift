@@ -243,7 +243,7 @@ public final class S3StateStore: StateBackend, @unchecked Sendable {
                 locked { held = (info, current.etag) }
                 return
             }
-            throw lockedError(current.flatMap { LockInfo(bytes: $0.body) })
+            throw lockedError(current)
         } catch let e as AWSServiceError {
             throw failure("lock", e)
         }
@@ -265,9 +265,16 @@ public final class S3StateStore: StateBackend, @unchecked Sendable {
                                  + "conditional writes, so its lock would not exclude another run; refusing to use it (use AWS S3 or a store that honours If-None-Match)")
     }
 
-    func lockedError(_ holder: LockInfo?) -> StackError {
-        guard let holder else {
-            return .stateIO("state \(path) is locked (\(lockKey) exists but cannot be read); ID: unknown")
+    /// The ID `force-unlock` takes for a lock object that is not a secure-api lock (another
+    /// tool's, or hand-made): its ETag, so only that very object is removed.
+    static func foreignLockId(_ object: S3.Object) -> String { "etag-" + object.etag.filter { $0 != "\"" } }
+
+    func lockedError(_ current: S3.Object?) -> StackError {
+        guard let current, let holder = LockInfo(bytes: current.body) else {
+            guard let current else { return .stateIO("state \(path) is locked (\(lockKey) exists but could not be read); ID: unknown") }
+            let id = Self.foreignLockId(current)
+            return .stateIO("state \(path) is locked: \(lockKey) exists but is not a secure-api lock (another tool's, or made by hand); ID: \(id) "
+                            + "(if nothing holds it: secure-api force-unlock --state \(path) \(id))")
         }
         return .stateIO("state \(path) is locked by \(holder.holder): another secure-api run is using it; ID: \(holder.id) "
                         + "(if that run is gone: secure-api force-unlock --state \(path) \(holder.id))")
@@ -304,9 +311,8 @@ public final class S3StateStore: StateBackend, @unchecked Sendable {
         guard let current = try await call("read the lock of", { try await s3.getObject(bucket: bucket, key: lockKey) }) else {
             throw StackError.stateIO("\(path) is not locked (no \(lockKey))")
         }
-        guard let info = LockInfo(bytes: current.body) else {
-            throw StackError.stateIO("\(lockKey) is not a secure-api lock: remove it by hand if you are sure")
-        }
+        let info = LockInfo(bytes: current.body)
+            ?? LockInfo(id: Self.foreignLockId(current), who: "not a secure-api lock", pid: 0, operation: "?", when: "?")
         guard info.id == id else {
             throw StackError.stateIO("the lock on \(path) has ID \(info.id), not \(id): nothing removed")
         }

@@ -97,7 +97,8 @@ struct ForceUnlockCommand: AsyncParsableCommand {
             throw CLIError("force-unlock is for an S3 state (--state s3://BUCKET/KEY); a local state's lock goes with its process")
         }
         let info = try await store.forceUnlock(id: id)
-        Console.out("Removed the lock \(Console.safe(info.id)) of \(Console.safe(info.holder)) on \(store.path).")
+        let whose = info.pid == 0 ? "(not a secure-api lock)" : "of " + Console.safe(info.holder)
+        Console.out("Removed the lock \(Console.safe(info.id)) \(whose) on \(store.path).")
     }
 }
 
