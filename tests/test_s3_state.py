@@ -427,6 +427,14 @@ def test_a_missing_bucket_is_named_before_any_call_to_the_stack(binary, fresh_mo
     assert Inventory(fresh_moto).counts() == {k: v for k, v in NONE.items() if k != "domains"}
 
 
+
+@pytest.mark.parametrize("command", [["jwt", "verify", "a.b.c"], ["login", "--no-browser"]])
+def test_token_commands_name_a_state_they_cannot_read_rather_than_saying_there_is_no_stack(binary, fresh_moto, tmp_path, command):
+    r = run_in(binary, tmp_path, *command, "--state", "s3://no-such-bucket/s.json", env=stack_env(fresh_moto.url))
+    assert r.returncode == 1
+    assert "bucket no-such-bucket of --state s3://no-such-bucket/s.json does not exist" in r.stderr, r.stderr
+    assert "no issuer" not in r.stderr and "no stack" not in r.stderr
+
 @pytest.mark.crash
 @pytest.mark.parametrize("when", ["before", "after"])
 def test_sigkill_at_create_calls_with_s3_state_then_force_unlock_and_resume(binary, fresh_moto, proxy, tmp_path, when):

@@ -244,7 +244,10 @@ struct JWTVerifyCommand: AsyncParsableCommand {
     func run() async throws {
         let raw = token == "-" ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : token
         let jwt = raw.trimmingCharacters(in: .whitespacesAndNewlines)
-        let state = try? await stateOptions.open(SessionOptions()).load()
+        // The state is read for what the flags leave out; an error reading it (a malformed file,
+        // an S3 failure) is not "no stack" then. With --issuer given, the state only adds defaults.
+        let store = try stateOptions.open(SessionOptions())
+        let state = issuer == nil ? try await store.load() : try? await store.load()
         guard let issuer = issuer ?? state?.outputs["user_pool_jwt_issuer_url"] ?? state?.config.oidcIssuer else {
             throw CLIError("no issuer: pass --issuer (or run in a directory with the stack's state.json)")
         }
@@ -307,7 +310,11 @@ struct LoginCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let state = try? await stateOptions.open(aws.session).load()
+        // An error reading the state (a malformed file, an S3 failure) is not "no stack", unless
+        // the flags give everything the state would.
+        let store = try stateOptions.open(aws.session)
+        let flagsSuffice = authorizeURL != nil && tokenURL != nil && clientId != nil && redirectURI != nil
+        let state = flagsSuffice ? try? await store.load() : try await store.load()
         let outputs = state?.outputs ?? [:]
         guard let authorize = authorizeURL ?? outputs["cognito_domain_url"].map({ $0 + "/oauth2/authorize" }),
               let token = tokenURL ?? outputs["token_url"],
