@@ -40,6 +40,11 @@ def outputs(tmp_path):
 def test_changed_callback_url_is_planned_applied_and_then_clean(binary, fresh_moto, tmp_path):
     env = stack_env(fresh_moto.url)
     assert run_in(binary, tmp_path, "create", env=env).returncode == 0
+    # Every created record carries the attributes last applied (no secret among them).
+    text = (tmp_path / "state.json").read_text()
+    client = next(r for r in json.loads(text)["resources"] if r["key"] == "app_client")
+    assert client["attributes"]["callback_urls"] == "http://localhost:8083/callback"
+    assert env["PASSWORD"] not in text
     r = run_in(binary, tmp_path, "plan", "--detailed-exitcode", env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "No changes" in r.stdout
@@ -56,7 +61,8 @@ def test_changed_callback_url_is_planned_applied_and_then_clean(binary, fresh_mo
     assert doc["changes"] is True and doc["summary"] == {"create": 0, "update": 1, "replace": 0, "delete": 0}
     [change] = doc["resources"][0]["changes"]
     assert change == {"attribute": "callback_urls", "old": "http://localhost:8083/callback", "new": "https://app.example.com/cb",
-                      "forces_replacement": False, "security": True}
+                      "forces_replacement": False, "security": True, "changed_outside": False}
+    assert "changed outside secure-api" not in r.stdout  # a configuration change, not drift
 
     r = run_in(binary, tmp_path, "create", "--callback-url", "https://app.example.com/cb", env=env)
     assert r.returncode == 0, r.stderr
@@ -146,7 +152,8 @@ def test_security_drift_is_reported_and_repaired(binary, fresh_moto, tmp_path):
     assert r.returncode == 2, r.stdout
     drift = r.stdout.split("Drift (security first):")[1]
     security = [line for line in drift.splitlines() if "SECURITY" in line]
-    assert any("API route (read) GET /hello: authorization_type: expected \"JWT\", actual \"NONE\"" in line for line in security), drift
+    assert any("API route (read) GET /hello: authorization_type: expected \"JWT\", actual \"NONE\" (changed outside secure-api)" in line
+               for line in security), drift
     assert any("Lambda invoke permission" in line and "missing" in line for line in security), drift
     assert "is complete" not in r.stdout
 
@@ -154,7 +161,7 @@ def test_security_drift_is_reported_and_repaired(binary, fresh_moto, tmp_path):
     doc = json.loads(r.stdout)
     assert doc["complete"] is False
     assert {"key": "route", "label": "API route (read) GET /hello", "attribute": "authorization_type", "expected": "JWT",
-            "actual": "NONE", "security": True} in doc["drift"]
+            "actual": "NONE", "security": True, "changed_outside": True} in doc["drift"]
 
     r = run_in(binary, tmp_path, "create", env=env)
     assert r.returncode == 0, r.stderr

@@ -109,7 +109,7 @@ extension StackExecutor {
             var ctx = context(state, records, password: nil, journal: nil, key: node.key)
             ctx.unknown = unknown
             guard let want = try? node.desired(ctx) else { continue }
-            let changes = diff(node.schema, desired: want, live: current.attributes)
+            let changes = diff(node.schema, desired: want, live: current.attributes, applied: record.applied)
             item.changes = changes
             // It lives in its owner: one being replaced now, or one a killed run already replaced.
             let parentMoved = node.ownerKey.flatMap { records[$0]?.id }.map { record.parentId != nil && record.parentId != $0 } ?? false
@@ -161,12 +161,22 @@ extension StackExecutor {
         }
         if case .replaced(let m) = live.ownership { throw StackError.foreignResource("\(node.label) \(record.id ?? ""): \(m); secure-api will not change it") }
         if case .unproven(let m) = live.ownership { throw StackError.foreignResource("\(node.label) \(record.id ?? ""): \(m); secure-api will not change it") }
-        let changes = diff(node.schema, desired: try node.desired(ctx), live: live.attributes)
+        let want = try node.desired(ctx)
+        let changes = diff(node.schema, desired: want, live: live.attributes, applied: record.applied)
         // A child of a replaced parent (a client of a new pool) goes with it.
         let parentMoved = node.ownerKey.flatMap { records[$0]?.id }.map { record.parentId != nil && record.parentId != $0 } ?? false
-        if changes.isEmpty && record.type == node.type && !parentMoved { return (record, .unchanged) }
+        if changes.isEmpty && record.type == node.type && !parentMoved {
+            // Live matches: what it holds is now what this tool applied (a record from before
+            // applied attributes were kept, or an adopted resource, learns them once).
+            guard record.applied != want else { return (record, .unchanged) }
+            var known = record
+            known.applied = want
+            try await journal.markCreated(known)
+            return (known, .unchanged)
+        }
         if record.type == node.type && !changes.contains(where: \.replaces) && !parentMoved {
-            let updated = try await node.update(record, changes, ctx)
+            var updated = try await node.update(record, changes, ctx)
+            updated.applied = want
             try await journal.markCreated(updated)
             return (updated, .updated(changes))
         }

@@ -338,7 +338,8 @@ public struct StackExecutor: Sendable {
                     // The killed run's resource was not found: this attempt makes today's.
                     try await journal.markPending(key: node.key, type: node.type, name: node.pendingName(state.config))
                 }
-                let record = try await node.create(ctx)
+                var record = try await node.create(ctx)
+                record.applied = try? node.desired(ctx)
                 // "Already exists" can name a replacement's deposed old resource (a change made
                 // and then undone): it is ours and wanted again, so it is current, not deposed.
                 if let id = record.id, deposed.contains(id) {

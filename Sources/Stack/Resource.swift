@@ -155,6 +155,9 @@ public struct AttributeChange: Sendable, Equatable {
     public let new: String
     public let replaces: Bool
     public let security: Bool
+    /// Live differs from what this tool last applied: someone changed it outside secure-api
+    /// (else the configuration changed).
+    public var changedOutside = false
 }
 
 /// What a read found.
@@ -170,11 +173,13 @@ public struct LiveState: Sendable, Equatable {
     public static let gone = LiveState(.gone)
 }
 
-/// The schema's attributes that differ (a value the live side lacks counts as different).
-public func diff(_ schema: [AttributeSpec], desired: Attributes, live: Attributes) -> [AttributeChange] {
+/// The schema's attributes that differ (a value the live side lacks counts as different);
+/// `applied`, the record's last-applied values, tells drift from a changed configuration.
+public func diff(_ schema: [AttributeSpec], desired: Attributes, live: Attributes, applied: Attributes? = nil) -> [AttributeChange] {
     schema.compactMap { spec in
         guard let want = desired[spec.name], live[spec.name] != want else { return nil }
-        return AttributeChange(name: spec.name, old: live[spec.name], new: want, replaces: spec.mode == .replace, security: spec.security)
+        return AttributeChange(name: spec.name, old: live[spec.name], new: want, replaces: spec.mode == .replace, security: spec.security,
+                               changedOutside: applied?[spec.name].map { $0 != live[spec.name] } ?? false)
     }
 }
 

@@ -24,6 +24,10 @@ public struct ResourceRecord: Sendable, Equatable {
     /// An ID AWS never reuses, where the kind has one besides its name (an IAM role's RoleId):
     /// a same-named resource made by someone else after ours went has a different one.
     public var uniqueId: String?
+    /// The attributes of the kind's schema as this tool last applied them (never a secret; code
+    /// as its hash). Live values that differ from these were changed outside secure-api. Absent
+    /// in older records: live is all there is then.
+    public var applied: [String: String]?
 
     public init(key: String, type: String, status: Status, id: String? = nil, name: String? = nil, arn: String? = nil,
                 parentId: String? = nil, createdAt: String? = nil, requestedAt: String? = nil, uniqueId: String? = nil) {
@@ -51,6 +55,7 @@ public struct ResourceRecord: Sendable, Equatable {
         if let createdAt { o["created_at"] = .string(createdAt) }
         if let requestedAt, status == .pending { o["requested_at"] = .string(requestedAt) }
         if let uniqueId { o["unique_id"] = .string(uniqueId) }
+        if let applied, status != .pending { o["attributes"] = .object(applied.mapValues { .string($0) }) }
         return .object(o)
     }
 
@@ -74,6 +79,15 @@ public struct ResourceRecord: Sendable, Equatable {
         self.init(key: key, type: type, status: status, id: try opt("id"), name: try opt("name"), arn: try opt("arn"),
                   parentId: try opt("parent_id"), createdAt: try opt("created_at"), requestedAt: requestedAt,
                   uniqueId: try opt("unique_id"))
+        if let attributes = json["attributes"] {
+            guard case .object(let fields) = attributes else {
+                throw StackError.malformedState("resources[\(index)].attributes must be an object of strings")
+            }
+            applied = try fields.mapValues {
+                guard let s = $0.string else { throw StackError.malformedState("resources[\(index)].attributes must be an object of strings") }
+                return s
+            }
+        }
     }
 }
 

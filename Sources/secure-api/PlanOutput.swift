@@ -44,7 +44,7 @@ struct PlanPrinter {
             let id = item.record?.id.map { " \(Console.safe($0))" } ?? ""
             line("  \(pad(Self.mark(item.action), 3)) \(pad(item.name + id, 58)) \(tail)")
             for c in item.changes {
-                line("        \(c.name): \(Self.value(c.old)) -> \(Self.value(c.new))\(c.replaces ? "  (forces replacement)" : "")")
+                line("        \(c.name): \(Self.value(c.old)) -> \(Self.value(c.new))\(c.replaces ? "  (forces replacement)" : "")\(Self.outside(c))")
             }
         }
         line(plan.summary)
@@ -68,8 +68,11 @@ struct PlanPrinter {
 
     static func changeJSON(_ c: AttributeChange) -> JSON {
         ["attribute": .string(c.name), "old": c.old.map { .string($0) } ?? .null, "new": .string(c.new),
-         "forces_replacement": .bool(c.replaces), "security": .bool(c.security)]
+         "forces_replacement": .bool(c.replaces), "security": .bool(c.security), "changed_outside": .bool(c.changedOutside)]
     }
+
+    /// Marks a live value that differs from what secure-api last applied (not a config change).
+    static func outside(_ c: AttributeChange) -> String { c.changedOutside ? "  (changed outside secure-api)" : "" }
 }
 
 /// `status`: each resource's state, then every drifted attribute, security drift first.
@@ -83,6 +86,7 @@ struct StatusReport {
         let expected: String
         let actual: String
         let security: Bool
+        var changedOutside = false
     }
 
     var complete: Bool { !plan.hasChanges }
@@ -108,7 +112,8 @@ struct StatusReport {
             }
             guard item.action == .update || item.action == .replace else { continue }
             for c in item.changes {
-                all.append(Drift(item: item, attribute: c.name, expected: c.new, actual: c.old ?? "", security: c.security))
+                all.append(Drift(item: item, attribute: c.name, expected: c.new, actual: c.old ?? "", security: c.security,
+                                 changedOutside: c.changedOutside))
             }
         }
         return all.filter(\.security) + all.filter { !$0.security }
@@ -122,7 +127,7 @@ struct StatusReport {
         if !drift.isEmpty {
             Console.out("Drift (security first):")
             for d in drift {
-                Console.out("  \(d.security ? Console.red("SECURITY") : "drift   ") \(d.item.name): \(d.attribute): expected \(PlanPrinter.value(d.expected)), actual \(PlanPrinter.value(d.actual))")
+                Console.out("  \(d.security ? Console.red("SECURITY") : "drift   ") \(d.item.name): \(d.attribute): expected \(PlanPrinter.value(d.expected)), actual \(PlanPrinter.value(d.actual))\(d.changedOutside ? " (changed outside secure-api)" : "")")
             }
         }
         if plan.items.contains(where: { $0.action == .notOurs }) {
@@ -146,7 +151,8 @@ struct StatusReport {
         }
         let drifts: [JSON] = drift.map { d in
             ["key": .string(d.item.key), "label": .string(d.item.name), "attribute": .string(d.attribute),
-             "expected": .string(d.expected), "actual": .string(d.actual), "security": .bool(d.security)]
+             "expected": .string(d.expected), "actual": .string(d.actual), "security": .bool(d.security),
+             "changed_outside": .bool(d.changedOutside)]
         }
         return ["target": .string(target), "stack": .string(stack), "complete": .bool(complete), "resources": .array(resources), "drift": .array(drifts)]
     }

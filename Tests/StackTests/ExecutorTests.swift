@@ -176,6 +176,24 @@ private func with(_ kinds: [FakeKind], _ key: String, _ attribute: String, _ val
         return (h, state)
     }
 
+    @Test func recordsCarryWhatWasAppliedSoDriftReadsApartFromAConfigurationChange() async throws {
+        let (h, state) = try await created()
+        let a = try #require(state.record("a"))
+        #expect(a.applied == ["size": "1", "flavor": "x"], "applied: \(String(describing: a.applied))")
+
+        // Changed behind the tool's back: drift.
+        h.cloud.edit(try a.requireId()) { $0.attributes["size"] = "9" }
+        let drifted = try #require(try await h.plan(h.kinds, state).items.first { $0.key == "a" })
+        #expect(drifted.changes.map(\.changedOutside) == [true])
+        // The configuration changed and live is as applied: not drift.
+        h.cloud.edit(try a.requireId()) { $0.attributes["size"] = "1" }
+        let resized = try #require(try await h.plan(with(h.kinds, "a", "size", "2"), state).items.first { $0.key == "a" })
+        #expect(resized.changes.map(\.changedOutside) == [false])
+        // Applied, then recorded as applied.
+        try await h.converge(with(h.kinds, "a", "size", "2"), from: state)
+        #expect(try #require(h.store.last).record("a")?.applied?["size"] == "2")
+    }
+
     @Test func planSaysUpdateForAnInPlaceAttributeAndReplaceForAForcingOne() async throws {
         let (h, state) = try await created()
         #expect(try await !h.plan(h.kinds, state).hasChanges)
