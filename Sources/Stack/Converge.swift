@@ -56,11 +56,8 @@ extension StackExecutor {
         }
         var combined = reads
         for record in state.resources where record.status != .pending {
-            guard let node = graph.node(record.key) ?? kindOf(record), var live = reads[record.ref] else { continue }
-            var ownerKey = node.ownerKey
-            while let k = ownerKey, let next = graph.node(k)?.ownerKey { ownerKey = next }
-            guard let k = ownerKey, let owner = reads[k] else { continue }
-            let ownerLabel = graph.node(k)?.label ?? k
+            guard let node = graph.node(record.key) ?? kindOf(record), var live = reads[record.ref],
+                  let (root, ownerLabel) = rootOwner(of: record, node, in: state.resources), let owner = reads[root.ref] else { continue }
             switch owner.ownership {
             case .ours: break
             case .gone: if node.goneWithOwner { live = .gone }

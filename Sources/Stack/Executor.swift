@@ -535,7 +535,7 @@ public struct StackExecutor: Sendable {
                 }
                 record = found
             } else {
-                switch try await verdict(node, record, roots: roots, ctx) {
+                switch try await verdict(node, record, roots: roots, in: await journal.state.resources, ctx) {
                 case .ours:
                     break
                 case .gone:
@@ -587,22 +587,34 @@ public struct StackExecutor: Sendable {
         }
     }
 
+    /// The record a child lives in, followed up to the root that proves ownership: at each step
+    /// the owner whose ID is the child's parent_id (so a deposed child of a replaced pool, or a
+    /// dropped one, is judged by the owner it really lives in), else the owner key's current one.
+    func rootOwner(of record: ResourceRecord, _ node: any StackResource, in records: [ResourceRecord]) -> (ResourceRecord, String)? {
+        var child = record, kind = node, root: (ResourceRecord, String)?
+        while let key = kind.ownerKey {
+            let candidates = records.filter { $0.key == key && $0.status != .pending }
+            guard let owner = candidates.first(where: { $0.id != nil && $0.id == child.parentId }) ?? candidates.first(where: { $0.status == .created }),
+                  let ownerKind = graph.node(key) ?? kindOf(owner) else { return nil }
+            root = (owner, ownerKind.label)
+            (child, kind) = (owner, ownerKind)
+        }
+        return root
+    }
+
     /// Whether a created resource is ours: its own read for a root, else its owner's verdict
     /// (read again only where the owner is ours, or gone but the kind can outlive it).
     func verdict(_ node: any StackResource, _ record: ResourceRecord, roots: [String: Result<Ownership, Error>],
-                 _ ctx: ResourceContext) async throws -> Ownership {
+                 in records: [ResourceRecord], _ ctx: ResourceContext) async throws -> Ownership {
         guard node.ownerKey != nil else {
             guard let root = roots[record.ref] else { return try await node.ownership(record, ctx) }
             return try root.get()
         }
-        var rootKey = node.ownerKey
-        while let k = rootKey, let next = graph.node(k)?.ownerKey { rootKey = next }
-        guard let k = rootKey, let owner = roots[k] else {
+        guard let (root, ownerLabel) = rootOwner(of: record, node, in: records), let owner = roots[root.ref] else {
             // Its owner is no longer listed (a failed earlier teardown): only "gone" is certain.
             let own = try await node.ownership(record, ctx)
             return own == .gone ? .gone : .unproven("its owner is no longer in state.json")
         }
-        let ownerLabel = graph.node(k)?.label ?? k
         switch try owner.get() {
         case .ours: return .ours
         case .gone: return node.goneWithOwner ? .gone : .ours
@@ -636,7 +648,7 @@ public struct StackExecutor: Sendable {
                 if record.status == .pending { group.addTask { (index, StatusLine(node: node, record: record, status: .pending)) }; continue }
                 let ctx = context(state, records, password: nil, journal: nil, key: node.key)
                 group.addTask {
-                    var verdict = try await verdict(node, record, roots: roots, ctx)
+                    var verdict = try await verdict(node, record, roots: roots, in: state.resources, ctx)
                     if verdict == .ours, node.ownerKey != nil { verdict = try await node.ownership(record, ctx) }
                     switch verdict {
                     case .ours: return (index, StatusLine(node: node, record: record, status: .exists))

@@ -519,6 +519,29 @@ private func with(_ kinds: [FakeKind], _ key: String, _ attribute: String, _ val
         }
     }
 
+    /// A deposed child lives in the owner its parent_id names (the replaced, deposed one), not in
+    /// the owner key's current resource: judged by that one, it is left alone when that is not ours.
+    @Test func aDeposedChildIsJudgedByTheOwnerItLivesIn() async throws {
+        let h = Harness { c in [FakeKind("r", c), FakeKind("k", c, dependencies: ["r"], ownerKey: "r")] }
+        try await h.converge(h.kinds, from: Harness.emptyState())
+        var state = try #require(h.store.last)
+        let (oldRoot, oldChild) = (try #require(state.record("r")), try #require(state.record("k")))
+        #expect(oldChild.parentId == oldRoot.id)
+        // As a replacement of r killed before its leftovers went: new r and k current, old ones deposed.
+        h.cloud.put(FakeCloud.Object(id: "r-new", key: "r", name: "r", stackId: Harness.stackId, attributes: [:]))
+        h.cloud.put(FakeCloud.Object(id: "k-new", key: "k", name: "k", stackId: Harness.stackId, attributes: [:]))
+        state.resources = [oldRoot, oldChild].map { var r = $0; r.status = .deposed; return r }
+            + [ResourceRecord(key: "r", type: oldRoot.type, status: .created, id: "r-new", name: "r"),
+               ResourceRecord(key: "k", type: oldChild.type, status: .created, id: "k-new", name: "k", parentId: "r-new")]
+        // The old root is now someone else's (its tag changed): its child must not be touched.
+        h.cloud.edit(try oldRoot.requireId()) { $0.ownership = .unproven("its tag changed") }
+        h.cloud.restart()
+        let summary = try await h.executor(h.kinds).delete(state: state, file: h.store)
+        #expect(Set(h.cloud.calls.filter { $0.op == "delete" }.map { $0.id ?? "" }) == ["k-new", "r-new"])
+        #expect(Set(summary.notOurs.compactMap(\.id)) == [try oldRoot.requireId(), try oldChild.requireId()])
+        #expect(h.ours.contains { $0.id == oldChild.id })
+    }
+
     /// A root someone else's resource now answers for (`.replaced`) is left alone and dropped,
     /// with its children; one whose tag changed (`.unproven`) is left alone and kept, with its
     /// children; the rest is deleted.

@@ -238,7 +238,7 @@ struct FakeKind: StackResource {
 
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
         let id = try await cloud.create(key: key, name: name, stackId: ctx.stackId, attributes: try desired(ctx))
-        return record(id: id, name: name)
+        return record(id: id, name: name, parentId: try ownerKey.map { try ctx.id(of: $0) })
     }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
