@@ -51,7 +51,9 @@ release: deps
 	$(SWIFT) build -c release
 
 $(VENV)/.installed: requirements-dev.txt
-	@$(PYTHON) -m venv $(VENV) || { echo "python3 venv support missing: run 'sudo apt-get install -y python3-venv'" >&2; exit 1; }
+	@command -v $(PYTHON) >/dev/null || { echo "missing $(PYTHON): install Python 3 (the tests and the emulator run in a venv of it)" >&2; exit 1; }
+	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { echo "python3 venv support missing: run 'sudo apt-get install -y python3-venv'" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
