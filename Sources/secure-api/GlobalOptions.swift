@@ -24,3 +24,17 @@ struct AWSOptions: ParsableArguments {
         try session.resolve(log: { Console.verbose($0) })
     }
 }
+
+/// Secrets a command reads: never from a flag's value (it would show in `ps` and shell history).
+enum SecretInput {
+    /// All of standard input as text, without the trailing newline(s).
+    static func stdin() -> String {
+        String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .newlines)
+    }
+
+    /// The test user's password: standard input with `--password-stdin`, else PASSWORD; nil when neither.
+    static func password(fromStdin: Bool, env: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        if fromStdin { return stdin() }
+        return env["PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+}

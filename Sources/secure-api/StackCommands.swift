@@ -135,13 +135,7 @@ struct CreateCommand: AsyncParsableCommand {
         if maxConcurrency < 1 || maxConcurrency > 16 { throw ValidationError("--max-concurrency must be 1...16") }
     }
 
-    func readPassword(env: [String: String]) -> String? {
-        if passwordStdin {
-            let data = FileHandle.standardInput.readDataToEndOfFile()
-            return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
-        }
-        return env["PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
-    }
+    func readPassword(env: [String: String]) -> String? { SecretInput.password(fromStdin: passwordStdin, env: env) }
 
     func requirePassword(_ password: String?, _ config: StackConfig) throws -> String {
         guard let password else {

@@ -89,12 +89,10 @@ struct TokenFetcher {
     }
 
     func readPassword() throws -> String {
-        if options.passwordStdin {
-            return String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .newlines)
-        } else if let p = ProcessInfo.processInfo.environment["PASSWORD"], !p.isEmpty {
-            return p
+        guard let password = SecretInput.password(fromStdin: options.passwordStdin) else {
+            throw CLIError("PASSWORD is not set (export PASSWORD=... or use --password-stdin)")
         }
-        throw CLIError("PASSWORD is not set (export PASSWORD=... or use --password-stdin)")
+        return password
     }
 
     func password(clientId: String, password: String) async throws -> TokenCache.Entry {
@@ -201,7 +199,7 @@ extension TokenCommand {
         }
         let secret: String
         if source.clientSecretStdin {
-            secret = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .newlines)
+            secret = SecretInput.stdin()
         } else if let s = ProcessInfo.processInfo.environment["CLIENT_SECRET"], !s.isEmpty {
             secret = s
         } else {
@@ -326,7 +324,7 @@ struct LoginCommand: AsyncParsableCommand {
         let request = AuthorizationRequest(authorizeURL: authorize, clientId: client, redirectURI: redirect, scopes: scopes)
         let callback: AuthorizationCallback
         if let username {
-            let password = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .newlines)
+            let password = SecretInput.stdin()
             Console.info("Signing in as \(Console.safe(username)) through the hosted UI's form at \(Console.safe(authorize))")
             callback = try await HostedUIForm().signIn(request, username: username, password: password)
         } else {

@@ -196,7 +196,7 @@ struct CallerInputs {
             "scope": .string(state.config.qualifiedScopes.joined(separator: " ")), "iat": .number(Double(now)),
             "exp": .number(Double(now + 300)), "jti": .string(UUID().uuidString.lowercased())], kid: kid ?? "secure-api-verify")
 
-        let password = try readPassword()
+        let password = readPassword()
         if let password {
             do {
                 let r = try await idp.initiateAuth(clientId: appClient, username: try output("test_username"), password: password)
@@ -254,11 +254,5 @@ struct CallerInputs {
         return .skipped("needs a browser: run 'secure-api login' first (its cached token is used)")
     }
 
-    func readPassword() throws -> String? {
-        if passwordStdin {
-            return String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .newlines)
-        }
-        if let p = ProcessInfo.processInfo.environment["PASSWORD"], !p.isEmpty { return p }
-        return nil
-    }
+    func readPassword() -> String? { SecretInput.password(fromStdin: passwordStdin) }
 }
