@@ -138,6 +138,15 @@ def test_verify_fails_when_a_route_is_made_public_behind_its_back(cognito):
     assert text.returncode == 1 and "✗ GET /hello   no token             401   200" in text.stdout
 
 
+def test_request_explains_the_lambda_authorizers_401_and_403(lambda_stack):
+    r = lambda_stack.run("request", "--no-token")
+    assert r.returncode == 1 and r.stdout.startswith("HTTP 401")
+    assert "no Authorization header (the Lambda authorizer's identity source)" in r.stderr and "JWT" not in r.stderr, r.stderr
+    r = lambda_stack.run("request", "--token", "not-a-jwt")
+    assert r.returncode == 1 and r.stdout.startswith("HTTP 403")
+    assert "the Lambda authorizer refused the token" in r.stderr, r.stderr
+
+
 def test_verify_lambda_authorizer_with_the_local_jwks(lambda_stack):
     s = lambda_stack
     env = s.server.boto("lambda").get_function_configuration(FunctionName=s.out["authorizer_function_name"])["Environment"]["Variables"]

@@ -55,7 +55,7 @@ struct RequestCommand: AsyncParsableCommand {
         Console.info("\(method) \(base)" + (bearer == nil ? " (no token)" : " (Bearer token)"))
         let response = try await CurlTransport.shared.send(
             HTTPRequest(method: method, url: base, headers: headers, body: Array((data ?? "").utf8)), timeouts: HTTPTimeouts())
-        let why = Self.explain(status: response.status, wwwAuthenticate: response.header("WWW-Authenticate"))
+        let why = Self.explain(status: response.status, wwwAuthenticate: response.header("WWW-Authenticate"), lambdaAuthorizer: state.config.auth == .lambda)
         try answer(method: method, url: base, response: response, explanation: why)
     }
 
@@ -136,9 +136,18 @@ struct RequestCommand: AsyncParsableCommand {
         return (String(target), nil)
     }
 
-    /// What a 401 or 403 from API Gateway's JWT authorizer means, from WWW-Authenticate.
-    static func explain(status: Int, wwwAuthenticate: String?) -> String? {
+    /// What a 401 or 403 from API Gateway's authorizer means: a JWT authorizer's from its
+    /// WWW-Authenticate; a Lambda authorizer answers 401 only when the identity source (the
+    /// Authorization header) is missing, and 403 for every token it refuses.
+    static func explain(status: Int, wwwAuthenticate: String?, lambdaAuthorizer: Bool = false) -> String? {
         let params = parseChallenge(wwwAuthenticate ?? "")
+        if lambdaAuthorizer {
+            switch status {
+            case 401: return "401 Unauthorized: no Authorization header (the Lambda authorizer's identity source), so the authorizer was not called"
+            case 403: return "403 Forbidden: the Lambda authorizer refused the token (invalid, expired, or without the route's scope)"
+            default: return nil
+            }
+        }
         switch status {
         case 401:
             var s = "401 Unauthorized: the JWT authorizer found no valid token"
