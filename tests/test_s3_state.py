@@ -466,15 +466,46 @@ def test_sigkill_at_create_calls_with_s3_state_then_force_unlock_and_resume(bina
     print(f"\n{sweep.summary()}; every resume ended with exactly one of each resource and every delete with none")
 
 
-def test_a_bucket_in_another_region_is_named(binary, fresh_moto, proxy, tmp_path):
+REDIRECT = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>PermanentRedirect</Code><Message>The bucket you " \
+           b"are attempting to access must be addressed using the specified endpoint.</Message></Error>"
+
+
+def test_a_bucket_in_another_region_is_followed_and_the_stack_stays_in_its_own(binary, fresh_moto, proxy, tmp_path):
+    """As the AWS SDKs do: S3's 301 names the bucket's region; the call is signed for it and sent
+    again, and every later state call goes there at once. The stack's own calls keep their region."""
+    bucket(fresh_moto)
+    s3_regions, redirects, stack_regions = [], [], set()
+
+    def elsewhere(index, method, path, headers, body):
+        region = re.search(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/", headers.get("Authorization", ""))
+        if not region:
+            return None
+        if region.group(2) != "s3":
+            stack_regions.add(region.group(1))
+            return None
+        s3_regions.append(region.group(1))
+        if region.group(1) != "eu-west-1":
+            redirects.append(index)
+            return {"kind": "custom", "status": 301, "headers": [("Content-Type", "application/xml"), ("x-amz-bucket-region", "eu-west-1")],
+                    "body": REDIRECT}
+        return None
+
+    proxy.fault = elsewhere
+    r = run_in(binary, tmp_path, "create", "--state", URL, env=stack_env(proxy.url))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert len(redirects) == 1 and s3_regions[0] == "us-east-1" and set(s3_regions[1:]) == {"eu-west-1"}, s3_regions
+    assert stack_regions == {"us-east-1"}
+    state = json.loads(stored(fresh_moto.boto("s3")))
+    assert state["target"]["region"] == "us-east-1"
+    assert Inventory(fresh_moto).counts(state["outputs"]["user_pool_domain"]) == ONE_OF_EACH
+
+
+def test_a_bucket_in_another_region_is_named_when_s3_does_not_say_which(binary, fresh_moto, proxy, tmp_path):
     bucket(fresh_moto)
 
     def elsewhere(index, method, path, headers, body):
-        # What S3 answers a request signed for the wrong region (moto serves every region).
         if path.startswith(f"/{BUCKET}/"):
-            return {"kind": "custom", "status": 301, "headers": [("Content-Type", "application/xml"), ("x-amz-bucket-region", "eu-west-1")],
-                    "body": b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>PermanentRedirect</Code><Message>The bucket you "
-                            b"are attempting to access must be addressed using the specified endpoint.</Message></Error>"}
+            return {"kind": "custom", "status": 301, "headers": [("Content-Type", "application/xml")], "body": REDIRECT}
         return None
 
     proxy.fault = elsewhere

@@ -255,14 +255,15 @@ public struct AWSClient: Sendable {
             code = code ?? c
             message = xml.value("Message") ?? ""
             return AWSServiceError(service: service.name, operation: operation, code: code ?? c, message: message,
-                                   httpStatus: response.status, requestId: requestId ?? xml.value("RequestId"))
+                                   httpStatus: response.status, requestId: requestId ?? xml.value("RequestId"),
+                                   bucketRegion: response.header("x-amz-bucket-region") ?? xml.value("Region"))
         } else if !response.body.isEmpty {
             let type = response.header("Content-Type") ?? "unknown content type"
             message = "unexpected \(type) body of \(response.body.count) bytes"
         }
         return AWSServiceError(service: service.name, operation: operation,
                                code: code ?? Self.codeForStatus(response.status), message: message,
-                               httpStatus: response.status, requestId: requestId)
+                               httpStatus: response.status, requestId: requestId, bucketRegion: response.header("x-amz-bucket-region"))
     }
 
     /// As botocore's parsers and smithy-rs `sanitize_error_code`: drop what follows ':' (a URL

@@ -8,6 +8,9 @@ public struct AWSServiceError: Error, Sendable, CustomStringConvertible {
     public var message: String
     public var httpStatus: Int
     public var requestId: String?
+    /// S3's answer to a request signed for the wrong region names the bucket's
+    /// (`x-amz-bucket-region`, or `<Region>` of AuthorizationHeaderMalformed).
+    public var bucketRegion: String? = nil
 
     public var description: String {
         var s = "\(service) \(operation): \(code)"

@@ -5,11 +5,41 @@ import Transport
 
 /// Amazon S3: the few object and bucket calls a remote state needs (REST-XML).
 public struct S3: Sendable {
-    let client: AWSClient
-    public init(client: AWSClient) { self.client = client }
+    let base: AWSClient
+    /// The bucket's region once S3 named another than the client's (shared by copies).
+    private let redirected = RegionMemo()
+
+    public init(client: AWSClient) { base = client }
 
     /// The region requests are signed for.
-    public var region: String { client.config.region }
+    public var region: String { redirected.region ?? base.config.region }
+
+    /// The client for the current region: the configured one, or the one S3 redirected to.
+    var client: AWSClient {
+        guard let region = redirected.region else { return base }
+        var config = base.config
+        config.region = region
+        config.endpoints.region = region
+        return AWSClient(config: config)
+    }
+
+    /// One S3 call; a bucket in another region than the one signed for is followed, as the AWS
+    /// SDKs do: S3 answers 301 PermanentRedirect (or 400 AuthorizationHeaderMalformed) naming
+    /// the bucket's region without acting, so the call is signed for that one and sent again.
+    func send(_ operation: String, method: String, bucket: String, key: String = "", query: [(String, String)] = [],
+              headers: [HTTPHeader] = [], body: [UInt8] = [], idempotent: Bool = true) async throws -> HTTPResponse {
+        do {
+            return try await client.s3(operation, method: method, bucket: bucket, key: key, query: query, headers: headers, body: body,
+                                       idempotent: idempotent)
+        } catch let e as AWSServiceError where ["PermanentRedirect", "AuthorizationHeaderMalformed"].contains(e.code) || e.httpStatus == 301 {
+            guard let region = e.bucketRegion, region != self.region, region.range(of: #"^[a-z]{2}(-[a-z]+)+-\d$"#, options: .regularExpression) != nil
+            else { throw e }
+            base.config.log?("↪ s3 \(operation): bucket \(bucket) is in \(region): signing for it from now on")
+            redirected.region = region
+            return try await client.s3(operation, method: method, bucket: bucket, key: key, query: query, headers: headers, body: body,
+                                       idempotent: idempotent)
+        }
+    }
 
     public struct Object: Sendable, Equatable {
         public var body: [UInt8]
@@ -25,7 +55,7 @@ public struct S3: Sendable {
     /// The object, or nil when there is none (404).
     public func getObject(bucket: String, key: String) async throws -> Object? {
         do {
-            let r = try await client.s3("GetObject", method: "GET", bucket: bucket, key: key)
+            let r = try await send("GetObject", method: "GET", bucket: bucket, key: key)
             return Object(body: r.body, etag: r.header("ETag") ?? "")
         } catch let e as AWSServiceError where e.httpStatus == 404 && e.code == "NoSuchKey" {
             return nil  // only "no such key" means no state: another 404 (a wrong endpoint or path) is an error
@@ -43,7 +73,7 @@ public struct S3: Sendable {
         case .ifAbsent: headers.append(HTTPHeader("If-None-Match", "*"))
         case nil: break
         }
-        let r = try await client.s3("PutObject", method: "PUT", bucket: bucket, key: key, headers: headers, body: body)
+        let r = try await send("PutObject", method: "PUT", bucket: bucket, key: key, headers: headers, body: body)
         guard let etag = r.header("ETag"), !etag.isEmpty else {
             throw AWSClientError.malformedResponse(service: "s3", operation: "PutObject", reason: "no ETag")
         }
@@ -53,7 +83,7 @@ public struct S3: Sendable {
     /// Deletes, only while the object still has `etag` when one is given (412 when not).
     public func deleteObject(bucket: String, key: String, ifMatch etag: String? = nil) async throws {
         let headers = etag.map { [HTTPHeader("If-Match", $0)] } ?? []
-        _ = try await client.s3("DeleteObject", method: "DELETE", bucket: bucket, key: key, headers: headers)
+        _ = try await send("DeleteObject", method: "DELETE", bucket: bucket, key: key, headers: headers)
     }
 
     // MARK: - Buckets
@@ -61,7 +91,7 @@ public struct S3: Sendable {
     /// Whether the bucket exists (HeadBucket: 200 ours or readable, 403 someone else's, 404 none).
     public func bucketExists(_ bucket: String) async throws -> Bool {
         do {
-            _ = try await client.s3("HeadBucket", method: "HEAD", bucket: bucket)
+            _ = try await send("HeadBucket", method: "HEAD", bucket: bucket)
             return true
         } catch let e as AWSServiceError where e.httpStatus == 404 {
             return false
@@ -77,12 +107,12 @@ public struct S3: Sendable {
             body = Array(("<CreateBucketConfiguration xmlns=\"\(Self.xmlns)\"><LocationConstraint>\(region)</LocationConstraint>"
                           + "</CreateBucketConfiguration>").utf8)
         }
-        _ = try await client.s3("CreateBucket", method: "PUT", bucket: bucket, body: body, idempotent: false)
+        _ = try await send("CreateBucket", method: "PUT", bucket: bucket, body: body, idempotent: false)
     }
 
     /// "Enabled", "Suspended", or nil when versioning was never turned on.
     public func getBucketVersioning(_ bucket: String) async throws -> String? {
-        let r = try await client.s3("GetBucketVersioning", method: "GET", bucket: bucket, query: [("versioning", "")])
+        let r = try await send("GetBucketVersioning", method: "GET", bucket: bucket, query: [("versioning", "")])
         let xml = try parse(r, "GetBucketVersioning")
         return xml.value("Status")
     }
@@ -119,7 +149,7 @@ public struct S3: Sendable {
                         contentType: String = "application/xml") async throws {
         let bytes = Array(body.utf8)
         let checksum = Data(Crypto.sha256(bytes)).base64EncodedString()
-        _ = try await client.s3(operation, method: "PUT", bucket: bucket, query: [(subresource, "")],
+        _ = try await send(operation, method: "PUT", bucket: bucket, query: [(subresource, "")],
                                 headers: [HTTPHeader("Content-Type", contentType), HTTPHeader("x-amz-sdk-checksum-algorithm", "SHA256"),
                                           HTTPHeader("x-amz-checksum-sha256", checksum)],
                                 body: bytes)
@@ -129,5 +159,15 @@ public struct S3: Sendable {
         do { return try XMLNode(parsing: r.body) } catch {
             throw AWSClientError.malformedResponse(service: "s3", operation: operation, reason: "\(error)")
         }
+    }
+}
+
+/// A region learned at run time, shared by every copy of the S3 value that learned it.
+final class RegionMemo: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: String?  // under `lock`
+    var region: String? {
+        get { lock.withLock { value } }
+        set { lock.withLock { value = newValue } }
     }
 }
