@@ -15,10 +15,11 @@ from dataplane_http import LocalIssuer, verify_jwt
 
 
 class Stack:
-    def __init__(self, binary, tmp_path_factory, *args):
+    def __init__(self, binary, tmp_path_factory, *args, host=None):
         self.server = Moto()
         self.dir = tmp_path_factory.mktemp("stack")
-        self.env = stack_env(self.server.url, XDG_CACHE_HOME=str(self.dir / "cache"))
+        self.url = self.server.url.replace("127.0.0.1", host) if host else self.server.url
+        self.env = stack_env(self.url, XDG_CACHE_HOME=str(self.dir / "cache"))
         self.binary = binary
         self.created = self.run("create", *args)
         assert self.created.returncode == 0, self.created.stderr
@@ -145,6 +146,27 @@ def test_request_explains_the_lambda_authorizers_401_and_403(lambda_stack):
     r = lambda_stack.run("request", "--token", "not-a-jwt")
     assert r.returncode == 1 and r.stdout.startswith("HTTP 403")
     assert "the Lambda authorizer refused the token" in r.stderr, r.stderr
+
+
+def test_an_emulator_at_a_non_loopback_address_is_still_where_tokens_and_requests_go(binary, tmp_path_factory):
+    """An emulator reached as http://moto:5000 (compose) or a LAN address is not AWS: outputs,
+    tokens, secrets and the Lambda authorizer's JWKS stay there, never *.amazonaws.com."""
+    stack = Stack(binary, tmp_path_factory, "--auth", "lambda", host="0.0.0.0")
+    try:
+        base = stack.url
+        assert base.startswith("http://0.0.0.0:")
+        assert stack.out["api_url"].startswith(f"{base}/_aws/execute-api/")
+        assert stack.out["token_url"].startswith(f"{base}/_aws/cognito-idp/")
+        assert "amazonaws.com" not in stack.out["api_url"] + stack.out["token_url"] + stack.out["cognito_domain_url"]
+        r = stack.run("request", "--no-token")
+        assert r.returncode == 1 and r.stdout.startswith("HTTP 401"), r.stdout + r.stderr
+        env = stack.server.boto("lambda").get_function_configuration(FunctionName="CognitoAuthorizerFunction")["Environment"]["Variables"]
+        assert env["JWKS_URL"] == f"{base}/{stack.out['user_pool_id']}/.well-known/jwks.json"
+        # A secret still goes over plain http only to this machine: named, refused, sent nowhere else.
+        r = stack.run("token", "--client-credentials", "--scope", "HelloAPI/hello.read", "--no-cache")
+        assert r.returncode == 1 and f"refusing to send a client secret to {base}/_aws/cognito-idp/" in r.stderr, r.stderr
+    finally:
+        stack.server.stop()
 
 
 def test_verify_lambda_authorizer_with_the_local_jwks(lambda_stack):

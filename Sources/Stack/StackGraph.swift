@@ -167,10 +167,14 @@ public struct StackGraph: Sendable {
 }
 
 extension StackTarget {
-    /// `scheme://host:port` of the emulator when a service was reached at a local address (its
-    /// hosted UI and execute-api data plane live there); nil on AWS.
+    /// `scheme://host:port` of the emulator when a service was reached at an endpoint that is
+    /// not AWS's (127.0.0.1, but also `http://moto:5000` in a compose network or a LAN host):
+    /// its hosted UI and execute-api data plane live there, path-style (LocalStack's
+    /// convention), and tokens and secrets go nowhere else. Nil on AWS (any *.amazonaws.com).
     public func localBase(_ service: AWSService) -> String? {
-        guard let raw = endpoints[service.name], let endpoint = Endpoint(parsing: raw), endpoint.isLocal else { return nil }
+        guard let raw = endpoints[service.name], let endpoint = Endpoint(parsing: raw) else { return nil }
+        let host = endpoint.host.lowercased()
+        guard !(host == "amazonaws.com" || host.hasSuffix(".amazonaws.com") || host.hasSuffix(".amazonaws.com.cn")) else { return nil }
         return "\(endpoint.scheme)://\(endpoint.hostHeader)"
     }
 }
