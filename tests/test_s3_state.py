@@ -428,12 +428,15 @@ def test_a_missing_bucket_is_named_before_any_call_to_the_stack(binary, fresh_mo
 
 
 
-@pytest.mark.parametrize("command", [["jwt", "verify", "a.b.c"], ["login", "--no-browser"]])
+@pytest.mark.parametrize("command", [["jwt", "verify", "a.b.c"], ["login", "--no-browser"],
+                                     # the state would give the accepted client ids: without it the check would be dropped
+                                     ["jwt", "verify", "a.b.c", "--issuer", "https://issuer.example"]])
 def test_token_commands_name_a_state_they_cannot_read_rather_than_saying_there_is_no_stack(binary, fresh_moto, tmp_path, command):
     r = run_in(binary, tmp_path, *command, "--state", "s3://no-such-bucket/s.json", env=stack_env(fresh_moto.url))
     assert r.returncode == 1
     assert "bucket no-such-bucket of --state s3://no-such-bucket/s.json does not exist" in r.stderr, r.stderr
     assert "no issuer" not in r.stderr and "no stack" not in r.stderr
+
 
 @pytest.mark.crash
 @pytest.mark.parametrize("when", ["before", "after"])

@@ -243,9 +243,10 @@ struct JWTVerifyCommand: AsyncParsableCommand {
         let raw = token == "-" ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : token
         let jwt = raw.trimmingCharacters(in: .whitespacesAndNewlines)
         // The state is read for what the flags leave out; an error reading it (a malformed file,
-        // an S3 failure) is not "no stack" then. With --issuer given, the state only adds defaults.
+        // an S3 failure) is not "no stack" then. Only with --issuer and --client-id given does
+        // it add nothing a check needs (else a broken state would drop the client check).
         let store = try stateOptions.open(SessionOptions())
-        let state = issuer == nil ? try await store.load() : try? await store.load()
+        let state = issuer != nil && !clientIds.isEmpty ? try? await store.load() : try await store.load()
         guard let issuer = issuer ?? state?.outputs["user_pool_jwt_issuer_url"] ?? state?.config.oidcIssuer else {
             throw CLIError("no issuer: pass --issuer (or run in a directory with the stack's state.json)")
         }
