@@ -127,3 +127,41 @@ def test_broken_responses_end_clearly_and_keep_every_id(binary, fresh_moto, prox
     assert inv.counts(domain) == ONE_OF_EACH, f"{operation}/{kind}: {r.stderr}"
     assert run_in(binary, tmp_path, "delete", env=env).returncode == 0
     assert inv.counts(domain) == NONE
+
+
+REFUSED = b"<ErrorResponse><Error><Type>Sender</Type><Code>InvalidClientTokenId</Code><Message>The security token included " \
+          b"in the request is invalid.</Message></Error></ErrorResponse>"
+
+
+def refuse_all(index, method, path, headers, body):
+    """Every call refused, as AWS answers a key that does not exist."""
+    return {"kind": "custom", "status": 403, "headers": [("Content-Type", "text/xml"), ("x-amzn-ErrorType", "InvalidClientTokenId")],
+            "body": REFUSED}
+
+
+def test_a_first_create_with_refused_credentials_leaves_no_state(binary, fresh_moto, proxy, tmp_path):
+    """STS runs beside the first creates, which AWS refuses too: nothing was made, so nothing may
+    pin a state to this region and endpoint (a later run with other settings would be refused)."""
+    proxy.fault = refuse_all
+    r = run_in(binary, tmp_path, "create", env=stack_env(proxy.url))
+    assert r.returncode == 1 and "InvalidClientTokenId" in r.stderr, r.stdout + r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not (tmp_path / "state.json").exists(), (tmp_path / "state.json").read_text()
+    proxy.fault = None
+    assert run_in(binary, tmp_path, "create", env=stack_env(proxy.url)).returncode == 0
+
+
+def test_sts_refused_after_first_creates_succeeded_says_what_was_made(binary, fresh_moto, proxy, tmp_path):
+    """Only STS refuses (an SCP, a wrong AWS_ENDPOINT_URL_STS): the roots made beside it are
+    journalled, and the error says so and how to go on."""
+    proxy.fault = lambda index, method, path, headers, body: refuse_all(index, method, path, headers, body) \
+        if b"GetCallerIdentity" in body else None
+    r = run_in(binary, tmp_path, "create", env=stack_env(proxy.url))
+    assert r.returncode == 1, r.stdout + r.stderr
+    state = json.loads((tmp_path / "state.json").read_text())
+    made = [x for x in state["resources"] if x["status"] == "created"]
+    assert made, state
+    assert f"{len(made)} resource(s) made before it are recorded in state.json" in r.stderr, r.stderr
+    proxy.fault = None
+    assert run_in(binary, tmp_path, "create", env=stack_env(proxy.url)).returncode == 0
+    assert run_in(binary, tmp_path, "delete", env=stack_env(proxy.url)).returncode == 0

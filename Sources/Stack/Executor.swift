@@ -318,12 +318,12 @@ public struct StackExecutor: Sendable {
         } else {
             try await journal.markPending(key: node.key, type: node.type, name: node.pendingName(state.config))
         }
-        // A create of a new node whose every call failed to connect (host unknown, nothing
-        // listening) never reached AWS: its pending record goes, so a first create against a
-        // wrong endpoint leaves no state behind (the run deletes an empty one).
+        // A create of a new node that made nothing (every attempt refused by AWS, or never
+        // connected) leaves no record: a first create against a wrong endpoint or with refused
+        // credentials leaves no state behind (the run deletes an empty one).
         var mayHaveSent = false
         func forgetIfNeverSent(_ error: Error) async {
-            guard !mayHaveSent, Self.neverSent(error), records[node.key] == nil else { return }
+            guard !mayHaveSent, node.createIsOneCall, Self.madeNothing(error), records[node.key] == nil else { return }
             try? await journal.remove(ResourceRecord(key: node.key, type: node.type, status: .pending))
         }
         var attempt = 0
@@ -388,6 +388,14 @@ public struct StackExecutor: Sendable {
     static func neverSent(_ error: Error) -> Bool {
         if let e = error as? AWSClientError, case .transport(_, _, .connectFailed, _) = e { return true }
         return false
+    }
+
+    /// A one-call create that failed so made nothing: never sent, or refused by AWS with an
+    /// answer (a 4xx that is no throttle: bad credentials, invalid input, a limit).
+    static func madeNothing(_ error: Error) -> Bool {
+        if neverSent(error) { return true }
+        guard let e = error as? AWSServiceError else { return false }
+        return (400..<500).contains(e.httpStatus) && !outcomeUnknown(e)
     }
 
     /// Tries of one create whose outcome stayed unknown (each after a lookup found nothing).

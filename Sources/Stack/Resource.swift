@@ -129,6 +129,10 @@ public protocol StackResource: Sendable {
     var replaceDeletesFirst: Bool { get }
     /// Replacing or deleting it destroys data (the user pool and its users): needs --allow-replace.
     var holdsData: Bool { get }
+    /// Whether `create` makes one call (the default): then a refused or unsent create made
+    /// nothing, and its pending record can go. A create of several calls (a user, then its
+    /// password) may have made something before the call that failed.
+    var createIsOneCall: Bool { get }
 }
 
 /// Canonical attribute values (lists sorted and joined), compared as strings.
@@ -237,6 +241,7 @@ extension StackResource {
     public func desired(_ ctx: ResourceContext) throws -> Attributes { [:] }
     public var replaceDeletesFirst: Bool { false }
     public var holdsData: Bool { false }
+    public var createIsOneCall: Bool { true }
 
     public func update(_ record: ResourceRecord, _ changes: [AttributeChange], _ ctx: ResourceContext) async throws -> ResourceRecord {
         throw StackError.invalidConfig("internal: \(label) has no in-place update for \(changes.map(\.name).joined(separator: ", "))")

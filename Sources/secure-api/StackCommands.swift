@@ -36,6 +36,8 @@ struct StackRun {
         @Sendable func callerAccount() async throws -> String {
             do {
                 return try await STS(client: AWSClient(config: config)).getCallerIdentity().account
+            } catch let e as AWSServiceError {
+                throw CLIError("STS at \(config.endpoints.targetDescription()) refused to name the account: \(e)")
             } catch {
                 throw CLIError("cannot reach \(config.endpoints.targetDescription()): \(error)")
             }
@@ -206,10 +208,17 @@ struct CreateCommand: AsyncParsableCommand {
         do {
             summary = try await executor.create(state: state, live: live, file: file, password: password, account: account)
         } catch {
-            // A first create whose calls never reached AWS (wrong endpoint, nothing listening)
-            // leaves no state: nothing to resume or delete.
-            if existing == nil, let left = try? await file.load(), left.resources.isEmpty { try? await file.remove() }
-            throw error
+            // A first create that made nothing (wrong endpoint, refused credentials) leaves no
+            // state: nothing to resume or delete. One that made something says so.
+            guard existing == nil, let left = try? await file.load() else { throw error }
+            if left.resources.isEmpty {
+                try? await file.remove()
+                throw error
+            }
+            let made = left.resources.filter { $0.status == .created }.count
+            guard made > 0 else { throw error }
+            throw CLIError("\(error); \(made) resource(s) made before it are recorded in \(file.path): run `secure-api create` again "
+                           + "to finish once that is fixed, or `secure-api delete` to remove them")
         }
         let seconds = Date().timeIntervalSince(started)
         if summary.interrupted {

@@ -298,6 +298,8 @@ struct TestUserResource: StackResource {
     let type = "cognito-idp:user"
     let label = "Cognito test user"
     var uniqueName: Bool { true }
+    /// AdminCreateUser, then AdminSetUserPassword.
+    var createIsOneCall: Bool { false }
     let dependencies = ["user_pool"]
     var ownerKey: String? { "user_pool" }
 
