@@ -35,6 +35,8 @@ public struct ResourceContext: Sendable {
     /// While planning: the dependencies whose IDs are not known yet (to be created or
     /// replaced); they read as `<key>`. Nil when applying: every dependency must exist.
     public var unknown: Set<String>? = nil
+    /// Planning, not applying: nothing is sent, and the password may be absent (never shown).
+    public var planning: Bool { unknown != nil }
     /// IDs `find` passes over: a replacement's deposed old resource, which may share the new
     /// one's name (taking it for the new one would leave the new one unjournalled).
     public var excluded: Set<String> = []
@@ -73,13 +75,6 @@ public struct ResourceContext: Sendable {
     public func issuer(poolId: String) -> String { "https://cognito-idp.\(target.region).amazonaws.com/\(poolId)" }
 }
 
-/// One AWS call as `plan` shows it.
-public struct PlannedCall: Sendable {
-    public var service: String
-    public var operation: String
-    public var parameters: [(String, String)]
-}
-
 /// One kind of resource: its calls and what it needs. The stack graph is a list of these.
 public protocol StackResource: Sendable {
     /// Node key, unique in the graph and in state.json.
@@ -91,7 +86,9 @@ public protocol StackResource: Sendable {
     var dependencies: [String] { get }
     /// The name recorded with the pending entry (what `find` will look for after a crash).
     func pendingName(_ config: StackConfig) -> String?
-    func plan(_ config: StackConfig, region: String) -> [PlannedCall]
+    /// The calls a create makes, as the request values it sends (built by the same functions
+    /// `create` uses): what the offline `plan` prints. Empty for a kind AWS makes on demand.
+    func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest]
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord
     /// Finds a resource a crashed run may have created (by unique name or tag), to adopt it.
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord?

@@ -430,17 +430,22 @@ struct PlanCommand: AsyncParsableCommand {
         var config = config
         if config.domainPrefixGenerated { config.domainPrefix = "<random 16 letters>" }
         var calls: [JSON] = []
-        var n = 0
-        for node in graph.topologicalOrder() {
-            for call in node.plan(config, region: region) {
-                n += 1
-                if output == .json {
-                    calls.append(["service": .string(call.service), "operation": .string(call.operation), "resource": .string(node.key),
-                                  "parameters": .object(Dictionary(call.parameters.map { ($0.0, JSON.string($0.1)) }, uniquingKeysWith: { a, _ in a }))])
-                } else {
-                    let params = call.parameters.map { "\($0.0)=\($0.1)" }.joined(separator: ", ")
-                    print("\(pad(String(n), 3)) \(call.service) \(call.operation)  \(Console.dim(params))")
+        // The request values create sends, built by the same functions, never sent here.
+        for (node, requests) in try graph.firstCreateRequests(config, region: region) {
+            if output == .json {
+                calls += requests.map { call in
+                    ["service": .string(call.service.name), "operation": .string(call.operation), "resource": .string(node.key),
+                     "parameters": .object(Dictionary(call.parameters.map { ($0.0, JSON.string($0.1)) }, uniquingKeysWith: { a, _ in a }))]
                 }
+                continue
+            }
+            print("+ \(node.label)")
+            if requests.isEmpty {
+                print("    (no call: AWS makes \(node.pendingName(config) ?? node.label) on demand; delete removes it)")
+            }
+            for call in requests {
+                print("    \(call.service.name) \(call.operation)")
+                for (name, value) in call.parameters { print(Console.dim("      \(name) = \(Console.safe(value))")) }
             }
         }
         if output == .json {

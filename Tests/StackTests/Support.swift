@@ -1,6 +1,7 @@
 import Foundation
 @testable import AWSClient
 @testable import Stack
+import Services
 
 /// A simulated SIGKILL: once thrown, nothing more reaches the cloud or the state store.
 struct Crash: Error, CustomStringConvertible {
@@ -226,7 +227,7 @@ struct FakeKind: StackResource {
     var name: String { want["name"] ?? key }
 
     func pendingName(_ config: StackConfig) -> String? { name }
-    func plan(_ config: StackConfig, region: String) -> [PlannedCall] { [] }
+    func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest] { [] }
 
     var schema: [AttributeSpec] { specs + dependencies.map { AttributeSpec("ref:\($0)", refMode) } }
 

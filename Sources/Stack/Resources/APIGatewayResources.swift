@@ -10,13 +10,12 @@ struct HTTPAPIResource: StackResource {
 
     func pendingName(_ c: StackConfig) -> String? { c.apiName }
 
-    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
-        [PlannedCall(service: "apigatewayv2", operation: "CreateApi",
-                     parameters: [("Name", c.apiName), ("ProtocolType", "HTTP"), ("Tags", "secure-api:stack=\(c.stackName)")])]
-    }
+    func request(_ ctx: ResourceContext) -> APIGatewayV2.CreateApiRequest { .init(name: ctx.config.apiName, tags: ctx.tags) }
+
+    func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest] { [request(ctx)] }
 
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
-        let api = try await ctx.services.apigateway.createApi(name: ctx.config.apiName, tags: ctx.tags)
+        let api = try await ctx.services.apigateway.createApi(request(ctx))
         return record(id: api.id, name: api.name, arn: api.endpoint)
     }
 
@@ -62,38 +61,30 @@ struct JWTAuthorizerResource: AuthorizerResource {
     let dependencies: [String]
     let issuer: @Sendable (ResourceContext) throws -> String
     let audience: @Sendable (ResourceContext) throws -> [String]
-    let planIssuer: @Sendable (StackConfig, String) -> (issuer: String, audience: String)
 
     static let cognito = JWTAuthorizerResource(
         dependencies: ["http_api", "user_pool", "app_client", "machine_client"],
         issuer: { $0.issuer(poolId: try $0.id(of: "user_pool")) },
-        audience: { [try $0.id(of: "app_client"), try $0.id(of: "machine_client")] },
-        planIssuer: { _, region in ("https://cognito-idp.\(region).amazonaws.com/<user_pool>", "<app_client>,<machine_client>") })
+        audience: { [try $0.id(of: "app_client"), try $0.id(of: "machine_client")] })
 
     static let oidc = JWTAuthorizerResource(
         dependencies: ["http_api"],
         issuer: { ctx in
-            guard let i = ctx.config.oidcIssuer else { throw StackError.invalidConfig("no OIDC issuer in the stack's config") }
+            guard let i = ctx.config.oidcIssuer ?? (ctx.planning ? "<--issuer>" : nil) else {
+                throw StackError.invalidConfig("no OIDC issuer in the stack's config")
+            }
             return i
         },
-        audience: { ctx in [ctx.config.oidcAudience].compactMap { $0 } },
-        planIssuer: { c, _ in (c.oidcIssuer ?? "<--issuer>", c.oidcAudience ?? "<--audience>") })
+        audience: { ctx in [ctx.config.oidcAudience ?? (ctx.planning ? "<--audience>" : nil)].compactMap { $0 } })
 
     func pendingName(_ c: StackConfig) -> String? { c.authorizerName }
 
-    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
-        let (issuer, audience) = planIssuer(c, region)
-        return [PlannedCall(service: "apigatewayv2", operation: "CreateAuthorizer", parameters: [
-            ("ApiId", "<http_api>"), ("Name", c.authorizerName), ("AuthorizerType", "JWT"),
-            ("IdentitySource", "$request.header.Authorization"), ("Issuer", issuer), ("Audience", audience),
-        ])]
+    func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
+        try await findAuthorizer(ctx, name: pending.name ?? ctx.config.authorizerName, key: key)
     }
 
-    func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
-        let apiId = try ctx.id(of: "http_api")
-        let id = try await ctx.services.apigateway.createJWTAuthorizer(
-            apiId: apiId, name: ctx.config.authorizerName, issuer: try issuer(ctx), audience: try audience(ctx))
-        return record(id: id, name: ctx.config.authorizerName, parentId: apiId)
+    func settings(_ ctx: ResourceContext) throws -> APIGatewayV2.AuthorizerSettings {
+        .jwt(name: ctx.config.authorizerName, issuer: try issuer(ctx), audience: try audience(ctx))
     }
 
     func desired(_ ctx: ResourceContext) throws -> Attributes {
@@ -104,10 +95,6 @@ struct JWTAuthorizerResource: AuthorizerResource {
         try await ctx.services.apigateway.updateJWTAuthorizer(apiId: try r.requireParent(), id: try r.requireId(), name: ctx.config.authorizerName,
                                                               issuer: try issuer(ctx), audience: try audience(ctx))
         return r
-    }
-
-    func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
-        try await findAuthorizer(ctx, name: pending.name ?? ctx.config.authorizerName, key: key)
     }
 }
 
@@ -123,19 +110,12 @@ struct RequestAuthorizerResource: AuthorizerResource {
 
     func pendingName(_ c: StackConfig) -> String? { Self.name }
 
-    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
-        [PlannedCall(service: "apigatewayv2", operation: "CreateAuthorizer", parameters: [
-            ("ApiId", "<http_api>"), ("Name", Self.name), ("AuthorizerType", "REQUEST"),
-            ("AuthorizerUri", "arn:aws:apigateway:\(region):lambda:path/2015-03-31/functions/<authorizer_function arn>/invocations"),
-            ("AuthorizerPayloadFormatVersion", "2.0"), ("EnableSimpleResponses", "true"), ("AuthorizerResultTtlInSeconds", "0"),
-        ])]
+    func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
+        try await findAuthorizer(ctx, name: Self.name, key: key)
     }
 
-    func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
-        let apiId = try ctx.id(of: "http_api")
-        let id = try await ctx.services.apigateway.createRequestAuthorizer(
-            apiId: apiId, name: Self.name, functionArn: try ctx.arn(of: "authorizer_function"), region: ctx.target.region)
-        return record(id: id, name: Self.name, parentId: apiId)
+    func settings(_ ctx: ResourceContext) throws -> APIGatewayV2.AuthorizerSettings {
+        .request(name: Self.name, functionArn: try ctx.arn(of: "authorizer_function"), region: ctx.target.region)
     }
 
     func desired(_ ctx: ResourceContext) throws -> Attributes {
@@ -148,17 +128,25 @@ struct RequestAuthorizerResource: AuthorizerResource {
                                                                   functionArn: try ctx.arn(of: "authorizer_function"), region: ctx.target.region)
         return r
     }
-
-    func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
-        try await findAuthorizer(ctx, name: Self.name, key: key)
-    }
 }
 
-/// Both authorizer kinds live in the API and are deleted and probed alike.
-protocol AuthorizerResource: StackResource {}
+/// Both authorizer kinds live in the API and are created, found, deleted and probed alike.
+protocol AuthorizerResource: StackResource {
+    func settings(_ ctx: ResourceContext) throws -> APIGatewayV2.AuthorizerSettings
+}
 
 extension AuthorizerResource {
     var ownerKey: String? { "http_api" }
+
+    func request(_ ctx: ResourceContext) throws -> APIGatewayV2.CreateAuthorizerRequest { .init(apiId: try ctx.id(of: "http_api"), try settings(ctx)) }
+
+    func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest] { [try request(ctx)] }
+
+    func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
+        let r = try request(ctx)
+        let id = try await ctx.services.apigateway.createAuthorizer(r)
+        return record(id: id, name: pendingName(ctx.config), parentId: r.apiId)
+    }
 
     var schema: [AttributeSpec] {
         [AttributeSpec("type", .replace, security: true), AttributeSpec("issuer", security: true), AttributeSpec("audience", security: true),
@@ -211,17 +199,16 @@ struct LambdaIntegrationResource: StackResource {
 
     func pendingName(_ c: StackConfig) -> String? { c.functionName }
 
-    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
-        [PlannedCall(service: "apigatewayv2", operation: "CreateIntegration", parameters: [
-            ("ApiId", "<http_api>"), ("IntegrationType", "AWS_PROXY"), ("IntegrationUri", "<lambda_function arn>"),
-            ("PayloadFormatVersion", "2.0"),
-        ])]
+    func request(_ ctx: ResourceContext) throws -> APIGatewayV2.CreateIntegrationRequest {
+        .init(apiId: try ctx.id(of: "http_api"), functionArn: try ctx.arn(of: "lambda_function"))
     }
 
+    func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest] { [try request(ctx)] }
+
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
-        let apiId = try ctx.id(of: "http_api")
-        let id = try await ctx.services.apigateway.createLambdaIntegration(apiId: apiId, functionArn: try ctx.arn(of: "lambda_function"))
-        return record(id: id, name: ctx.config.functionName, parentId: apiId)
+        let r = try request(ctx)
+        let id = try await ctx.services.apigateway.createIntegration(r)
+        return record(id: id, name: ctx.config.functionName, parentId: r.apiId)
     }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
@@ -278,24 +265,20 @@ struct RouteResource: StackResource {
 
     func pendingName(_ c: StackConfig) -> String? { routeKey(c) }
 
-    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
-        var p: [(String, String)] = [("ApiId", "<http_api>"), ("RouteKey", routeKey(c)), ("AuthorizationType", authorizationType)]
-        if usesAuthorizer { p.append(("AuthorizerId", "<authorizer>")) }
-        if !scopes(c).isEmpty { p.append(("AuthorizationScopes", scopes(c).joined(separator: " OR "))) }
-        p.append(("Target", "integrations/<integration>"))
-        return [PlannedCall(service: "apigatewayv2", operation: "CreateRoute", parameters: p)]
-    }
-
     func settings(_ ctx: ResourceContext) throws -> APIGatewayV2.RouteSettings {
         APIGatewayV2.RouteSettings(routeKey: routeKey(ctx.config), authorizationType: authorizationType,
                                    authorizerId: usesAuthorizer ? try ctx.id(of: "authorizer") : "",
                                    scopes: scopes(ctx.config), target: "integrations/\(try ctx.id(of: "integration"))")
     }
 
+    func request(_ ctx: ResourceContext) throws -> APIGatewayV2.CreateRouteRequest { .init(apiId: try ctx.id(of: "http_api"), try settings(ctx)) }
+
+    func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest] { [try request(ctx)] }
+
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
-        let apiId = try ctx.id(of: "http_api")
-        let id = try await ctx.services.apigateway.createRoute(apiId: apiId, try settings(ctx))
-        return record(id: id, name: routeKey(ctx.config), parentId: apiId)
+        let r = try request(ctx)
+        let id = try await ctx.services.apigateway.createRoute(r)
+        return record(id: id, name: r.route.routeKey, parentId: r.apiId)
     }
 
     let schema = [AttributeSpec("route_key"), AttributeSpec("authorization_type", security: true), AttributeSpec("authorizer_id", security: true),
@@ -350,15 +333,16 @@ struct StageResource: StackResource {
 
     func pendingName(_ c: StackConfig) -> String? { c.stageName }
 
-    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
-        [PlannedCall(service: "apigatewayv2", operation: "CreateStage",
-                     parameters: [("ApiId", "<http_api>"), ("StageName", c.stageName), ("AutoDeploy", "true")])]
+    func request(_ ctx: ResourceContext) throws -> APIGatewayV2.CreateStageRequest {
+        .init(apiId: try ctx.id(of: "http_api"), name: ctx.config.stageName, autoDeploy: true, tags: ctx.tags)
     }
+
+    func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest] { [try request(ctx)] }
 
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
         let apiId = try ctx.id(of: "http_api")
         do {
-            try await ctx.services.apigateway.createStage(apiId: apiId, name: ctx.config.stageName, autoDeploy: true, tags: ctx.tags)
+            try await ctx.services.apigateway.createStage(try request(ctx))
         } catch let e as AWSServiceError where e.code == "ConflictException" {
             return try await adoptOrRethrow(e, ctx, name: ctx.config.stageName)  // in our API, so ours
         }

@@ -11,16 +11,14 @@ struct UserPoolResource: StackResource {
 
     func pendingName(_ c: StackConfig) -> String? { c.userPoolName }
 
-    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
-        [PlannedCall(service: "cognito-idp", operation: "CreateUserPool", parameters: [
-            ("PoolName", c.userPoolName), ("MinimumLength", "\(c.minimumPasswordLength)"),
-            ("AutoVerifiedAttributes", "email"), ("UserPoolTags", "secure-api:stack=\(c.stackName)"),
-        ])]
+    func request(_ ctx: ResourceContext) -> CognitoIdentityProvider.CreateUserPoolRequest {
+        .init(name: ctx.config.userPoolName, minimumPasswordLength: ctx.config.minimumPasswordLength, tags: ctx.tags)
     }
 
+    func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest] { [request(ctx)] }
+
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
-        let pool = try await ctx.services.cognito.createUserPool(
-            name: ctx.config.userPoolName, minimumPasswordLength: ctx.config.minimumPasswordLength, tags: ctx.tags)
+        let pool = try await ctx.services.cognito.createUserPool(request(ctx))
         return record(id: pool.id, name: pool.name, arn: pool.arn)
     }
 
@@ -71,21 +69,25 @@ struct UserPoolDomainResource: StackResource {
 
     func pendingName(_ c: StackConfig) -> String? { c.domainPrefix }
 
-    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
-        [PlannedCall(service: "cognito-idp", operation: "CreateUserPoolDomain",
-                     parameters: [("Domain", c.domainPrefix), ("UserPoolId", "<user_pool>")])]
+    /// PREFIX: the configured one, or another when a generated one was taken.
+    func request(_ ctx: ResourceContext, prefix: String) throws -> CognitoIdentityProvider.CreateUserPoolDomainRequest {
+        .init(domain: prefix, userPoolId: try ctx.id(of: "user_pool"))
     }
+
+    func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest] { [try request(ctx, prefix: firstPrefix(ctx))] }
+
+    func firstPrefix(_ ctx: ResourceContext) -> String { ctx.records[key]?.name ?? ctx.config.domainPrefix }
 
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
         let poolId = try ctx.id(of: "user_pool")
-        var prefix = ctx.records[key]?.name ?? ctx.config.domainPrefix
+        var prefix = firstPrefix(ctx)
         for _ in 0..<5 {
             let owner = try await ctx.services.cognito.describeUserPoolDomain(domain: prefix)
             if owner == poolId { return record(id: prefix, name: prefix, parentId: poolId) }
             var reason = "taken"
             if owner == nil {
                 do {
-                    try await ctx.services.cognito.createUserPoolDomain(domain: prefix, userPoolId: poolId)
+                    try await ctx.services.cognito.createUserPoolDomain(try request(ctx, prefix: prefix))
                     return record(id: prefix, name: prefix, parentId: poolId)
                 } catch let e as AWSServiceError where e.code == "InvalidParameterException" && e.message.contains("already") {
                     // Taken between our check and the create.
@@ -164,20 +166,20 @@ struct ResourceServerResource: StackResource {
 
     func pendingName(_ c: StackConfig) -> String? { c.resourceServerIdentifier }
 
-    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
-        [PlannedCall(service: "cognito-idp", operation: "CreateResourceServer", parameters: [
-            ("UserPoolId", "<user_pool>"), ("Identifier", c.resourceServerIdentifier), ("Name", c.resourceServerName),
-            ("Scopes", c.scopes.joined(separator: ",")),
-        ])]
+    static func scopes(_ c: StackConfig) -> [CognitoIdentityProvider.Scope] { c.scopes.map { .init($0, description: c.scopeDescription(scope: $0)) } }
+
+    func request(_ ctx: ResourceContext) throws -> CognitoIdentityProvider.CreateResourceServerRequest {
+        let c = ctx.config
+        return .init(userPoolId: try ctx.id(of: "user_pool"), identifier: c.resourceServerIdentifier, name: c.resourceServerName, scopes: Self.scopes(c))
     }
+
+    func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest] { [try request(ctx)] }
 
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
         let poolId = try ctx.id(of: "user_pool")
         let c = ctx.config
         do {
-            try await ctx.services.cognito.createResourceServer(
-                userPoolId: poolId, identifier: c.resourceServerIdentifier, name: c.resourceServerName,
-                scopes: c.scopes.map { ($0, c.scopeDescription(scope: $0)) })
+            try await ctx.services.cognito.createResourceServer(try request(ctx))
         } catch let e as AWSServiceError where e.code == "InvalidParameterException" && e.message.contains("already exists") {
             return try await adoptOrRethrow(e, ctx, name: c.resourceServerIdentifier)  // in our pool, so ours
         }
@@ -209,8 +211,7 @@ struct ResourceServerResource: StackResource {
     func update(_ r: ResourceRecord, _ changes: [AttributeChange], _ ctx: ResourceContext) async throws -> ResourceRecord {
         let c = ctx.config
         try await ctx.services.cognito.updateResourceServer(userPoolId: try r.requireParent(), identifier: try r.requireId(),
-                                                            name: c.resourceServerName,
-                                                            scopes: c.scopes.map { ($0, c.scopeDescription(scope: $0)) })
+                                                            name: c.resourceServerName, scopes: Self.scopes(c))
         return r
     }
 
@@ -234,19 +235,16 @@ struct AppClientResource: StackResource {
 
     func pendingName(_ c: StackConfig) -> String? { settings(c).name }
 
-    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
-        let s = settings(c)
-        var p: [(String, String)] = [("UserPoolId", "<user_pool>"), ("ClientName", s.name), ("GenerateSecret", "\(s.generateSecret)"),
-                                     ("AllowedOAuthFlows", s.flows.joined(separator: ",")), ("AllowedOAuthScopes", s.scopes.joined(separator: " "))]
-        if !s.callbackURLs.isEmpty { p.append(("CallbackURLs", s.callbackURLs.joined(separator: ","))) }
-        return [PlannedCall(service: "cognito-idp", operation: "CreateUserPoolClient", parameters: p)]
+    func request(_ ctx: ResourceContext) throws -> CognitoIdentityProvider.CreateUserPoolClientRequest {
+        .init(userPoolId: try ctx.id(of: "user_pool"), settings(ctx.config))
     }
 
+    func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest] { [try request(ctx)] }
+
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
-        let poolId = try ctx.id(of: "user_pool")
-        let s = settings(ctx.config)
-        let id = try await ctx.services.cognito.createUserPoolClient(userPoolId: poolId, s)
-        return record(id: id, name: s.name, parentId: poolId)
+        let r = try request(ctx)
+        let id = try await ctx.services.cognito.createUserPoolClient(r)
+        return record(id: id, name: r.settings.name, parentId: r.userPoolId)
     }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
@@ -303,29 +301,32 @@ struct TestUserResource: StackResource {
 
     func pendingName(_ c: StackConfig) -> String? { c.username }
 
-    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
-        [PlannedCall(service: "cognito-idp", operation: "AdminCreateUser",
-                     parameters: [("UserPoolId", "<user_pool>"), ("Username", c.username), ("email", c.email), ("MessageAction", "SUPPRESS")]),
-         PlannedCall(service: "cognito-idp", operation: "AdminSetUserPassword",
-                     parameters: [("Username", c.username), ("Password", "<PASSWORD>"), ("Permanent", "true")])]
+    func request(_ ctx: ResourceContext) throws -> CognitoIdentityProvider.AdminCreateUserRequest {
+        .init(userPoolId: try ctx.id(of: "user_pool"), username: ctx.config.username, email: ctx.config.email)
+    }
+
+    /// The password is passed in, never stored; a plan shows none (and needs none).
+    func passwordRequest(_ ctx: ResourceContext, _ poolId: String, username: String) throws -> CognitoIdentityProvider.AdminSetUserPasswordRequest {
+        guard let password = ctx.password ?? (ctx.planning ? "" : nil) else {
+            throw StackError.invalidConfig("the test user needs a password: set PASSWORD (or --password-stdin)")
+        }
+        return .init(userPoolId: poolId, username: username, password: password)
+    }
+
+    func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest] {
+        let r = try request(ctx)
+        return [r, try passwordRequest(ctx, r.userPoolId, username: r.username)]
     }
 
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
-        let poolId = try ctx.id(of: "user_pool")
+        let r = try request(ctx)
         do {
-            try await ctx.services.cognito.adminCreateUser(userPoolId: poolId, username: ctx.config.username, email: ctx.config.email)
+            try await ctx.services.cognito.adminCreateUser(r)
         } catch let e as AWSServiceError where e.code == "UsernameExistsException" {
             // Our own earlier attempt (its answer lost): the user is ours, finish it.
         }
-        try await setPassword(ctx, poolId, username: ctx.config.username)
-        return record(id: ctx.config.username, name: ctx.config.username, parentId: poolId)
-    }
-
-    func setPassword(_ ctx: ResourceContext, _ poolId: String, username: String) async throws {
-        guard let password = ctx.password else {
-            throw StackError.invalidConfig("the test user needs a password: set PASSWORD (or --password-stdin)")
-        }
-        try await ctx.services.cognito.adminSetUserPassword(userPoolId: poolId, username: username, password: password)
+        try await ctx.services.cognito.adminSetUserPassword(try passwordRequest(ctx, r.userPoolId, username: r.username))
+        return record(id: r.username, name: r.username, parentId: r.userPoolId)
     }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
@@ -339,7 +340,7 @@ struct TestUserResource: StackResource {
 
     /// The crash may have come between AdminCreateUser and AdminSetUserPassword.
     func finishAdoption(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
-        try await setPassword(ctx, try r.requireParent(), username: try r.requireId())
+        try await ctx.services.cognito.adminSetUserPassword(try passwordRequest(ctx, try r.requireParent(), username: try r.requireId()))
     }
 
     let schema = [AttributeSpec("username", .replace), AttributeSpec("email")]

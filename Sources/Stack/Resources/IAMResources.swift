@@ -15,19 +15,19 @@ struct LambdaRoleResource: StackResource {
 
     func pendingName(_ c: StackConfig) -> String? { roleName(c) }
 
-    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
-        [PlannedCall(service: "iam", operation: "CreateRole", parameters: [
-            ("RoleName", roleName(c)), ("AssumeRolePolicyDocument", "lambda.amazonaws.com may sts:AssumeRole"),
-            ("Tags", "secure-api:stack=\(c.stackName)"),
-        ])]
+    func request(_ ctx: ResourceContext) -> IAM.CreateRoleRequest {
+        .init(name: roleName(ctx.config), assumeRolePolicy: Self.assumeRolePolicy, tags: ctx.tags)
     }
 
+    func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest] { [request(ctx)] }
+
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
+        let r = request(ctx)
         do {
-            let role = try await ctx.services.iam.createRole(name: roleName(ctx.config), assumeRolePolicy: Self.assumeRolePolicy, tags: ctx.tags)
-            return record(id: roleName(ctx.config), name: roleName(ctx.config), arn: role.arn, uniqueId: role.roleId)
+            let role = try await ctx.services.iam.createRole(r)
+            return record(id: r.name, name: r.name, arn: role.arn, uniqueId: role.roleId)
         } catch let e as AWSServiceError where e.code == "EntityAlreadyExists" {
-            return try await adoptOrRethrow(e, ctx, name: roleName(ctx.config))
+            return try await adoptOrRethrow(e, ctx, name: r.name)
         }
     }
 
@@ -123,15 +123,16 @@ struct RolePolicyAttachmentResource: StackResource {
 
     func pendingName(_ c: StackConfig) -> String? { StackConfig.basicExecutionPolicyArn }
 
-    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
-        [PlannedCall(service: "iam", operation: "AttachRolePolicy",
-                     parameters: [("RoleName", roleName(c)), ("PolicyArn", StackConfig.basicExecutionPolicyArn)])]
+    func request(_ ctx: ResourceContext) throws -> IAM.AttachRolePolicyRequest {
+        .init(roleName: try ctx.id(of: roleKey), policyArn: StackConfig.basicExecutionPolicyArn)
     }
 
+    func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest] { [try request(ctx)] }
+
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
-        let role = try ctx.id(of: roleKey)
-        try await ctx.services.iam.attachRolePolicy(roleName: role, policyArn: StackConfig.basicExecutionPolicyArn)
-        return record(id: StackConfig.basicExecutionPolicyArn, name: "AWSLambdaBasicExecutionRole", arn: StackConfig.basicExecutionPolicyArn, parentId: role)
+        let r = try request(ctx)
+        try await ctx.services.iam.attachRolePolicy(r)
+        return record(id: r.policyArn, name: "AWSLambdaBasicExecutionRole", arn: r.policyArn, parentId: r.roleName)
     }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {

@@ -34,23 +34,20 @@ struct LambdaFunctionResource: StackResource {
 
     func pendingName(_ c: StackConfig) -> String? { functionName(c) }
 
-    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
-        [PlannedCall(service: "lambda", operation: "CreateFunction", parameters: [
-            ("FunctionName", functionName(c)), ("Runtime", c.runtime), ("Architectures", c.architecture),
-            ("Handler", userCode ? c.handler ?? code.handler : code.handler), ("Role", "<\(roleKey) arn>"),
-            ("Code.ZipFile", userCode && c.codePath != nil ? "zip of \(c.codePath ?? "")" : "in-memory zip of \(code.fileName)"),
-        ])]
+    func request(_ ctx: ResourceContext) throws -> Lambda.CreateFunctionRequest {
+        let c = ctx.config
+        let package = try code.package(c, userCode: userCode)
+        return .init(name: functionName(c), runtime: c.runtime, handler: package.handler, roleArn: try ctx.arn(of: roleKey),
+                     architecture: c.architecture, zip: package.zip, tags: ctx.tags, environment: try environment(ctx))
     }
 
+    func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest] { [try request(ctx)] }
+
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
-        let c = ctx.config
-        let name = functionName(c)
-        let package = try code.package(c, userCode: userCode)
-        let spec = Lambda.FunctionSpec(name: name, runtime: c.runtime, handler: package.handler,
-                                       roleArn: try ctx.arn(of: roleKey), architecture: c.architecture,
-                                       zip: package.zip, tags: ctx.tags, environment: try environment(ctx))
+        let r = try request(ctx)
+        let name = r.name
         do {
-            let arn = try await whileRolePropagates(ctx) { try await ctx.services.lambda.createFunction(spec) }
+            let arn = try await whileRolePropagates(ctx) { try await ctx.services.lambda.createFunction(r) }
             return record(id: name, name: name, arn: arn)
         } catch let e as AWSServiceError where e.code == "ResourceConflictException" {
             return try await adoptOrRethrow(e, ctx, name: name)
@@ -196,21 +193,18 @@ struct InvokePermissionResource: StackResource {
         "arn:aws:execute-api:\(ctx.target.region):\(ctx.target.account):\(try ctx.id(of: "http_api"))\(try sourceArnSuffix(ctx))"
     }
 
-    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
-        let suffix = scopeKey == "http_api" ? "/*/*" : "/authorizers/<\(scopeKey)>"
-        return [PlannedCall(service: "lambda", operation: "AddPermission", parameters: [
-            ("FunctionName", functionName(c)), ("StatementId", statementId), ("Action", "lambda:InvokeFunction"),
-            ("Principal", "apigateway.amazonaws.com"), ("SourceArn", "arn:aws:execute-api:\(region):<account>:<http_api>\(suffix)"),
-        ])]
+    func request(_ ctx: ResourceContext) throws -> Lambda.AddPermissionRequest {
+        .init(functionName: try ctx.id(of: functionKey), statementId: statementId, principal: "apigateway.amazonaws.com", sourceArn: try sourceArn(ctx))
     }
 
+    func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest] { [try request(ctx)] }
+
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
-        let fn = try ctx.id(of: functionKey)
-        let arn = try sourceArn(ctx)
+        let r = try request(ctx)
+        let (fn, arn) = (r.functionName, r.sourceArn)
         for attempt in 1...10 {
             do {
-                try await ctx.services.lambda.addPermission(functionName: fn, statementId: statementId,
-                                                            principal: "apigateway.amazonaws.com", sourceArn: arn)
+                try await ctx.services.lambda.addPermission(r)
                 break
             } catch let e as AWSServiceError where e.code == "ResourceConflictException" {
                 // Either our statement is already there (an earlier attempt's answer was lost),
@@ -283,10 +277,8 @@ struct LogGroupResource: StackResource {
 
     func pendingName(_ c: StackConfig) -> String? { logGroupName(c) }
 
-    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
-        [PlannedCall(service: "logs", operation: "(none: created by Lambda on first call; deleted by teardown)",
-                     parameters: [("logGroupName", logGroupName(c))])]
-    }
+    /// No call: Lambda makes it.
+    func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest] { [] }
 
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
         record(id: logGroupName(ctx.config), name: logGroupName(ctx.config))
