@@ -25,7 +25,7 @@ public struct ResourceContext: Sendable {
     public let target: StackTarget
     public let stackId: String
     /// Journal entries of the stack so far (created dependencies among them).
-    public let records: [String: ResourceRecord]
+    public let records: [NodeKey: ResourceRecord]
     /// The test user's password: passed in, never stored.
     public let password: String?
     /// Progress notes ("waiting for IAM ...").
@@ -34,7 +34,7 @@ public struct ResourceContext: Sendable {
     public let renamePending: @Sendable (String) async throws -> Void
     /// While planning: the dependencies whose IDs are not known yet (to be created or
     /// replaced); they read as `<key>`. Nil when applying: every dependency must exist.
-    public var unknown: Set<String>? = nil
+    public var unknown: Set<NodeKey>? = nil
     /// Planning, not applying: nothing is sent, and the password may be absent (never shown).
     public var planning: Bool { unknown != nil }
     /// IDs `find` passes over: a replacement's deposed old resource, which may share the new
@@ -55,7 +55,7 @@ public struct ResourceContext: Sendable {
     }
 
     /// A created dependency's ID; the graph guarantees it exists when create runs.
-    public func id(of key: String) throws -> String {
+    public func id(of key: NodeKey) throws -> String {
         if let unknown, unknown.contains(key) || records[key]?.status != .created { return "<\(key)>" }
         guard let r = records[key], r.status == .created, let id = r.id else {
             throw StackError.invalidConfig("internal: dependency '\(key)' is not created")
@@ -63,7 +63,7 @@ public struct ResourceContext: Sendable {
         return id
     }
 
-    public func arn(of key: String) throws -> String {
+    public func arn(of key: NodeKey) throws -> String {
         if let unknown, unknown.contains(key) || records[key]?.arn == nil { return "<\(key) arn>" }
         guard let r = records[key], let arn = r.arn else {
             throw StackError.invalidConfig("internal: dependency '\(key)' has no ARN")
@@ -78,12 +78,12 @@ public struct ResourceContext: Sendable {
 /// One kind of resource: its calls and what it needs. The stack graph is a list of these.
 public protocol StackResource: Sendable {
     /// Node key, unique in the graph and in state.json.
-    var key: String { get }
+    var key: NodeKey { get }
     /// `service:kind`, recorded in state.json.
     var type: String { get }
     /// Human label for progress lines.
     var label: String { get }
-    var dependencies: [String] { get }
+    var dependencies: [NodeKey] { get }
     /// The name recorded with the pending entry (what `find` will look for after a crash).
     func pendingName(_ config: StackConfig) -> String?
     /// The calls a create makes, as the request values it sends (built by the same functions
@@ -105,7 +105,7 @@ public protocol StackResource: Sendable {
     func exists(_ record: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool
     /// The node whose ownership covers this one (a route's API, a permission's function); nil
     /// for a kind that proves its own (tags, IDs AWS never reuses).
-    var ownerKey: String? { get }
+    var ownerKey: NodeKey? { get }
     /// Whether this kind cannot outlive its owner (a route its API); a log group can.
     var goneWithOwner: Bool { get }
     /// Reads the live resource: still ours, gone, or not provably ours, and the attributes of
@@ -214,7 +214,7 @@ extension StackResource {
 
     public var createdOnDemand: Bool { false }
     public var uniqueName: Bool { false }
-    public var ownerKey: String? { nil }
+    public var ownerKey: NodeKey? { nil }
     public var goneWithOwner: Bool { true }
 
     public func ownership(_ record: ResourceRecord, _ ctx: ResourceContext) async throws -> Ownership {

@@ -79,9 +79,9 @@ struct CreateRequestTests {
             credentials: ResolvedCredentials(credentials: SigningCredentials(accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret"), source: "test"),
             region: "us-east-1", regionSource: "test", endpoints: EndpointResolver(flag: "http://127.0.0.1:9", environment: [:], region: "us-east-1"),
             retry: RetryPolicy(maxAttempts: 1), transport: cloud))
-        var records: [String: ResourceRecord] = [:]
+        var records: [NodeKey: ResourceRecord] = [:]
         for n in graph.nodes {
-            records[n.key] = ResourceRecord(key: n.key, type: n.type, status: .created, id: "id-\(n.key)", name: n.key,
+            records[n.key] = ResourceRecord(key: n.key, type: n.type, status: .created, id: "id-\(n.key)", name: n.key.rawValue,
                                             arn: "arn:aws:test:us-east-1:123456789012:\(n.key)")
         }
         return ResourceContext(services: StackServices(client: client), config: config,

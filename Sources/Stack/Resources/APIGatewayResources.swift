@@ -3,10 +3,10 @@ import Services
 
 /// 6. The HTTP API. Names are not unique: a crashed create is found by its tags.
 struct HTTPAPIResource: StackResource {
-    let key = "http_api"
+    let key: NodeKey = .httpAPI
     let type = "apigateway:api"
     let label = "HTTP API"
-    let dependencies: [String] = []
+    let dependencies: [NodeKey] = []
 
     func pendingName(_ c: StackConfig) -> String? { c.apiName }
 
@@ -55,20 +55,20 @@ struct HTTPAPIResource: StackResource {
 /// 7. The JWT authorizer: trusts the stack's user pool (audience: its app clients), or an
 /// external OIDC issuer (auth = oidc).
 struct JWTAuthorizerResource: AuthorizerResource {
-    let key = "authorizer"
+    let key: NodeKey = .authorizer
     let type = "apigateway:authorizer"
     let label = "JWT authorizer"
-    let dependencies: [String]
+    let dependencies: [NodeKey]
     let issuer: @Sendable (ResourceContext) throws -> String
     let audience: @Sendable (ResourceContext) throws -> [String]
 
     static let cognito = JWTAuthorizerResource(
-        dependencies: ["http_api", "user_pool", "app_client", "machine_client"],
-        issuer: { $0.issuer(poolId: try $0.id(of: "user_pool")) },
-        audience: { [try $0.id(of: "app_client"), try $0.id(of: "machine_client")] })
+        dependencies: [.httpAPI, .userPool, .appClient, .machineClient],
+        issuer: { $0.issuer(poolId: try $0.id(of: .userPool)) },
+        audience: { [try $0.id(of: .appClient), try $0.id(of: .machineClient)] })
 
     static let oidc = JWTAuthorizerResource(
-        dependencies: ["http_api"],
+        dependencies: [.httpAPI],
         issuer: { ctx in
             guard let i = ctx.config.oidcIssuer ?? (ctx.planning ? "<--issuer>" : nil) else {
                 throw StackError.invalidConfig("no OIDC issuer in the stack's config")
@@ -101,10 +101,10 @@ struct JWTAuthorizerResource: AuthorizerResource {
 /// 7 (auth = lambda). A Lambda REQUEST authorizer: API Gateway calls the authorizer function,
 /// which verifies the Cognito access token and the route's scopes itself.
 struct RequestAuthorizerResource: AuthorizerResource {
-    let key = "authorizer"
+    let key: NodeKey = .authorizer
     let type = "apigateway:authorizer"
     let label = "Lambda REQUEST authorizer"
-    let dependencies = ["http_api", "authorizer_function"]
+    let dependencies: [NodeKey] = [.httpAPI, .authorizerFunction]
 
     static let name = "CognitoLambdaAuthorizer"
 
@@ -115,17 +115,17 @@ struct RequestAuthorizerResource: AuthorizerResource {
     }
 
     func settings(_ ctx: ResourceContext) throws -> APIGatewayV2.AuthorizerSettings {
-        .request(name: Self.name, functionArn: try ctx.arn(of: "authorizer_function"), region: ctx.target.region)
+        .request(name: Self.name, functionArn: try ctx.arn(of: .authorizerFunction), region: ctx.target.region)
     }
 
     func desired(_ ctx: ResourceContext) throws -> Attributes {
         ["type": "REQUEST", "identity_source": "$request.header.Authorization",
-         "uri": APIGatewayV2.lambdaInvocationURI(functionArn: try ctx.arn(of: "authorizer_function"), region: ctx.target.region)]
+         "uri": APIGatewayV2.lambdaInvocationURI(functionArn: try ctx.arn(of: .authorizerFunction), region: ctx.target.region)]
     }
 
     func update(_ r: ResourceRecord, _ changes: [AttributeChange], _ ctx: ResourceContext) async throws -> ResourceRecord {
         try await ctx.services.apigateway.updateRequestAuthorizer(apiId: try r.requireParent(), id: try r.requireId(), name: Self.name,
-                                                                  functionArn: try ctx.arn(of: "authorizer_function"), region: ctx.target.region)
+                                                                  functionArn: try ctx.arn(of: .authorizerFunction), region: ctx.target.region)
         return r
     }
 }
@@ -136,9 +136,9 @@ protocol AuthorizerResource: StackResource {
 }
 
 extension AuthorizerResource {
-    var ownerKey: String? { "http_api" }
+    var ownerKey: NodeKey? { .httpAPI }
 
-    func request(_ ctx: ResourceContext) throws -> APIGatewayV2.CreateAuthorizerRequest { .init(apiId: try ctx.id(of: "http_api"), try settings(ctx)) }
+    func request(_ ctx: ResourceContext) throws -> APIGatewayV2.CreateAuthorizerRequest { .init(apiId: try ctx.id(of: .httpAPI), try settings(ctx)) }
 
     func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest] { [try request(ctx)] }
 
@@ -173,8 +173,8 @@ extension AuthorizerResource {
 }
 
 /// An authorizer of ours in the API, by name.
-func findAuthorizer(_ ctx: ResourceContext, name: String, key: String) async throws -> ResourceRecord? {
-    let apiId = try ctx.id(of: "http_api")
+func findAuthorizer(_ ctx: ResourceContext, name: String, key: NodeKey) async throws -> ResourceRecord? {
+    let apiId = try ctx.id(of: .httpAPI)
     let all: [JSON]
     do {
         all = try await ctx.services.apigateway.getAuthorizers(apiId: apiId)
@@ -191,16 +191,16 @@ func findAuthorizer(_ ctx: ResourceContext, name: String, key: String) async thr
 
 /// 11. The Lambda proxy integration (payload 2.0).
 struct LambdaIntegrationResource: StackResource {
-    let key = "integration"
+    let key: NodeKey = .integration
     let type = "apigateway:integration"
     let label = "Lambda integration"
-    let dependencies = ["http_api", "lambda_function"]
-    var ownerKey: String? { "http_api" }
+    let dependencies: [NodeKey] = [.httpAPI, .lambdaFunction]
+    var ownerKey: NodeKey? { .httpAPI }
 
     func pendingName(_ c: StackConfig) -> String? { c.functionName }
 
     func request(_ ctx: ResourceContext) throws -> APIGatewayV2.CreateIntegrationRequest {
-        .init(apiId: try ctx.id(of: "http_api"), functionArn: try ctx.arn(of: "lambda_function"))
+        .init(apiId: try ctx.id(of: .httpAPI), functionArn: try ctx.arn(of: .lambdaFunction))
     }
 
     func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest] { [try request(ctx)] }
@@ -212,8 +212,8 @@ struct LambdaIntegrationResource: StackResource {
     }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
-        let apiId = try ctx.id(of: "http_api")
-        let arn = try ctx.arn(of: "lambda_function")
+        let apiId = try ctx.id(of: .httpAPI)
+        let arn = try ctx.arn(of: .lambdaFunction)
         guard let hit = try await ctx.services.apigateway.getIntegrations(apiId: apiId).first(where: {
             $0["integrationUri"]?.string == arn && !ctx.excluded.contains($0["integrationId"]?.string ?? "")
         }),
@@ -223,7 +223,7 @@ struct LambdaIntegrationResource: StackResource {
 
     let schema = [AttributeSpec("integration_uri", security: true)]
 
-    func desired(_ ctx: ResourceContext) throws -> Attributes { ["integration_uri": try ctx.arn(of: "lambda_function")] }
+    func desired(_ ctx: ResourceContext) throws -> Attributes { ["integration_uri": try ctx.arn(of: .lambdaFunction)] }
 
     func read(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
         let i: JSON
@@ -235,7 +235,7 @@ struct LambdaIntegrationResource: StackResource {
 
     func update(_ r: ResourceRecord, _ changes: [AttributeChange], _ ctx: ResourceContext) async throws -> ResourceRecord {
         try await ctx.services.apigateway.updateLambdaIntegration(apiId: try r.requireParent(), id: try r.requireId(),
-                                                                  functionArn: try ctx.arn(of: "lambda_function"))
+                                                                  functionArn: try ctx.arn(of: .lambdaFunction))
         var updated = r
         updated.name = ctx.config.functionName
         return updated
@@ -252,26 +252,26 @@ struct LambdaIntegrationResource: StackResource {
 
 /// 12. A route protected by the JWT authorizer with scopes (OR semantics in API Gateway).
 struct RouteResource: StackResource {
-    let key: String
+    let key: NodeKey
     let type = "apigateway:route"
     let label: String
-    var ownerKey: String? { "http_api" }
+    var ownerKey: NodeKey? { .httpAPI }
     let routeKey: @Sendable (StackConfig) -> String
     let scopes: @Sendable (StackConfig) -> [String]
     /// JWT, CUSTOM (Lambda authorizer) or AWS_IAM.
     var authorizationType = "JWT"
     var usesAuthorizer: Bool { authorizationType != "AWS_IAM" && authorizationType != "NONE" }
-    var dependencies: [String] { usesAuthorizer ? ["http_api", "authorizer", "integration"] : ["http_api", "integration"] }
+    var dependencies: [NodeKey] { usesAuthorizer ? [.httpAPI, .authorizer, .integration] : [.httpAPI, .integration] }
 
     func pendingName(_ c: StackConfig) -> String? { routeKey(c) }
 
     func settings(_ ctx: ResourceContext) throws -> APIGatewayV2.RouteSettings {
         APIGatewayV2.RouteSettings(routeKey: routeKey(ctx.config), authorizationType: authorizationType,
-                                   authorizerId: usesAuthorizer ? try ctx.id(of: "authorizer") : "",
-                                   scopes: scopes(ctx.config), target: "integrations/\(try ctx.id(of: "integration"))")
+                                   authorizerId: usesAuthorizer ? try ctx.id(of: .authorizer) : "",
+                                   scopes: scopes(ctx.config), target: "integrations/\(try ctx.id(of: .integration))")
     }
 
-    func request(_ ctx: ResourceContext) throws -> APIGatewayV2.CreateRouteRequest { .init(apiId: try ctx.id(of: "http_api"), try settings(ctx)) }
+    func request(_ ctx: ResourceContext) throws -> APIGatewayV2.CreateRouteRequest { .init(apiId: try ctx.id(of: .httpAPI), try settings(ctx)) }
 
     func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest] { [try request(ctx)] }
 
@@ -304,7 +304,7 @@ struct RouteResource: StackResource {
     }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
-        let apiId = try ctx.id(of: "http_api")
+        let apiId = try ctx.id(of: .httpAPI)
         let rk = pending.name ?? routeKey(ctx.config)
         guard let hit = try await ctx.services.apigateway.getRoutes(apiId: apiId).first(where: {
             $0["routeKey"]?.string == rk && !ctx.excluded.contains($0["routeId"]?.string ?? "")
@@ -324,23 +324,23 @@ struct RouteResource: StackResource {
 
 /// 13. The stage, auto-deployed.
 struct StageResource: StackResource {
-    let key = "stage"
+    let key: NodeKey = .stage
     let type = "apigateway:stage"
     let label = "API stage"
     var uniqueName: Bool { true }
-    let dependencies: [String]
-    var ownerKey: String? { "http_api" }
+    let dependencies: [NodeKey]
+    var ownerKey: NodeKey? { .httpAPI }
 
     func pendingName(_ c: StackConfig) -> String? { c.stageName }
 
     func request(_ ctx: ResourceContext) throws -> APIGatewayV2.CreateStageRequest {
-        .init(apiId: try ctx.id(of: "http_api"), name: ctx.config.stageName, autoDeploy: true, tags: ctx.tags)
+        .init(apiId: try ctx.id(of: .httpAPI), name: ctx.config.stageName, autoDeploy: true, tags: ctx.tags)
     }
 
     func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest] { [try request(ctx)] }
 
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
-        let apiId = try ctx.id(of: "http_api")
+        let apiId = try ctx.id(of: .httpAPI)
         do {
             try await ctx.services.apigateway.createStage(try request(ctx))
         } catch let e as AWSServiceError where e.code == "ConflictException" {
@@ -350,7 +350,7 @@ struct StageResource: StackResource {
     }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
-        let apiId = try ctx.id(of: "http_api")
+        let apiId = try ctx.id(of: .httpAPI)
         let name = pending.name ?? ctx.config.stageName
         guard try await probe({ _ = try await ctx.services.apigateway.getStage(apiId: apiId, name: name) }) else { return nil }
         return record(id: name, name: name, parentId: apiId)

@@ -4,10 +4,10 @@ import Services
 
 /// 1. The user pool. Pool names are not unique, so a crashed create is found by its tags.
 struct UserPoolResource: StackResource {
-    let key = "user_pool"
+    let key: NodeKey = .userPool
     let type = "cognito-idp:user-pool"
     let label = "Cognito user pool"
-    let dependencies: [String] = []
+    let dependencies: [NodeKey] = []
 
     func pendingName(_ c: StackConfig) -> String? { c.userPoolName }
 
@@ -61,17 +61,17 @@ struct UserPoolResource: StackResource {
 
 /// 2. The hosted-UI domain. Prefixes are global: a taken generated one is replaced.
 struct UserPoolDomainResource: StackResource {
-    let key = "user_pool_domain"
+    let key: NodeKey = .userPoolDomain
     let type = "cognito-idp:user-pool-domain"
     let label = "Cognito domain"
     var uniqueName: Bool { true }
-    let dependencies = ["user_pool"]
+    let dependencies: [NodeKey] = [.userPool]
 
     func pendingName(_ c: StackConfig) -> String? { c.domainPrefix }
 
     /// PREFIX: the configured one, or another when a generated one was taken.
     func request(_ ctx: ResourceContext, prefix: String) throws -> CognitoIdentityProvider.CreateUserPoolDomainRequest {
-        .init(domain: prefix, userPoolId: try ctx.id(of: "user_pool"))
+        .init(domain: prefix, userPoolId: try ctx.id(of: .userPool))
     }
 
     func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest] { [try request(ctx, prefix: firstPrefix(ctx))] }
@@ -79,7 +79,7 @@ struct UserPoolDomainResource: StackResource {
     func firstPrefix(_ ctx: ResourceContext) -> String { ctx.records[key]?.name ?? ctx.config.domainPrefix }
 
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
-        let poolId = try ctx.id(of: "user_pool")
+        let poolId = try ctx.id(of: .userPool)
         var prefix = firstPrefix(ctx)
         for _ in 0..<5 {
             let owner = try await ctx.services.cognito.describeUserPoolDomain(domain: prefix)
@@ -107,7 +107,7 @@ struct UserPoolDomainResource: StackResource {
     }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
-        let poolId = try ctx.id(of: "user_pool")
+        let poolId = try ctx.id(of: .userPool)
         let prefix = pending.name ?? ctx.config.domainPrefix
         guard try await ctx.services.cognito.describeUserPoolDomain(domain: prefix) == poolId else { return nil }
         return record(id: prefix, name: prefix, parentId: poolId)
@@ -131,7 +131,7 @@ struct UserPoolDomainResource: StackResource {
     func desired(_ ctx: ResourceContext) throws -> Attributes {
         let c = ctx.config
         let recorded = ctx.records[key]?.status == .created ? ctx.records[key]?.id : nil
-        return ["domain": c.domainPrefixGenerated ? recorded ?? c.domainPrefix : c.domainPrefix, "user_pool": try ctx.id(of: "user_pool")]
+        return ["domain": c.domainPrefixGenerated ? recorded ?? c.domainPrefix : c.domainPrefix, "user_pool": try ctx.id(of: .userPool)]
     }
 
     /// Prefixes are global and reused: ours while it still points at our pool.
@@ -157,12 +157,12 @@ public enum DomainPrefix {
 
 /// 3. The resource server and its scopes.
 struct ResourceServerResource: StackResource {
-    let key = "resource_server"
+    let key: NodeKey = .resourceServer
     let type = "cognito-idp:resource-server"
     let label = "Cognito resource server"
     var uniqueName: Bool { true }
-    let dependencies = ["user_pool"]
-    var ownerKey: String? { "user_pool" }
+    let dependencies: [NodeKey] = [.userPool]
+    var ownerKey: NodeKey? { .userPool }
 
     func pendingName(_ c: StackConfig) -> String? { c.resourceServerIdentifier }
 
@@ -170,13 +170,13 @@ struct ResourceServerResource: StackResource {
 
     func request(_ ctx: ResourceContext) throws -> CognitoIdentityProvider.CreateResourceServerRequest {
         let c = ctx.config
-        return .init(userPoolId: try ctx.id(of: "user_pool"), identifier: c.resourceServerIdentifier, name: c.resourceServerName, scopes: Self.scopes(c))
+        return .init(userPoolId: try ctx.id(of: .userPool), identifier: c.resourceServerIdentifier, name: c.resourceServerName, scopes: Self.scopes(c))
     }
 
     func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest] { [try request(ctx)] }
 
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
-        let poolId = try ctx.id(of: "user_pool")
+        let poolId = try ctx.id(of: .userPool)
         let c = ctx.config
         do {
             try await ctx.services.cognito.createResourceServer(try request(ctx))
@@ -187,7 +187,7 @@ struct ResourceServerResource: StackResource {
     }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
-        let poolId = try ctx.id(of: "user_pool")
+        let poolId = try ctx.id(of: .userPool)
         let identifier = pending.name ?? ctx.config.resourceServerIdentifier
         let exists = try await probe {
             _ = try await ctx.services.cognito.describeResourceServer(userPoolId: poolId, identifier: identifier)
@@ -226,17 +226,17 @@ struct ResourceServerResource: StackResource {
 
 /// 4. An app client. Names are not unique within a pool; one with our name is ours.
 struct AppClientResource: StackResource {
-    let key: String
+    let key: NodeKey
     let type = "cognito-idp:user-pool-client"
     let label: String
-    let dependencies = ["user_pool", "resource_server"]
-    var ownerKey: String? { "user_pool" }
+    let dependencies: [NodeKey] = [.userPool, .resourceServer]
+    var ownerKey: NodeKey? { .userPool }
     let settings: @Sendable (StackConfig) -> CognitoIdentityProvider.AppClientSettings
 
     func pendingName(_ c: StackConfig) -> String? { settings(c).name }
 
     func request(_ ctx: ResourceContext) throws -> CognitoIdentityProvider.CreateUserPoolClientRequest {
-        .init(userPoolId: try ctx.id(of: "user_pool"), settings(ctx.config))
+        .init(userPoolId: try ctx.id(of: .userPool), settings(ctx.config))
     }
 
     func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest] { [try request(ctx)] }
@@ -248,7 +248,7 @@ struct AppClientResource: StackResource {
     }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
-        let poolId = try ctx.id(of: "user_pool")
+        let poolId = try ctx.id(of: .userPool)
         let name = pending.name ?? settings(ctx.config).name
         guard let hit = try await ctx.services.cognito.listUserPoolClients(userPoolId: poolId).first(where: {
             $0.name == name && !ctx.excluded.contains($0.id)
@@ -292,17 +292,17 @@ struct AppClientResource: StackResource {
 
 /// 5. The test user with a permanent password (two calls; both safe to repeat on adopt).
 struct TestUserResource: StackResource {
-    let key = "test_user"
+    let key: NodeKey = .testUser
     let type = "cognito-idp:user"
     let label = "Cognito test user"
     var uniqueName: Bool { true }
-    let dependencies = ["user_pool"]
-    var ownerKey: String? { "user_pool" }
+    let dependencies: [NodeKey] = [.userPool]
+    var ownerKey: NodeKey? { .userPool }
 
     func pendingName(_ c: StackConfig) -> String? { c.username }
 
     func request(_ ctx: ResourceContext) throws -> CognitoIdentityProvider.AdminCreateUserRequest {
-        .init(userPoolId: try ctx.id(of: "user_pool"), username: ctx.config.username, email: ctx.config.email)
+        .init(userPoolId: try ctx.id(of: .userPool), username: ctx.config.username, email: ctx.config.email)
     }
 
     /// The password is passed in, never stored; a plan shows none (and needs none).
@@ -330,7 +330,7 @@ struct TestUserResource: StackResource {
     }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
-        let poolId = try ctx.id(of: "user_pool")
+        let poolId = try ctx.id(of: .userPool)
         let username = pending.name ?? ctx.config.username
         guard try await probe({ _ = try await ctx.services.cognito.adminGetUser(userPoolId: poolId, username: username) }) else {
             return nil

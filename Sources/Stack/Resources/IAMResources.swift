@@ -4,11 +4,11 @@ import Services
 /// 8. The Lambda execution role. Role names are unique per account; one carrying another
 /// stack's tags (or none) is never adopted — that would later delete someone else's role.
 struct LambdaRoleResource: StackResource {
-    var key = "lambda_role"
+    var key: NodeKey = .lambdaRole
     let type = "iam:role"
     var label = "IAM role"
     var uniqueName: Bool { true }
-    let dependencies: [String] = []
+    let dependencies: [NodeKey] = []
     var roleName: @Sendable (StackConfig) -> String = { $0.roleName }
 
     static let assumeRolePolicy = #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#
@@ -112,14 +112,14 @@ struct LambdaRoleResource: StackResource {
 
 /// 8b. The AWS managed policy attached to the role (AttachRolePolicy is idempotent).
 struct RolePolicyAttachmentResource: StackResource {
-    var key = "lambda_role_policy"
+    var key: NodeKey = .lambdaRolePolicy
     let type = "iam:role-policy-attachment"
     var label = "IAM policy attachment"
     var uniqueName: Bool { true }
-    var roleKey = "lambda_role"
+    var roleKey: NodeKey = .lambdaRole
     var roleName: @Sendable (StackConfig) -> String = { $0.roleName }
-    var dependencies: [String] { [roleKey] }
-    var ownerKey: String? { roleKey }
+    var dependencies: [NodeKey] { [roleKey] }
+    var ownerKey: NodeKey? { roleKey }
 
     func pendingName(_ c: StackConfig) -> String? { StackConfig.basicExecutionPolicyArn }
 

@@ -6,15 +6,15 @@ import Services
 /// 9. The echo function. CreateFunction is retried, bounded, while IAM propagates the new
 /// role ("cannot be assumed by Lambda") — never a fixed sleep.
 struct LambdaFunctionResource: StackResource {
-    var key = "lambda_function"
+    var key: NodeKey = .lambdaFunction
     let type = "lambda:function"
     var label = "Lambda function"
     var uniqueName: Bool { true }
-    var roleKey = "lambda_role"
-    var attachmentKey = "lambda_role_policy"
+    var roleKey: NodeKey = .lambdaRole
+    var attachmentKey: NodeKey = .lambdaRolePolicy
     /// Resources the function's environment names (the authorizer's user pool and clients).
-    var extraDependencies: [String] = []
-    var dependencies: [String] { [roleKey, attachmentKey] + extraDependencies }
+    var extraDependencies: [NodeKey] = []
+    var dependencies: [NodeKey] { [roleKey, attachmentKey] + extraDependencies }
     var functionName: @Sendable (StackConfig) -> String = { $0.functionName }
     var roleName: @Sendable (StackConfig) -> String = { $0.roleName }
     var code: FunctionCode = .echo
@@ -173,24 +173,24 @@ struct LambdaFunctionResource: StackResource {
 
 /// 10. API Gateway's permission to invoke the function, scoped to this API.
 struct InvokePermissionResource: StackResource {
-    var key = "invoke_permission"
+    var key: NodeKey = .invokePermission
     let type = "lambda:permission"
     var label = "Lambda invoke permission"
     var uniqueName: Bool { true }
-    var functionKey = "lambda_function"
+    var functionKey: NodeKey = .lambdaFunction
     var functionName: @Sendable (StackConfig) -> String = { $0.functionName }
     var statementId = StackConfig.invokeStatementId
     /// The resource that scopes the permission (the API; for an authorizer, the authorizer).
-    var scopeKey = "http_api"
-    var ownerKey: String? { functionKey }
-    var dependencies: [String] { [functionKey, "http_api", scopeKey].reduce(into: []) { if !$0.contains($1) { $0.append($1) } } }
+    var scopeKey: NodeKey = .httpAPI
+    var ownerKey: NodeKey? { functionKey }
+    var dependencies: [NodeKey] { [functionKey, .httpAPI, scopeKey].reduce(into: []) { if !$0.contains($1) { $0.append($1) } } }
     /// `arn:aws:execute-api:region:account:api/*/*`, or `.../authorizers/<id>` for an authorizer.
     var sourceArnSuffix: @Sendable (ResourceContext) throws -> String = { _ in "/*/*" }
 
     func pendingName(_ c: StackConfig) -> String? { statementId }
 
     func sourceArn(_ ctx: ResourceContext) throws -> String {
-        "arn:aws:execute-api:\(ctx.target.region):\(ctx.target.account):\(try ctx.id(of: "http_api"))\(try sourceArnSuffix(ctx))"
+        "arn:aws:execute-api:\(ctx.target.region):\(ctx.target.account):\(try ctx.id(of: .httpAPI))\(try sourceArnSuffix(ctx))"
     }
 
     func request(_ ctx: ResourceContext) throws -> Lambda.AddPermissionRequest {
@@ -261,14 +261,14 @@ struct InvokePermissionResource: StackResource {
 /// 14. The function's log group: Lambda creates it on first invocation; we record it so
 /// teardown removes it.
 struct LogGroupResource: StackResource {
-    var key = "lambda_log_group"
+    var key: NodeKey = .lambdaLogGroup
     let type = "logs:log-group"
     var label = "Lambda log group"
     var uniqueName: Bool { true }
-    var functionKey = "lambda_function"
-    var dependencies: [String] { [functionKey] }
+    var functionKey: NodeKey = .lambdaFunction
+    var dependencies: [NodeKey] { [functionKey] }
     var createdOnDemand: Bool { true }
-    var ownerKey: String? { functionKey }
+    var ownerKey: NodeKey? { functionKey }
     /// Lambda's log group outlives the function.
     var goneWithOwner: Bool { false }
     var functionName: @Sendable (StackConfig) -> String = { $0.functionName }
