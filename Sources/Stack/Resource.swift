@@ -18,7 +18,7 @@ public struct StackServices: Sendable {
     }
 }
 
-/// Everything a resource's create/find/delete/exists call may need.
+/// Everything a resource's create/find/delete/read call may need.
 public struct ResourceContext: Sendable {
     public let services: StackServices
     public let config: StackConfig
@@ -102,7 +102,6 @@ public protocol StackResource: Sendable {
     func finishAdoption(_ record: ResourceRecord, _ ctx: ResourceContext) async throws
     /// Deletes; "not found" is thrown as is and counted as deleted by the executor.
     func delete(_ record: ResourceRecord, _ ctx: ResourceContext) async throws
-    func exists(_ record: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool
     /// The node whose ownership covers this one (a route's API, a permission's function); nil
     /// for a kind that proves its own (tags, IDs AWS never reuses).
     var ownerKey: NodeKey? { get }
@@ -221,10 +220,6 @@ extension StackResource {
         try await read(record, ctx).ownership
     }
 
-    public func read(_ record: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
-        try await exists(record, ctx) ? LiveState(.ours) : .gone
-    }
-
     public var schema: [AttributeSpec] { [] }
     public func desired(_ ctx: ResourceContext) throws -> Attributes { [:] }
     public var replaceDeletesFirst: Bool { false }
@@ -241,15 +236,13 @@ extension StackResource {
     }
 }
 
-/// `exists` helper: true if the call succeeds, false on "not found".
-func probe(_ body: () async throws -> Void) async throws -> Bool {
-    do {
-        try await body()
-        return true
-    } catch where NotFound.matches(error) {
-        return false
-    }
+/// What a read or find call answers, or nil when AWS says "not found".
+func ifFound<T>(_ body: () async throws -> T) async throws -> T? {
+    do { return try await body() } catch where NotFound.matches(error) { return nil }
 }
+
+/// Whether the call finds its resource (false on "not found").
+func probe(_ body: () async throws -> Void) async throws -> Bool { try await ifFound(body) != nil }
 
 extension ResourceRecord {
     func requireId() throws -> String {

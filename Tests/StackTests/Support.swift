@@ -256,10 +256,6 @@ struct FakeKind: StackResource {
         try await cloud.delete(key: key.rawValue, id: try r.requireId())
     }
 
-    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
-        try await cloud.read(key: key.rawValue, id: try r.requireId()) != nil
-    }
-
     func read(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
         guard let o = try await cloud.read(key: key.rawValue, id: try r.requireId()) else { return .gone }
         return LiveState(o.ownership ?? (o.stackId == ctx.stackId ? .ours : .replaced("tagged \(o.stackId)")), o.attributes)

@@ -30,17 +30,13 @@ struct HTTPAPIResource: StackResource {
         try await ctx.services.apigateway.deleteApi(id: try r.requireId())
     }
 
-    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
-        try await probe { _ = try await ctx.services.apigateway.getApi(id: try r.requireId()) }
-    }
 
     let schema = [AttributeSpec("name")]
 
     func desired(_ ctx: ResourceContext) throws -> Attributes { ["name": ctx.config.apiName] }
 
     func read(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
-        let api: APIGatewayV2.API
-        do { api = try await ctx.services.apigateway.getApi(id: try r.requireId()) } catch where NotFound.matches(error) { return .gone }
+        guard let api = try await ifFound({ try await ctx.services.apigateway.getApi(id: try r.requireId()) }) else { return .gone }
         return LiveState(.judge(tags: api.tags, stackId: ctx.stackId, sameResourceById: true), ["name": api.name])
     }
 
@@ -154,8 +150,7 @@ extension AuthorizerResource {
     }
 
     func read(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
-        let a: APIGatewayV2.Authorizer
-        do { a = try await ctx.services.apigateway.authorizer(apiId: try r.requireParent(), id: try r.requireId()) } catch where NotFound.matches(error) {
+        guard let a = try await ifFound({ try await ctx.services.apigateway.authorizer(apiId: try r.requireParent(), id: try r.requireId()) }) else {
             return .gone
         }
         var live: Attributes = ["type": a.type, "identity_source": listValue(a.identitySource)]
@@ -165,10 +160,6 @@ extension AuthorizerResource {
 
     func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
         try await ctx.services.apigateway.deleteAuthorizer(apiId: try r.requireParent(), id: try r.requireId())
-    }
-
-    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
-        try await probe { _ = try await ctx.services.apigateway.getAuthorizer(apiId: try r.requireParent(), id: try r.requireId()) }
     }
 }
 
@@ -226,8 +217,7 @@ struct LambdaIntegrationResource: StackResource {
     func desired(_ ctx: ResourceContext) throws -> Attributes { ["integration_uri": try ctx.arn(of: .lambdaFunction)] }
 
     func read(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
-        let i: JSON
-        do { i = try await ctx.services.apigateway.getIntegration(apiId: try r.requireParent(), id: try r.requireId()) } catch where NotFound.matches(error) {
+        guard let i = try await ifFound({ try await ctx.services.apigateway.getIntegration(apiId: try r.requireParent(), id: try r.requireId()) }) else {
             return .gone
         }
         return LiveState(.ours, ["integration_uri": i["integrationUri"]?.string ?? ""])
@@ -243,10 +233,6 @@ struct LambdaIntegrationResource: StackResource {
 
     func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
         try await ctx.services.apigateway.deleteIntegration(apiId: try r.requireParent(), id: try r.requireId())
-    }
-
-    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
-        try await probe { _ = try await ctx.services.apigateway.getIntegration(apiId: try r.requireParent(), id: try r.requireId()) }
     }
 }
 
@@ -316,10 +302,6 @@ struct RouteResource: StackResource {
     func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
         try await ctx.services.apigateway.deleteRoute(apiId: try r.requireParent(), id: try r.requireId())
     }
-
-    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
-        try await probe { _ = try await ctx.services.apigateway.getRoute(apiId: try r.requireParent(), id: try r.requireId()) }
-    }
 }
 
 /// 13. The stage, auto-deployed.
@@ -361,8 +343,7 @@ struct StageResource: StackResource {
     func desired(_ ctx: ResourceContext) throws -> Attributes { ["name": ctx.config.stageName, "auto_deploy": "true"] }
 
     func read(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
-        let stage: JSON
-        do { stage = try await ctx.services.apigateway.getStage(apiId: try r.requireParent(), name: try r.requireId()) } catch where NotFound.matches(error) {
+        guard let stage = try await ifFound({ try await ctx.services.apigateway.getStage(apiId: try r.requireParent(), name: try r.requireId()) }) else {
             return .gone
         }
         return LiveState(.ours, ["name": stage["stageName"]?.string ?? (r.id ?? ""), "auto_deploy": "\(stage["autoDeploy"]?.bool ?? false)"])
@@ -375,9 +356,5 @@ struct StageResource: StackResource {
 
     func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
         try await ctx.services.apigateway.deleteStage(apiId: try r.requireParent(), name: try r.requireId())
-    }
-
-    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
-        try await probe { _ = try await ctx.services.apigateway.getStage(apiId: try r.requireParent(), name: try r.requireId()) }
     }
 }

@@ -43,8 +43,7 @@ struct UserPoolResource: StackResource {
     }
 
     func read(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
-        let pool: CognitoIdentityProvider.UserPool
-        do { pool = try await ctx.services.cognito.describeUserPool(id: try r.requireId()) } catch where NotFound.matches(error) { return .gone }
+        guard let pool = try await ifFound({ try await ctx.services.cognito.describeUserPool(id: try r.requireId()) }) else { return .gone }
         return LiveState(.judge(tags: pool.tags, stackId: ctx.stackId, sameResourceById: true),
                          ["pool_name": pool.name, "minimum_password_length": pool.minimumPasswordLength.map { "\($0)" } ?? ""])
     }
@@ -52,10 +51,6 @@ struct UserPoolResource: StackResource {
     func update(_ r: ResourceRecord, _ changes: [AttributeChange], _ ctx: ResourceContext) async throws -> ResourceRecord {
         try await ctx.services.cognito.updateUserPool(id: try r.requireId(), minimumPasswordLength: ctx.config.minimumPasswordLength, tags: ctx.tags)
         return r
-    }
-
-    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
-        try await probe { _ = try await ctx.services.cognito.describeUserPool(id: try r.requireId()) }
     }
 }
 
@@ -119,9 +114,6 @@ struct UserPoolDomainResource: StackResource {
         try await ctx.services.cognito.deleteUserPoolDomain(domain: try r.requireId(), userPoolId: try r.requireParent())
     }
 
-    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
-        try await ownership(r, ctx) == .ours
-    }
 
     let schema = [AttributeSpec("domain", .replace), AttributeSpec("user_pool", .replace)]
     /// A pool has one prefix domain: the old one goes before the new one is made.
@@ -202,9 +194,8 @@ struct ResourceServerResource: StackResource {
     }
 
     func read(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
-        let scopes: [String]
-        do { scopes = try await ctx.services.cognito.describeResourceServer(userPoolId: try r.requireParent(), identifier: try r.requireId()) }
-        catch where NotFound.matches(error) { return .gone }
+        guard let scopes = try await ifFound({ try await ctx.services.cognito.describeResourceServer(userPoolId: try r.requireParent(), identifier: try r.requireId()) })
+        else { return .gone }
         return LiveState(.ours, ["identifier": try r.requireId(), "scopes": listValue(scopes)])
     }
 
@@ -217,10 +208,6 @@ struct ResourceServerResource: StackResource {
 
     func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
         try await ctx.services.cognito.deleteResourceServer(userPoolId: try r.requireParent(), identifier: try r.requireId())
-    }
-
-    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
-        try await probe { _ = try await ctx.services.cognito.describeResourceServer(userPoolId: try r.requireParent(), identifier: try r.requireId()) }
     }
 }
 
@@ -283,10 +270,6 @@ struct AppClientResource: StackResource {
 
     func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
         try await ctx.services.cognito.deleteUserPoolClient(userPoolId: try r.requireParent(), clientId: try r.requireId())
-    }
-
-    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
-        try await probe { _ = try await ctx.services.cognito.describeUserPoolClient(userPoolId: try r.requireParent(), clientId: try r.requireId()) }
     }
 }
 
@@ -361,9 +344,5 @@ struct TestUserResource: StackResource {
 
     func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
         try await ctx.services.cognito.adminDeleteUser(userPoolId: try r.requireParent(), username: try r.requireId())
-    }
-
-    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
-        try await probe { _ = try await ctx.services.cognito.adminGetUser(userPoolId: try r.requireParent(), username: try r.requireId()) }
     }
 }

@@ -104,10 +104,6 @@ struct LambdaRoleResource: StackResource {
             try await ctx.services.iam.deleteRole(name: name)
         }
     }
-
-    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
-        try await probe { _ = try await ctx.services.iam.getRole(name: try r.requireId()) }
-    }
 }
 
 /// 8b. The AWS managed policy attached to the role (AttachRolePolicy is idempotent).
@@ -146,18 +142,11 @@ struct RolePolicyAttachmentResource: StackResource {
     func desired(_ ctx: ResourceContext) throws -> Attributes { ["policy_arn": StackConfig.basicExecutionPolicyArn, "role": try ctx.id(of: roleKey)] }
 
     func read(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
-        try await exists(r, ctx) ? LiveState(.ours, ["policy_arn": try r.requireId(), "role": try r.requireParent()]) : .gone
+        let attached = try await ifFound { try await ctx.services.iam.listAttachedRolePolicies(roleName: try r.requireParent()) } ?? []
+        return attached.contains(try r.requireId()) ? LiveState(.ours, ["policy_arn": try r.requireId(), "role": try r.requireParent()]) : .gone
     }
 
     func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
         try await ctx.services.iam.detachRolePolicy(roleName: try r.requireParent(), policyArn: try r.requireId())
-    }
-
-    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
-        do {
-            return try await ctx.services.iam.listAttachedRolePolicies(roleName: try r.requireParent()).contains(try r.requireId())
-        } catch where NotFound.matches(error) {
-            return false
-        }
     }
 }

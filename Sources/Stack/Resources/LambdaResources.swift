@@ -165,10 +165,6 @@ struct LambdaFunctionResource: StackResource {
         }
         return r
     }
-
-    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
-        try await probe { _ = try await ctx.services.lambda.getFunction(name: try r.requireId()) }
-    }
 }
 
 /// 10. API Gateway's permission to invoke the function, scoped to this API.
@@ -248,14 +244,6 @@ struct InvokePermissionResource: StackResource {
     func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
         try await ctx.services.lambda.removePermission(functionName: try r.requireParent(), statementId: try r.requireId())
     }
-
-    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
-        do {
-            return try await ctx.services.lambda.policyStatementIds(functionName: try r.requireParent()).contains(try r.requireId())
-        } catch where NotFound.matches(error) {
-            return false
-        }
-    }
 }
 
 /// 14. The function's log group: Lambda creates it on first invocation; we record it so
@@ -290,7 +278,8 @@ struct LogGroupResource: StackResource {
 
     /// Nothing to read: Lambda makes it on the first call. The name is the one recorded.
     func read(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
-        try await exists(r, ctx) ? LiveState(.ours, ["name": try r.requireId()]) : LiveState(.gone, ["name": try r.requireId()])
+        let name = try r.requireId()
+        return LiveState(try await ctx.services.logs.logGroupExists(name: name) ? .ours : .gone, ["name": name])
     }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
@@ -299,9 +288,5 @@ struct LogGroupResource: StackResource {
 
     func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
         try await ctx.services.logs.deleteLogGroup(name: try r.requireId())
-    }
-
-    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
-        try await ctx.services.logs.logGroupExists(name: try r.requireId())
     }
 }
