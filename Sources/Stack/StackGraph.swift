@@ -238,10 +238,13 @@ extension StackGraph {
     /// What a first create sends, node by node in create order, for the offline `plan`: each
     /// kind's request values, built by the functions its `create` uses, with every dependency
     /// not made yet shown as `<key>`, the account as `<account>` and the new stack's id as
-    /// `<stack id>`. Nothing is sent: the context's client refuses every call.
-    public func firstCreateRequests(_ config: StackConfig, region: String) throws -> [(node: any StackResource, requests: [any ServiceRequest])] {
+    /// `<stack id>`. ENDPOINTS: each service's URL, as a run would record it (on the emulator
+    /// the authorizer function is told where the pool's keys are). Nothing is sent: the
+    /// context's client refuses every call.
+    public func firstCreateRequests(_ config: StackConfig, region: String,
+                                    endpoints: [String: String] = [:]) throws -> [(node: any StackResource, requests: [any ServiceRequest])] {
         var ctx = ResourceContext(services: StackServices(client: .offline(region: region)), config: config,
-                                  target: StackTarget(region: region, account: "<account>", endpoint: nil, endpoints: [:]),
+                                  target: StackTarget(region: region, account: "<account>", endpoint: nil, endpoints: endpoints),
                                   stackId: "<stack id>", records: [:], password: nil, note: { _ in }, renamePending: { _ in })
         ctx.unknown = Set(nodes.map(\.key))
         return try topologicalOrder().map { ($0, try $0.createRequests(ctx)) }

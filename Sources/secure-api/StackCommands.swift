@@ -431,7 +431,11 @@ struct PlanCommand: AsyncParsableCommand {
         if config.domainPrefixGenerated { config.domainPrefix = "<random 16 letters>" }
         var calls: [JSON] = []
         // The request values create sends, built by the same functions, never sent here.
-        for (node, requests) in try graph.firstCreateRequests(config, region: region) {
+        let resolver = EndpointResolver(flag: aws.endpointURL, environment: env, region: region)
+        let endpoints = Dictionary(uniqueKeysWithValues: AWSService.all.compactMap { s in
+            (try? resolver.resolve(s)).map { (s.name, $0.endpoint.description) }
+        })
+        for (node, requests) in try graph.firstCreateRequests(config, region: region, endpoints: endpoints) {
             if output == .json {
                 calls += requests.map { call in
                     ["service": .string(call.service.name), "operation": .string(call.operation), "resource": .string(node.key.rawValue),
