@@ -35,7 +35,7 @@ let package = Package(
         .testTarget(name: "AWSClientTests", dependencies: ["AWSClient"]),
         .testTarget(name: "OAuthTests", dependencies: ["OAuth"]),
         // The executor over fake resource kinds and an in-memory journal: no emulator, no network.
-        .testTarget(name: "StackTests", dependencies: ["Stack", "AWSClient"]),
+        .testTarget(name: "StackTests", dependencies: ["Stack", "Services", "AWSClient", "SigV4", "Transport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -124,7 +124,7 @@ def test_url_resource_server_gets_a_valid_derived_name(binary, fresh_moto, tmp_p
 def test_plan_shows_the_derived_name_and_warns_of_a_deprecated_runtime(binary, tmp_path):
     r = run_in(binary, tmp_path, "plan", "--resource-server", "https://hello.example.com", env=stack_env("http://127.0.0.1:9"))
     assert r.returncode == 0, r.stderr
-    assert "Identifier=https://hello.example.com, Name=hello.example.com" in r.stdout
+    assert "Identifier = https://hello.example.com\n" in r.stdout and "Name = hello.example.com\n" in r.stdout, r.stdout
 
 
 # From the Lambda developer guide's runtime table (the code's table must agree): python3.9 is

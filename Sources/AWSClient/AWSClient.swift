@@ -346,3 +346,23 @@ final class CallCounter: @unchecked Sendable {
         return last
     }
 }
+
+extension AWSClient {
+    /// A client that sends nothing (no credentials, every call refused): for building request
+    /// values offline, as `plan` does without a state file.
+    public static func offline(region: String) -> AWSClient {
+        AWSClient(config: AWSConfiguration(
+            credentials: ResolvedCredentials(credentials: SigningCredentials(accessKeyId: "", secretAccessKey: ""), source: "none (offline)"),
+            region: region, regionSource: "offline", endpoints: EndpointResolver(flag: nil, environment: [:], region: region),
+            transport: OfflineTransport()))
+    }
+}
+
+/// Refuses every request: an offline client must never reach the network.
+struct OfflineTransport: HTTPTransport {
+    struct Refused: Error, CustomStringConvertible {
+        var description: String { "internal: an offline client sent a request" }
+    }
+
+    func send(_ request: HTTPRequest, timeouts: HTTPTimeouts) async throws -> HTTPResponse { throw Refused() }
+}

@@ -35,9 +35,20 @@ public struct APIGatewayV2: Sendable {
             endpoint: j["apiEndpoint"]?.string ?? "", tags: (j["tags"]?.object ?? [:]).compactMapValues(\.string))
     }
 
-    public func createApi(name: String, tags: Tags) async throws -> API {
-        try Self.api(try await call("CreateApi", "POST", "/v2/apis", ["name": .string(name), "protocolType": "HTTP", "tags": .stringMap(tags)],
-                                    idempotent: false), "CreateApi")
+    public struct CreateApiRequest: JSONServiceRequest, Equatable {
+        public var name: String
+        public var tags: Tags
+        public init(name: String, tags: Tags) {
+            self.name = name
+            self.tags = tags
+        }
+        public var service: AWSService { .apiGatewayV2 }
+        public var operation: String { "CreateApi" }
+        public var body: JSON { ["name": .string(name), "protocolType": "HTTP", "tags": .stringMap(tags)] }
+    }
+
+    public func createApi(_ r: CreateApiRequest) async throws -> API {
+        try Self.api(try await call(r.operation, "POST", "/v2/apis", r.body, idempotent: false), r.operation)
     }
 
     public func getApi(id: String) async throws -> API {
@@ -63,10 +74,35 @@ public struct APIGatewayV2: Sendable {
          "jwtConfiguration": ["issuer": .string(issuer), "audience": .strings(audience)]]
     }
 
-    public func createJWTAuthorizer(apiId: String, name: String, issuer: String, audience: [String]) async throws -> String {
-        let out = try await call("CreateAuthorizer", "POST", Self.apiPath(apiId, "/authorizers"),
-                                 Self.jwtAuthorizerSettings(name: name, issuer: issuer, audience: audience), idempotent: false)
-        return try out.required("authorizerId", "apigatewayv2", "CreateAuthorizer")
+    /// The settings of an authorizer, JWT or a Lambda REQUEST one.
+    public enum AuthorizerSettings: Sendable, Equatable {
+        case jwt(name: String, issuer: String, audience: [String])
+        case request(name: String, functionArn: String, region: String)
+
+        var body: JSON {
+            switch self {
+            case .jwt(let name, let issuer, let audience): return APIGatewayV2.jwtAuthorizerSettings(name: name, issuer: issuer, audience: audience)
+            case .request(let name, let arn, let region): return APIGatewayV2.requestAuthorizerSettings(name: name, functionArn: arn, region: region)
+            }
+        }
+    }
+
+    public struct CreateAuthorizerRequest: JSONServiceRequest, Equatable {
+        public var apiId: String
+        public var settings: AuthorizerSettings
+        public init(apiId: String, _ settings: AuthorizerSettings) {
+            self.apiId = apiId
+            self.settings = settings
+        }
+        public var service: AWSService { .apiGatewayV2 }
+        public var operation: String { "CreateAuthorizer" }
+        public var pathMembers: [(String, String)] { [("ApiId", apiId)] }
+        public var body: JSON { settings.body }
+    }
+
+    public func createAuthorizer(_ r: CreateAuthorizerRequest) async throws -> String {
+        let out = try await call(r.operation, "POST", Self.apiPath(r.apiId, "/authorizers"), r.body, idempotent: false)
+        return try out.required("authorizerId", "apigatewayv2", r.operation)
     }
 
     public func updateJWTAuthorizer(apiId: String, id: String, name: String, issuer: String, audience: [String]) async throws {
@@ -86,12 +122,6 @@ public struct APIGatewayV2: Sendable {
          "authorizerUri": .string(lambdaInvocationURI(functionArn: functionArn, region: region)),
          "authorizerPayloadFormatVersion": "2.0", "enableSimpleResponses": true,
          "identitySource": ["$request.header.Authorization"], "authorizerResultTtlInSeconds": 0]
-    }
-
-    public func createRequestAuthorizer(apiId: String, name: String, functionArn: String, region: String) async throws -> String {
-        let out = try await call("CreateAuthorizer", "POST", Self.apiPath(apiId, "/authorizers"),
-                                 Self.requestAuthorizerSettings(name: name, functionArn: functionArn, region: region), idempotent: false)
-        return try out.required("authorizerId", "apigatewayv2", "CreateAuthorizer")
     }
 
     public func updateRequestAuthorizer(apiId: String, id: String, name: String, functionArn: String, region: String) async throws {
@@ -129,12 +159,27 @@ public struct APIGatewayV2: Sendable {
 
     // MARK: integration
 
-    public func createLambdaIntegration(apiId: String, functionArn: String) async throws -> String {
-        let out = try await call("CreateIntegration", "POST", Self.apiPath(apiId, "/integrations"), [
-            "integrationType": "AWS_PROXY", "integrationUri": .string(functionArn), "integrationMethod": "POST",
-            "payloadFormatVersion": "2.0",
-        ], idempotent: false)
-        return try out.required("integrationId", "apigatewayv2", "CreateIntegration")
+    static func lambdaIntegration(functionArn: String) -> JSON {
+        ["integrationType": "AWS_PROXY", "integrationUri": .string(functionArn), "integrationMethod": "POST", "payloadFormatVersion": "2.0"]
+    }
+
+    /// A Lambda proxy integration (payload 2.0).
+    public struct CreateIntegrationRequest: JSONServiceRequest, Equatable {
+        public var apiId: String
+        public var functionArn: String
+        public init(apiId: String, functionArn: String) {
+            self.apiId = apiId
+            self.functionArn = functionArn
+        }
+        public var service: AWSService { .apiGatewayV2 }
+        public var operation: String { "CreateIntegration" }
+        public var pathMembers: [(String, String)] { [("ApiId", apiId)] }
+        public var body: JSON { APIGatewayV2.lambdaIntegration(functionArn: functionArn) }
+    }
+
+    public func createIntegration(_ r: CreateIntegrationRequest) async throws -> String {
+        let out = try await call(r.operation, "POST", Self.apiPath(r.apiId, "/integrations"), r.body, idempotent: false)
+        return try out.required("integrationId", "apigatewayv2", r.operation)
     }
 
     public func getIntegration(apiId: String, id: String) async throws -> JSON {
@@ -146,10 +191,8 @@ public struct APIGatewayV2: Sendable {
     }
 
     public func updateLambdaIntegration(apiId: String, id: String, functionArn: String) async throws {
-        _ = try await call("UpdateIntegration", "PATCH", Self.apiPath(apiId, "/integrations/\(AWSClient.escapePathSegment(id))"), [
-            "integrationType": "AWS_PROXY", "integrationUri": .string(functionArn), "integrationMethod": "POST",
-            "payloadFormatVersion": "2.0",
-        ])
+        _ = try await call("UpdateIntegration", "PATCH", Self.apiPath(apiId, "/integrations/\(AWSClient.escapePathSegment(id))"),
+                           Self.lambdaIntegration(functionArn: functionArn))
     }
 
     public func deleteIntegration(apiId: String, id: String) async throws {
@@ -175,13 +218,28 @@ public struct APIGatewayV2: Sendable {
         }
     }
 
-    public func createRoute(apiId: String, _ r: RouteSettings) async throws -> String {
-        var body: [String: JSON] = ["routeKey": .string(r.routeKey), "authorizationType": .string(r.authorizationType),
-                                    "target": .string(r.target)]
-        if !r.authorizerId.isEmpty { body["authorizerId"] = .string(r.authorizerId) }
-        if !r.scopes.isEmpty { body["authorizationScopes"] = .strings(r.scopes) }
-        let out = try await call("CreateRoute", "POST", Self.apiPath(apiId, "/routes"), .object(body), idempotent: false)
-        return try out.required("routeId", "apigatewayv2", "CreateRoute")
+    public struct CreateRouteRequest: JSONServiceRequest, Equatable {
+        public var apiId: String
+        public var route: RouteSettings
+        public init(apiId: String, _ route: RouteSettings) {
+            self.apiId = apiId
+            self.route = route
+        }
+        public var service: AWSService { .apiGatewayV2 }
+        public var operation: String { "CreateRoute" }
+        public var pathMembers: [(String, String)] { [("ApiId", apiId)] }
+        public var body: JSON {
+            var body: [String: JSON] = ["routeKey": .string(route.routeKey), "authorizationType": .string(route.authorizationType),
+                                        "target": .string(route.target)]
+            if !route.authorizerId.isEmpty { body["authorizerId"] = .string(route.authorizerId) }
+            if !route.scopes.isEmpty { body["authorizationScopes"] = .strings(route.scopes) }
+            return .object(body)
+        }
+    }
+
+    public func createRoute(_ r: CreateRouteRequest) async throws -> String {
+        let out = try await call(r.operation, "POST", Self.apiPath(r.apiId, "/routes"), r.body, idempotent: false)
+        return try out.required("routeId", "apigatewayv2", r.operation)
     }
 
     /// Sends every setting, an empty authorizer ID and scope list included (that is how a route
@@ -214,10 +272,25 @@ public struct APIGatewayV2: Sendable {
 
     // MARK: stage
 
-    public func createStage(apiId: String, name: String, autoDeploy: Bool, tags: Tags) async throws {
-        _ = try await call("CreateStage", "POST", Self.apiPath(apiId, "/stages"), [
-            "stageName": .string(name), "autoDeploy": .bool(autoDeploy), "tags": .stringMap(tags),
-        ], idempotent: false)
+    public struct CreateStageRequest: JSONServiceRequest, Equatable {
+        public var apiId: String
+        public var name: String
+        public var autoDeploy: Bool
+        public var tags: Tags
+        public init(apiId: String, name: String, autoDeploy: Bool, tags: Tags) {
+            self.apiId = apiId
+            self.name = name
+            self.autoDeploy = autoDeploy
+            self.tags = tags
+        }
+        public var service: AWSService { .apiGatewayV2 }
+        public var operation: String { "CreateStage" }
+        public var pathMembers: [(String, String)] { [("ApiId", apiId)] }
+        public var body: JSON { ["stageName": .string(name), "autoDeploy": .bool(autoDeploy), "tags": .stringMap(tags)] }
+    }
+
+    public func createStage(_ r: CreateStageRequest) async throws {
+        _ = try await call(r.operation, "POST", Self.apiPath(r.apiId, "/stages"), r.body, idempotent: false)
     }
 
     public func getStage(apiId: String, name: String) async throws -> JSON {

@@ -25,15 +25,28 @@ public struct CognitoIdentityProvider: Sendable {
                             "RequireLowercase": true, "RequireNumbers": true, "RequireSymbols": true]]
     }
 
-    public func createUserPool(name: String, minimumPasswordLength: Int, tags: Tags) async throws -> UserPool {
-        let out = try await call("CreateUserPool", [
-            "PoolName": .string(name),
-            "Policies": Self.passwordPolicy(minimumPasswordLength),
-            "AutoVerifiedAttributes": ["email"],
-            "Schema": [["Name": "email", "AttributeDataType": "String", "Required": true, "Mutable": true]],
-            "UserPoolTags": .stringMap(tags),
-        ], idempotent: false)
-        return try Self.pool(try out.requiredObject("UserPool", "cognito-idp", "CreateUserPool"), "CreateUserPool")
+    public struct CreateUserPoolRequest: JSONServiceRequest, Equatable {
+        public var name: String
+        public var minimumPasswordLength: Int
+        public var tags: Tags
+        public init(name: String, minimumPasswordLength: Int, tags: Tags) {
+            self.name = name
+            self.minimumPasswordLength = minimumPasswordLength
+            self.tags = tags
+        }
+        public var service: AWSService { .cognitoIdentityProvider }
+        public var operation: String { "CreateUserPool" }
+        public var body: JSON {
+            ["PoolName": .string(name), "Policies": CognitoIdentityProvider.passwordPolicy(minimumPasswordLength),
+             "AutoVerifiedAttributes": ["email"],
+             "Schema": [["Name": "email", "AttributeDataType": "String", "Required": true, "Mutable": true]],
+             "UserPoolTags": .stringMap(tags)]
+        }
+    }
+
+    public func createUserPool(_ r: CreateUserPoolRequest) async throws -> UserPool {
+        let out = try await call(r.operation, r.body, idempotent: false)
+        return try Self.pool(try out.requiredObject("UserPool", "cognito-idp", r.operation), r.operation)
     }
 
     /// UpdateUserPool resets what it is not sent, so everything we set at create goes again.
@@ -77,8 +90,20 @@ public struct CognitoIdentityProvider: Sendable {
 
     // MARK: domain
 
-    public func createUserPoolDomain(domain: String, userPoolId: String) async throws {
-        _ = try await call("CreateUserPoolDomain", ["Domain": .string(domain), "UserPoolId": .string(userPoolId)], idempotent: false)
+    public struct CreateUserPoolDomainRequest: JSONServiceRequest, Equatable {
+        public var domain: String
+        public var userPoolId: String
+        public init(domain: String, userPoolId: String) {
+            self.domain = domain
+            self.userPoolId = userPoolId
+        }
+        public var service: AWSService { .cognitoIdentityProvider }
+        public var operation: String { "CreateUserPoolDomain" }
+        public var body: JSON { ["Domain": .string(domain), "UserPoolId": .string(userPoolId)] }
+    }
+
+    public func createUserPoolDomain(_ r: CreateUserPoolDomainRequest) async throws {
+        _ = try await call(r.operation, r.body, idempotent: false)
     }
 
     /// The pool a domain prefix belongs to, or nil when the prefix is free (Cognito answers
@@ -94,11 +119,40 @@ public struct CognitoIdentityProvider: Sendable {
 
     // MARK: resource server
 
-    public func createResourceServer(userPoolId: String, identifier: String, name: String, scopes: [(String, String)]) async throws {
-        _ = try await call("CreateResourceServer", [
-            "UserPoolId": .string(userPoolId), "Identifier": .string(identifier), "Name": .string(name),
-            "Scopes": .array(scopes.map { ["ScopeName": .string($0.0), "ScopeDescription": .string($0.1)] }),
-        ], idempotent: false)
+    public struct Scope: Sendable, Equatable {
+        public var name: String
+        public var description: String
+        public init(_ name: String, description: String) {
+            self.name = name
+            self.description = description
+        }
+    }
+
+    static func scopes(_ scopes: [Scope]) -> JSON {
+        .array(scopes.map { ["ScopeName": .string($0.name), "ScopeDescription": .string($0.description)] })
+    }
+
+    public struct CreateResourceServerRequest: JSONServiceRequest, Equatable {
+        public var userPoolId: String
+        public var identifier: String
+        public var name: String
+        public var scopes: [Scope]
+        public init(userPoolId: String, identifier: String, name: String, scopes: [Scope]) {
+            self.userPoolId = userPoolId
+            self.identifier = identifier
+            self.name = name
+            self.scopes = scopes
+        }
+        public var service: AWSService { .cognitoIdentityProvider }
+        public var operation: String { "CreateResourceServer" }
+        public var body: JSON {
+            ["UserPoolId": .string(userPoolId), "Identifier": .string(identifier), "Name": .string(name),
+             "Scopes": CognitoIdentityProvider.scopes(scopes)]
+        }
+    }
+
+    public func createResourceServer(_ r: CreateResourceServerRequest) async throws {
+        _ = try await call(r.operation, r.body, idempotent: false)
     }
 
     /// Scope names of a resource server.
@@ -108,10 +162,9 @@ public struct CognitoIdentityProvider: Sendable {
     }
 
     /// UpdateResourceServer replaces the name and the whole scope list.
-    public func updateResourceServer(userPoolId: String, identifier: String, name: String, scopes: [(String, String)]) async throws {
+    public func updateResourceServer(userPoolId: String, identifier: String, name: String, scopes: [Scope]) async throws {
         _ = try await call("UpdateResourceServer", [
-            "UserPoolId": .string(userPoolId), "Identifier": .string(identifier), "Name": .string(name),
-            "Scopes": .array(scopes.map { ["ScopeName": .string($0.0), "ScopeDescription": .string($0.1)] }),
+            "UserPoolId": .string(userPoolId), "Identifier": .string(identifier), "Name": .string(name), "Scopes": Self.scopes(scopes),
         ])
     }
 
@@ -121,7 +174,7 @@ public struct CognitoIdentityProvider: Sendable {
 
     // MARK: app client
 
-    public struct AppClientSettings: Sendable {
+    public struct AppClientSettings: Sendable, Equatable {
         public var name: String
         public var generateSecret: Bool
         public var flows: [String]
@@ -151,13 +204,26 @@ public struct CognitoIdentityProvider: Sendable {
         return input
     }
 
-    public func createUserPoolClient(userPoolId: String, _ s: AppClientSettings) async throws -> String {
-        var input = Self.clientSettings(s)
-        input["UserPoolId"] = .string(userPoolId)
-        input["GenerateSecret"] = .bool(s.generateSecret)
-        let out = try await call("CreateUserPoolClient", .object(input), idempotent: false)
-        return try out.requiredObject("UserPoolClient", "cognito-idp", "CreateUserPoolClient")
-            .required("ClientId", "cognito-idp", "CreateUserPoolClient")
+    public struct CreateUserPoolClientRequest: JSONServiceRequest, Equatable {
+        public var userPoolId: String
+        public var settings: AppClientSettings
+        public init(userPoolId: String, _ settings: AppClientSettings) {
+            self.userPoolId = userPoolId
+            self.settings = settings
+        }
+        public var service: AWSService { .cognitoIdentityProvider }
+        public var operation: String { "CreateUserPoolClient" }
+        public var body: JSON {
+            var input = CognitoIdentityProvider.clientSettings(settings)
+            input["UserPoolId"] = .string(userPoolId)
+            input["GenerateSecret"] = .bool(settings.generateSecret)
+            return .object(input)
+        }
+    }
+
+    public func createUserPoolClient(_ r: CreateUserPoolClientRequest) async throws -> String {
+        let out = try await call(r.operation, r.body, idempotent: false)
+        return try out.requiredObject("UserPoolClient", "cognito-idp", r.operation).required("ClientId", "cognito-idp", r.operation)
     }
 
     public func listUserPoolClients(userPoolId: String) async throws -> [(id: String, name: String)] {
@@ -205,17 +271,51 @@ public struct CognitoIdentityProvider: Sendable {
 
     // MARK: users
 
-    public func adminCreateUser(userPoolId: String, username: String, email: String) async throws {
-        _ = try await call("AdminCreateUser", [
-            "UserPoolId": .string(userPoolId), "Username": .string(username), "MessageAction": "SUPPRESS",
-            "UserAttributes": [["Name": "email", "Value": .string(email)], ["Name": "email_verified", "Value": "true"]],
-        ], idempotent: false)
+    static func emailAttributes(_ email: String) -> JSON {
+        [["Name": "email", "Value": .string(email)], ["Name": "email_verified", "Value": "true"]]
     }
 
-    public func adminSetUserPassword(userPoolId: String, username: String, password: String) async throws {
-        _ = try await call("AdminSetUserPassword", [
-            "UserPoolId": .string(userPoolId), "Username": .string(username), "Password": .string(password), "Permanent": true,
-        ])
+    public struct AdminCreateUserRequest: JSONServiceRequest, Equatable {
+        public var userPoolId: String
+        public var username: String
+        public var email: String
+        public init(userPoolId: String, username: String, email: String) {
+            self.userPoolId = userPoolId
+            self.username = username
+            self.email = email
+        }
+        public var service: AWSService { .cognitoIdentityProvider }
+        public var operation: String { "AdminCreateUser" }
+        public var body: JSON {
+            ["UserPoolId": .string(userPoolId), "Username": .string(username), "MessageAction": "SUPPRESS",
+             "UserAttributes": CognitoIdentityProvider.emailAttributes(email)]
+        }
+    }
+
+    public func adminCreateUser(_ r: AdminCreateUserRequest) async throws {
+        _ = try await call(r.operation, r.body, idempotent: false)
+    }
+
+    /// Sets a permanent password: `plan` never shows it.
+    public struct AdminSetUserPasswordRequest: JSONServiceRequest, Equatable {
+        public var userPoolId: String
+        public var username: String
+        public var password: String
+        public init(userPoolId: String, username: String, password: String) {
+            self.userPoolId = userPoolId
+            self.username = username
+            self.password = password
+        }
+        public var service: AWSService { .cognitoIdentityProvider }
+        public var operation: String { "AdminSetUserPassword" }
+        public var body: JSON {
+            ["UserPoolId": .string(userPoolId), "Username": .string(username), "Password": .string(password), "Permanent": true]
+        }
+        public func summary(of member: String) -> String? { member == "Password" ? "(secret: PASSWORD, not shown)" : nil }
+    }
+
+    public func adminSetUserPassword(_ r: AdminSetUserPasswordRequest) async throws {
+        _ = try await call(r.operation, r.body)
     }
 
     /// The user's status (e.g. CONFIRMED) and attributes, or a not-found error.
@@ -229,7 +329,7 @@ public struct CognitoIdentityProvider: Sendable {
     public func adminUpdateUserEmail(userPoolId: String, username: String, email: String) async throws {
         _ = try await call("AdminUpdateUserAttributes", [
             "UserPoolId": .string(userPoolId), "Username": .string(username),
-            "UserAttributes": [["Name": "email", "Value": .string(email)], ["Name": "email_verified", "Value": "true"]],
+            "UserAttributes": Self.emailAttributes(email),
         ])
     }
 

@@ -15,17 +15,33 @@ public struct IAM: Sendable {
         public var assumeRolePolicy: String = ""
     }
 
-    /// Returns the new role (its tags as sent).
-    public func createRole(name: String, assumeRolePolicy: String, tags: Tags) async throws -> Role {
-        var params: [(String, String)] = [("RoleName", name), ("AssumeRolePolicyDocument", assumeRolePolicy)]
-        for (i, (k, v)) in tags.sorted(by: { $0.key < $1.key }).enumerated() {
-            params += [("Tags.member.\(i + 1).Key", k), ("Tags.member.\(i + 1).Value", v)]
+    public struct CreateRoleRequest: QueryServiceRequest, Equatable {
+        public var name: String
+        public var assumeRolePolicy: String
+        public var tags: Tags
+        public init(name: String, assumeRolePolicy: String, tags: Tags) {
+            self.name = name
+            self.assumeRolePolicy = assumeRolePolicy
+            self.tags = tags
         }
-        let xml = try await client.query(.iam, "CreateRole", params, idempotent: false)
+        public var service: AWSService { .iam }
+        public var operation: String { "CreateRole" }
+        public var query: [(String, String)] {
+            var params: [(String, String)] = [("RoleName", name), ("AssumeRolePolicyDocument", assumeRolePolicy)]
+            for (i, (k, v)) in tags.sorted(by: { $0.key < $1.key }).enumerated() {
+                params += [("Tags.member.\(i + 1).Key", k), ("Tags.member.\(i + 1).Value", v)]
+            }
+            return params
+        }
+    }
+
+    /// Returns the new role (its tags as sent).
+    public func createRole(_ r: CreateRoleRequest) async throws -> Role {
+        let xml = try await client.query(.iam, r.operation, r.query, idempotent: false)
         guard let arn = xml.value("Arn") else {
             throw AWSClientError.malformedResponse(service: "iam", operation: "CreateRole", reason: "no Role Arn")
         }
-        return Role(arn: arn, roleId: xml.value("RoleId"), tags: tags)
+        return Role(arn: arn, roleId: xml.value("RoleId"), tags: r.tags)
     }
 
     /// The role's ARN, ID and tags, or a NoSuchEntity error.
@@ -50,8 +66,20 @@ public struct IAM: Sendable {
         _ = try await client.query(.iam, "DeleteRole", [("RoleName", name)])
     }
 
-    public func attachRolePolicy(roleName: String, policyArn: String) async throws {
-        _ = try await client.query(.iam, "AttachRolePolicy", [("RoleName", roleName), ("PolicyArn", policyArn)])
+    public struct AttachRolePolicyRequest: QueryServiceRequest, Equatable {
+        public var roleName: String
+        public var policyArn: String
+        public init(roleName: String, policyArn: String) {
+            self.roleName = roleName
+            self.policyArn = policyArn
+        }
+        public var service: AWSService { .iam }
+        public var operation: String { "AttachRolePolicy" }
+        public var query: [(String, String)] { [("RoleName", roleName), ("PolicyArn", policyArn)] }
+    }
+
+    public func attachRolePolicy(_ r: AttachRolePolicyRequest) async throws {
+        _ = try await client.query(.iam, r.operation, r.query)
     }
 
     public func detachRolePolicy(roleName: String, policyArn: String) async throws {

@@ -8,7 +8,8 @@ public struct Lambda: Sendable {
 
     static func functionPath(_ name: String) -> String { "/2015-03-31/functions/\(AWSClient.escapePathSegment(name))" }
 
-    public struct FunctionSpec: Sendable {
+    /// CreateFunction: the zip is summarised by `plan` (its size and hash), never printed.
+    public struct CreateFunctionRequest: JSONServiceRequest, Equatable {
         public var name: String
         public var runtime: String
         public var handler: String
@@ -28,17 +29,21 @@ public struct Lambda: Sendable {
             self.zip = zip
             self.tags = tags
         }
+        public var service: AWSService { .lambda }
+        public var operation: String { "CreateFunction" }
+        public var body: JSON {
+            ["FunctionName": .string(name), "Runtime": .string(runtime), "Handler": .string(handler),
+             "Role": .string(roleArn), "Architectures": [.string(architecture)],
+             "Code": ["ZipFile": .string(Data(zip).base64EncodedString())], "Tags": .stringMap(tags),
+             "Timeout": 10, "MemorySize": 128, "Environment": ["Variables": .stringMap(environment)]]
+        }
+        public func summary(of member: String) -> String? { member == "Code.ZipFile" ? zipSummary(zip) : nil }
     }
 
     /// Returns the function ARN.
-    public func createFunction(_ spec: FunctionSpec) async throws -> String {
-        let out = try await client.rest(.lambda, "CreateFunction", method: "POST", path: "/2015-03-31/functions", body: [
-            "FunctionName": .string(spec.name), "Runtime": .string(spec.runtime), "Handler": .string(spec.handler),
-            "Role": .string(spec.roleArn), "Architectures": [.string(spec.architecture)],
-            "Code": ["ZipFile": .string(Data(spec.zip).base64EncodedString())], "Tags": .stringMap(spec.tags),
-            "Timeout": 10, "MemorySize": 128, "Environment": ["Variables": .stringMap(spec.environment)],
-        ], idempotent: false)
-        return try out.required("FunctionArn", "lambda", "CreateFunction")
+    public func createFunction(_ r: CreateFunctionRequest) async throws -> String {
+        let out = try await client.rest(.lambda, r.operation, method: "POST", path: "/2015-03-31/functions", body: r.body, idempotent: false)
+        return try out.required("FunctionArn", "lambda", r.operation)
     }
 
     /// A function as Lambda holds it.
@@ -86,11 +91,29 @@ public struct Lambda: Sendable {
         _ = try await client.rest(.lambda, "DeleteFunction", method: "DELETE", path: Self.functionPath(name))
     }
 
-    public func addPermission(functionName: String, statementId: String, principal: String, sourceArn: String) async throws {
-        _ = try await client.rest(.lambda, "AddPermission", method: "POST", path: Self.functionPath(functionName) + "/policy", body: [
-            "StatementId": .string(statementId), "Action": "lambda:InvokeFunction", "Principal": .string(principal),
-            "SourceArn": .string(sourceArn),
-        ], idempotent: false)
+    /// Lets PRINCIPAL invoke the function, from SOURCEARN only.
+    public struct AddPermissionRequest: JSONServiceRequest, Equatable {
+        public var functionName: String
+        public var statementId: String
+        public var principal: String
+        public var sourceArn: String
+        public init(functionName: String, statementId: String, principal: String, sourceArn: String) {
+            self.functionName = functionName
+            self.statementId = statementId
+            self.principal = principal
+            self.sourceArn = sourceArn
+        }
+        public var service: AWSService { .lambda }
+        public var operation: String { "AddPermission" }
+        public var pathMembers: [(String, String)] { [("FunctionName", functionName)] }
+        public var body: JSON {
+            ["StatementId": .string(statementId), "Action": "lambda:InvokeFunction", "Principal": .string(principal), "SourceArn": .string(sourceArn)]
+        }
+    }
+
+    public func addPermission(_ r: AddPermissionRequest) async throws {
+        _ = try await client.rest(.lambda, r.operation, method: "POST", path: Self.functionPath(r.functionName) + "/policy", body: r.body,
+                                  idempotent: false)
     }
 
     public struct PolicyStatement: Sendable {

@@ -12,7 +12,7 @@ public enum PlanAction: String, Sendable {
 
 /// One line of a plan: a resource, what happens to it and why.
 public struct PlanItem: Sendable {
-    public var key: String
+    public var key: NodeKey
     public var label: String
     /// The route key for routes, so two routes read apart.
     public var detail: String?
@@ -75,7 +75,7 @@ extension StackExecutor {
     /// dependency order, then what the configuration no longer has. No I/O.
     public func plan(_ state: StackState, live: [String: LiveState]) -> StackPlan {
         let records = state.currentRecords
-        var unknown = Set<String>()
+        var unknown = Set<NodeKey>()
         var items: [PlanItem] = []
         for node in graph.topologicalOrder() {
             let record = records[node.key]
@@ -112,7 +112,7 @@ extension StackExecutor {
             let parentMoved = node.ownerKey.flatMap { records[$0]?.id }.map { record.parentId != nil && record.parentId != $0 } ?? false
             if let owner = node.ownerKey, unknown.contains(owner) || parentMoved, node.goneWithOwner {
                 item.action = .replace
-                item.reason = "it lives in the \(graph.node(owner)?.label ?? owner), which is replaced"
+                item.reason = "it lives in the \(graph.node(owner)?.label ?? owner.rawValue), which is replaced"
                 unknown.insert(node.key)
             } else if record.type != node.type || changes.contains(where: \.replaces) {
                 item.action = .replace

@@ -47,13 +47,13 @@ actor Journal {
     }
 
     /// The current records by key (deposed ones are not current).
-    func records() -> [String: ResourceRecord] { state.currentRecords }
+    func records() -> [NodeKey: ResourceRecord] { state.currentRecords }
 
-    func index(_ key: String) -> Int? { state.resources.firstIndex { $0.key == key && $0.status != .deposed } }
+    func index(_ key: NodeKey) -> Int? { state.resources.firstIndex { $0.key == key && $0.status != .deposed } }
 
     /// Write-ahead: the entry exists (pending) before the call that creates the resource. A
     /// record of one that is gone becomes pending again.
-    func markPending(key: String, type: String, name: String?) async throws {
+    func markPending(key: NodeKey, type: String, name: String?) async throws {
         let now = String(Int(Date().timeIntervalSince1970))
         if let i = index(key) {
             if state.resources[i].status == .created {
@@ -93,7 +93,7 @@ actor Journal {
         try await save()
     }
 
-    func depose(key: String) async throws {
+    func depose(key: NodeKey) async throws {
         guard let i = index(key) else { return }
         state.resources[i].status = .deposed
         try await save()
@@ -165,7 +165,7 @@ public struct StackExecutor: Sendable {
         }
     }
 
-    func context(_ state: StackState, _ records: [String: ResourceRecord], password: String?, journal: Journal?, key: String) -> ResourceContext {
+    func context(_ state: StackState, _ records: [NodeKey: ResourceRecord], password: String?, journal: Journal?, key: NodeKey) -> ResourceContext {
         let type = graph.node(key)?.type ?? ""
         var ctx = ResourceContext(services: services, config: state.config, target: state.target, stackId: state.stackId,
                                   records: records, password: password, note: { [events] in events(.note($0)) },
@@ -202,7 +202,7 @@ public struct StackExecutor: Sendable {
     /// `live` is a refresh of `initial` (the caller has checked its plan).
     /// What a child task of `create` finished: a node, or the account lookup.
     private enum Finished: Sendable {
-        case node(String, Result<(ResourceRecord, Double, Outcome), Error>)
+        case node(NodeKey, Result<(ResourceRecord, Double, Outcome), Error>)
         case account(Result<String, Error>)
     }
 
@@ -213,8 +213,8 @@ public struct StackExecutor: Sendable {
                        account: Task<String, Error>? = nil) async throws -> CreateSummary {
         let journal = Journal(state: initial, file: file)
         try await journal.save()
-        var done = Set<String>()
-        var running = Set<String>()
+        var done = Set<NodeKey>()
+        var running = Set<NodeKey>()
         var firstError: Error?
         var accountKnown = account == nil
         var summary = CreateSummary(state: initial)
@@ -229,7 +229,7 @@ public struct StackExecutor: Sendable {
                     guard !done.contains(node.key), !running.contains(node.key), node.dependencies.allSatisfy(done.contains),
                           accountKnown || node.dependencies.isEmpty else { continue }
                     running.insert(node.key)
-                    stop.begin(node.key, node.label)
+                    stop.begin(node.key.rawValue, node.label)
                     let state = await journal.state
                     let current = state.record(node.key).flatMap { live[$0.ref] }
                     group.addTask {
@@ -245,7 +245,7 @@ public struct StackExecutor: Sendable {
             }
             await launchReady()
             while let finished = try await group.next() {
-                let key: String, result: Result<(ResourceRecord, Double, Outcome), Error>
+                let key: NodeKey, result: Result<(ResourceRecord, Double, Outcome), Error>
                 switch finished {
                 case .account(.success(let id)):
                     do { try await journal.setAccount(id); accountKnown = true } catch { firstError = firstError ?? error }
@@ -258,8 +258,8 @@ public struct StackExecutor: Sendable {
                     (key, result) = (k, r)
                 }
                 running.remove(key)
-                stop.end(key)
-                let label = graph.node(key)?.label ?? key
+                stop.end(key.rawValue)
+                let label = graph.node(key)?.label ?? key.rawValue
                 switch result {
                 case .success(let (record, seconds, outcome)):
                     done.insert(key)
@@ -299,7 +299,7 @@ public struct StackExecutor: Sendable {
     /// One node: adopt a pending leftover if it exists, else journal pending and create.
     /// A create whose answer was lost (connection broke after sending) is looked up before
     /// it is tried again, so it never makes a second resource.
-    func createOne(_ node: any StackResource, state: StackState, records: [String: ResourceRecord], password: String?,
+    func createOne(_ node: any StackResource, state: StackState, records: [NodeKey: ResourceRecord], password: String?,
                    journal: Journal) async throws -> (ResourceRecord, Bool) {
         var ctx = context(state, records, password: password, journal: journal, key: node.key)
         // A replacement's old resource (deposed) may share the name: never adopt it as the new one.

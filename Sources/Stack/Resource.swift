@@ -18,14 +18,14 @@ public struct StackServices: Sendable {
     }
 }
 
-/// Everything a resource's create/find/delete/exists call may need.
+/// Everything a resource's create/find/delete/read call may need.
 public struct ResourceContext: Sendable {
     public let services: StackServices
     public let config: StackConfig
     public let target: StackTarget
     public let stackId: String
     /// Journal entries of the stack so far (created dependencies among them).
-    public let records: [String: ResourceRecord]
+    public let records: [NodeKey: ResourceRecord]
     /// The test user's password: passed in, never stored.
     public let password: String?
     /// Progress notes ("waiting for IAM ...").
@@ -34,7 +34,9 @@ public struct ResourceContext: Sendable {
     public let renamePending: @Sendable (String) async throws -> Void
     /// While planning: the dependencies whose IDs are not known yet (to be created or
     /// replaced); they read as `<key>`. Nil when applying: every dependency must exist.
-    public var unknown: Set<String>? = nil
+    public var unknown: Set<NodeKey>? = nil
+    /// Planning, not applying: nothing is sent, and the password may be absent (never shown).
+    public var planning: Bool { unknown != nil }
     /// IDs `find` passes over: a replacement's deposed old resource, which may share the new
     /// one's name (taking it for the new one would leave the new one unjournalled).
     public var excluded: Set<String> = []
@@ -53,7 +55,7 @@ public struct ResourceContext: Sendable {
     }
 
     /// A created dependency's ID; the graph guarantees it exists when create runs.
-    public func id(of key: String) throws -> String {
+    public func id(of key: NodeKey) throws -> String {
         if let unknown, unknown.contains(key) || records[key]?.status != .created { return "<\(key)>" }
         guard let r = records[key], r.status == .created, let id = r.id else {
             throw StackError.invalidConfig("internal: dependency '\(key)' is not created")
@@ -61,7 +63,7 @@ public struct ResourceContext: Sendable {
         return id
     }
 
-    public func arn(of key: String) throws -> String {
+    public func arn(of key: NodeKey) throws -> String {
         if let unknown, unknown.contains(key) || records[key]?.arn == nil { return "<\(key) arn>" }
         guard let r = records[key], let arn = r.arn else {
             throw StackError.invalidConfig("internal: dependency '\(key)' has no ARN")
@@ -73,25 +75,20 @@ public struct ResourceContext: Sendable {
     public func issuer(poolId: String) -> String { "https://cognito-idp.\(target.region).amazonaws.com/\(poolId)" }
 }
 
-/// One AWS call as `plan` shows it.
-public struct PlannedCall: Sendable {
-    public var service: String
-    public var operation: String
-    public var parameters: [(String, String)]
-}
-
 /// One kind of resource: its calls and what it needs. The stack graph is a list of these.
 public protocol StackResource: Sendable {
     /// Node key, unique in the graph and in state.json.
-    var key: String { get }
+    var key: NodeKey { get }
     /// `service:kind`, recorded in state.json.
     var type: String { get }
     /// Human label for progress lines.
     var label: String { get }
-    var dependencies: [String] { get }
+    var dependencies: [NodeKey] { get }
     /// The name recorded with the pending entry (what `find` will look for after a crash).
     func pendingName(_ config: StackConfig) -> String?
-    func plan(_ config: StackConfig, region: String) -> [PlannedCall]
+    /// The calls a create makes, as the request values it sends (built by the same functions
+    /// `create` uses): what the offline `plan` prints. Empty for a kind AWS makes on demand.
+    func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest]
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord
     /// Finds a resource a crashed run may have created (by unique name or tag), to adopt it.
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord?
@@ -105,10 +102,9 @@ public protocol StackResource: Sendable {
     func finishAdoption(_ record: ResourceRecord, _ ctx: ResourceContext) async throws
     /// Deletes; "not found" is thrown as is and counted as deleted by the executor.
     func delete(_ record: ResourceRecord, _ ctx: ResourceContext) async throws
-    func exists(_ record: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool
     /// The node whose ownership covers this one (a route's API, a permission's function); nil
     /// for a kind that proves its own (tags, IDs AWS never reuses).
-    var ownerKey: String? { get }
+    var ownerKey: NodeKey? { get }
     /// Whether this kind cannot outlive its owner (a route its API); a log group can.
     var goneWithOwner: Bool { get }
     /// Reads the live resource: still ours, gone, or not provably ours, and the attributes of
@@ -226,15 +222,11 @@ extension StackResource {
 
     public var createdOnDemand: Bool { false }
     public var uniqueName: Bool { false }
-    public var ownerKey: String? { nil }
+    public var ownerKey: NodeKey? { nil }
     public var goneWithOwner: Bool { true }
 
     public func ownership(_ record: ResourceRecord, _ ctx: ResourceContext) async throws -> Ownership {
         try await read(record, ctx).ownership
-    }
-
-    public func read(_ record: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
-        try await exists(record, ctx) ? LiveState(.ours) : .gone
     }
 
     public var schema: [AttributeSpec] { [] }
@@ -254,15 +246,13 @@ extension StackResource {
     }
 }
 
-/// `exists` helper: true if the call succeeds, false on "not found".
-func probe(_ body: () async throws -> Void) async throws -> Bool {
-    do {
-        try await body()
-        return true
-    } catch where NotFound.matches(error) {
-        return false
-    }
+/// What a read or find call answers, or nil when AWS says "not found".
+func ifFound<T>(_ body: () async throws -> T) async throws -> T? {
+    do { return try await body() } catch where NotFound.matches(error) { return nil }
 }
+
+/// Whether the call finds its resource (false on "not found").
+func probe(_ body: () async throws -> Void) async throws -> Bool { try await ifFound(body) != nil }
 
 extension ResourceRecord {
     func requireId() throws -> String {

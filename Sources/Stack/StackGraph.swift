@@ -8,7 +8,7 @@ public struct StackGraph: Sendable {
 
     public init(nodes: [any StackResource]) { self.nodes = nodes }
 
-    public func node(_ key: String) -> (any StackResource)? { nodes.first { $0.key == key } }
+    public func node(_ key: NodeKey) -> (any StackResource)? { nodes.first { $0.key == key } }
 
     /// The graph for an auth pattern.
     public static func forAuth(_ auth: AuthPattern) -> StackGraph {
@@ -25,12 +25,12 @@ public struct StackGraph: Sendable {
         UserPoolResource(),
         UserPoolDomainResource(),
         ResourceServerResource(),
-        AppClientResource(key: "app_client", label: "Cognito app client (public, PKCE)", settings: { c in
+        AppClientResource(key: .appClient, label: "Cognito app client (public, PKCE)", settings: { c in
             CognitoIdentityProvider.AppClientSettings(
                 name: c.appClientName, generateSecret: false, flows: ["code"], scopes: c.appClientScopes,
                 callbackURLs: [c.callbackURL], explicitAuthFlows: ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_SRP_AUTH"])
         }),
-        AppClientResource(key: "machine_client", label: "Cognito app client (machine, secret)", settings: { c in
+        AppClientResource(key: .machineClient, label: "Cognito app client (machine, secret)", settings: { c in
             CognitoIdentityProvider.AppClientSettings(
                 name: c.machineClientName, generateSecret: true, flows: ["client_credentials"], scopes: c.qualifiedScopes,
                 callbackURLs: [], explicitAuthFlows: ["ALLOW_REFRESH_TOKEN_AUTH"])
@@ -51,11 +51,11 @@ public struct StackGraph: Sendable {
     /// GET (read or write scope) and POST (write scope) routes with one authorization type.
     static func routes(_ authorizationType: String, scoped: Bool) -> [any StackResource] {
         [
-            RouteResource(key: "route", label: "API route (read)", routeKey: { $0.routeKey },
+            RouteResource(key: .route, label: "API route (read)", routeKey: { $0.routeKey },
                           scopes: { scoped ? $0.qualifiedScopes : [] }, authorizationType: authorizationType),
-            RouteResource(key: "route_write", label: "API route (write)", routeKey: { $0.writeRouteKey },
+            RouteResource(key: .routeWrite, label: "API route (write)", routeKey: { $0.writeRouteKey },
                           scopes: { scoped ? $0.qualifiedScopes.filter { $0.hasSuffix(".write") } : [] }, authorizationType: authorizationType),
-            StageResource(dependencies: ["http_api", "route", "route_write"]),
+            StageResource(dependencies: [.httpAPI, .route, .routeWrite]),
         ]
     }
 
@@ -72,21 +72,21 @@ public struct StackGraph: Sendable {
     /// Cognito access token; the function enforces the routes' scopes.
     public static let lambdaAuthorizer = StackGraph(nodes: cognitoNodes + [
         HTTPAPIResource(),
-        LambdaRoleResource(key: "authorizer_role", label: "IAM role (authorizer)", roleName: { $0.authorizerRoleName }),
-        RolePolicyAttachmentResource(key: "authorizer_role_policy", label: "IAM policy attachment (authorizer)",
-                                     roleKey: "authorizer_role", roleName: { $0.authorizerRoleName }),
-        LambdaFunctionResource(key: "authorizer_function", label: "Lambda function (authorizer)", roleKey: "authorizer_role",
-                               attachmentKey: "authorizer_role_policy", extraDependencies: ["user_pool", "app_client", "machine_client"],
+        LambdaRoleResource(key: .authorizerRole, label: "IAM role (authorizer)", roleName: { $0.authorizerRoleName }),
+        RolePolicyAttachmentResource(key: .authorizerRolePolicy, label: "IAM policy attachment (authorizer)",
+                                     roleKey: .authorizerRole, roleName: { $0.authorizerRoleName }),
+        LambdaFunctionResource(key: .authorizerFunction, label: "Lambda function (authorizer)", roleKey: .authorizerRole,
+                               attachmentKey: .authorizerRolePolicy, extraDependencies: [.userPool, .appClient, .machineClient],
                                functionName: { $0.authorizerFunctionName },
                                roleName: { $0.authorizerRoleName }, code: .authorizer, userCode: false, environment: authorizerEnvironment,
                                grantStatementIds: [StackConfig.authorizerStatementId]),
-        LogGroupResource(key: "authorizer_log_group", label: "Lambda log group (authorizer)", functionKey: "authorizer_function",
+        LogGroupResource(key: .authorizerLogGroup, label: "Lambda log group (authorizer)", functionKey: .authorizerFunction,
                          functionName: { $0.authorizerFunctionName }),
         RequestAuthorizerResource(),
-        InvokePermissionResource(key: "authorizer_permission", label: "Lambda invoke permission (authorizer)",
-                                 functionKey: "authorizer_function", functionName: { $0.authorizerFunctionName },
-                                 statementId: StackConfig.authorizerStatementId, scopeKey: "authorizer",
-                                 sourceArnSuffix: { "/authorizers/\(try $0.id(of: "authorizer"))" }),
+        InvokePermissionResource(key: .authorizerPermission, label: "Lambda invoke permission (authorizer)",
+                                 functionKey: .authorizerFunction, functionName: { $0.authorizerFunctionName },
+                                 statementId: StackConfig.authorizerStatementId, scopeKey: .authorizer,
+                                 sourceArnSuffix: { "/authorizers/\(try $0.id(of: .authorizer))" }),
     ] + echoFunctionNodes + routes("CUSTOM", scoped: false))
 
     /// AWS_IAM routes: callers sign with SigV4 (service execute-api); no authorizer, no Cognito.
@@ -99,15 +99,15 @@ public struct StackGraph: Sendable {
         let write = c.qualifiedScopes.filter { $0.hasSuffix(".write") }
         let scopes: JSON = .object([c.routeKey: .array(read.map { .string($0) }), c.writeRouteKey: .array(write.map { .string($0) })])
         var env = [
-            "ISSUER": ctx.issuer(poolId: try ctx.id(of: "user_pool")),
-            "CLIENT_IDS": [try ctx.id(of: "app_client"), try ctx.id(of: "machine_client")].joined(separator: ","),
+            "ISSUER": ctx.issuer(poolId: try ctx.id(of: .userPool)),
+            "CLIENT_IDS": [try ctx.id(of: .appClient), try ctx.id(of: .machineClient)].joined(separator: ","),
             "REQUIRED_SCOPES": scopes.serialized(),
             "RESPONSE_MODE": "simple",
         ]
         // On the emulator the issuer's host is unreachable offline: the function fetches the
         // pool's keys from the emulator itself.
         if let local = ctx.target.localBase(.cognitoIdentityProvider) {
-            env["JWKS_URL"] = "\(local)/\(try ctx.id(of: "user_pool"))/.well-known/jwks.json"
+            env["JWKS_URL"] = "\(local)/\(try ctx.id(of: .userPool))/.well-known/jwks.json"
         }
         return env
     }
@@ -117,14 +117,14 @@ public struct StackGraph: Sendable {
     public static func kind(for record: ResourceRecord) -> (any StackResource)? {
         let candidates = AuthPattern.allCases.compactMap { forAuth($0).node(record.key) }.filter { $0.type == record.type }
         // Both authorizer kinds share key and type; the recorded name tells them apart.
-        return candidates.first { $0.key != "authorizer" || ($0 is RequestAuthorizerResource) == (record.name == RequestAuthorizerResource.name) }
+        return candidates.first { $0.key != .authorizer || ($0 is RequestAuthorizerResource) == (record.name == RequestAuthorizerResource.name) }
             ?? candidates.first
     }
 
     /// Dependencies in order: each node after everything it needs (stable: graph order
     /// breaks ties), so `plan` shows exactly the order a serial create makes.
     public func topologicalOrder() -> [any StackResource] {
-        var done = Set<String>()
+        var done = Set<NodeKey>()
         var order: [any StackResource] = []
         while order.count < nodes.count {
             guard let next = nodes.first(where: { !done.contains($0.key) && $0.dependencies.allSatisfy(done.contains) }) else { break }
@@ -136,7 +136,7 @@ public struct StackGraph: Sendable {
 
     /// Length of the longest dependency chain, in nodes (the critical path for benchmarks).
     public func criticalPathLength() -> Int {
-        var depth: [String: Int] = [:]
+        var depth: [NodeKey: Int] = [:]
         for n in topologicalOrder() {
             depth[n.key] = 1 + (n.dependencies.compactMap { depth[$0] }.max() ?? 0)
         }
@@ -147,7 +147,7 @@ public struct StackGraph: Sendable {
     /// breaks ties): started in this order, a bounded run never lets the critical path wait
     /// behind a node nothing depends on.
     public func criticalFirst() -> [any StackResource] {
-        var height: [String: Int] = [:]
+        var height: [NodeKey: Int] = [:]
         for n in topologicalOrder().reversed() {
             height[n.key] = 1 + (nodes.filter { $0.dependencies.contains(n.key) }.compactMap { height[$0.key] }.max() ?? 0)
         }
@@ -187,18 +187,18 @@ extension StackState {
             o["oidc_issuer"] = config.oidcIssuer
             o["oidc_audience"] = config.oidcAudience
         }
-        func created(_ key: String) -> ResourceRecord? {
+        func created(_ key: NodeKey) -> ResourceRecord? {
             guard let r = record(key), r.status == .created else { return nil }
             return r
         }
-        if let pool = created("user_pool"), let id = pool.id {
+        if let pool = created(.userPool), let id = pool.id {
             o["user_pool_id"] = id
             o["user_pool_arn"] = pool.arn
             o["user_pool_jwt_issuer_url"] = "https://cognito-idp.\(target.region).amazonaws.com/\(id)"
             if let endpoint = target.endpoint { o["user_pool_jwks_url"] = "\(endpoint)/\(id)/.well-known/jwks.json" }
             else { o["user_pool_jwks_url"] = "https://cognito-idp.\(target.region).amazonaws.com/\(id)/.well-known/jwks.json" }
         }
-        if let d = created("user_pool_domain"), let prefix = d.id {
+        if let d = created(.userPoolDomain), let prefix = d.id {
             o["user_pool_domain"] = prefix
             // The emulator serves the hosted UI path-style on its own host:port (README: the local data plane).
             let domain = target.localBase(.cognitoIdentityProvider).map { "\($0)/_aws/cognito-idp/\(prefix)" }
@@ -206,34 +206,52 @@ extension StackState {
             o["cognito_domain_url"] = domain
             o["token_url"] = "\(domain)/oauth2/token"
         }
-        if let r = created("resource_server") { o["resource_server_identifier"] = r.id }
-        if let c = created("app_client") { o["terminal_app_client_id"] = c.id }
-        if let c = created("machine_client") { o["machine_client_id"] = c.id }
-        if let u = created("test_user") { o["test_username"] = u.id }
-        if let api = created("http_api") {
+        if let r = created(.resourceServer) { o["resource_server_identifier"] = r.id }
+        if let c = created(.appClient) { o["terminal_app_client_id"] = c.id }
+        if let c = created(.machineClient) { o["machine_client_id"] = c.id }
+        if let u = created(.testUser) { o["test_username"] = u.id }
+        if let api = created(.httpAPI) {
             o["api_id"] = api.id
             o["api_endpoint"] = api.arn
             // On the emulator: its execute-api data plane, path-style on its own host:port.
             let local = target.localBase(.apiGatewayV2).flatMap { base in api.id.map { "\(base)/_aws/execute-api/\($0)" } }
-            if let endpoint = local ?? api.arn, let stage = created("stage")?.id {
+            if let endpoint = local ?? api.arn, let stage = created(.stage)?.id {
                 o["api_url"] = "\(endpoint)/\(stage)"
-                if let route = created("route")?.name, let path = route.split(separator: " ").last {
+                if let route = created(.route)?.name, let path = route.split(separator: " ").last {
                     o["hello_url"] = "\(endpoint)/\(stage)\(path)"
                 }
             }
         }
-        if let a = created("authorizer") { o["authorizer_id"] = a.id }
-        if let r = created("lambda_role") { o["lambda_role_arn"] = r.arn }
-        if let f = created("lambda_function") { o["lambda_function_name"] = f.id; o["lambda_function_arn"] = f.arn }
-        if let f = created("authorizer_function") { o["authorizer_function_name"] = f.id; o["authorizer_function_arn"] = f.arn }
-        if config.auth == .iam, let api = created("http_api")?.id, let stage = created("stage")?.id {
+        if let a = created(.authorizer) { o["authorizer_id"] = a.id }
+        if let r = created(.lambdaRole) { o["lambda_role_arn"] = r.arn }
+        if let f = created(.lambdaFunction) { o["lambda_function_name"] = f.id; o["lambda_function_arn"] = f.arn }
+        if let f = created(.authorizerFunction) { o["authorizer_function_name"] = f.id; o["authorizer_function_arn"] = f.arn }
+        if config.auth == .iam, let api = created(.httpAPI)?.id, let stage = created(.stage)?.id {
             o["invoke_arn_pattern"] = "arn:aws:execute-api:\(target.region):\(target.account):\(api)/\(stage)/*/*"
         }
-        if let i = created("integration") { o["integration_id"] = i.id }
-        if let r = created("route") { o["route_id"] = r.id; o["route_key"] = r.name }
-        if let r = created("route_write") { o["write_route_id"] = r.id; o["write_route_key"] = r.name }
-        if let s = created("stage") { o["stage_name"] = s.id }
-        if let l = created("lambda_log_group") { o["log_group_name"] = l.id }
+        if let i = created(.integration) { o["integration_id"] = i.id }
+        if let r = created(.route) { o["route_id"] = r.id; o["route_key"] = r.name }
+        if let r = created(.routeWrite) { o["write_route_id"] = r.id; o["write_route_key"] = r.name }
+        if let s = created(.stage) { o["stage_name"] = s.id }
+        if let l = created(.lambdaLogGroup) { o["log_group_name"] = l.id }
         return o.compactMapValues { $0 }
     }
 }
+
+extension StackGraph {
+    /// What a first create sends, node by node in create order, for the offline `plan`: each
+    /// kind's request values, built by the functions its `create` uses, with every dependency
+    /// not made yet shown as `<key>`, the account as `<account>` and the new stack's id as
+    /// `<stack id>`. ENDPOINTS: each service's URL, as a run would record it (on the emulator
+    /// the authorizer function is told where the pool's keys are). Nothing is sent: the
+    /// context's client refuses every call.
+    public func firstCreateRequests(_ config: StackConfig, region: String,
+                                    endpoints: [String: String] = [:]) throws -> [(node: any StackResource, requests: [any ServiceRequest])] {
+        var ctx = ResourceContext(services: StackServices(client: .offline(region: region)), config: config,
+                                  target: StackTarget(region: region, account: "<account>", endpoint: nil, endpoints: endpoints),
+                                  stackId: "<stack id>", records: [:], password: nil, note: { _ in }, renamePending: { _ in })
+        ctx.unknown = Set(nodes.map(\.key))
+        return try topologicalOrder().map { ($0, try $0.createRequests(ctx)) }
+    }
+}
+

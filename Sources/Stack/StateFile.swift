@@ -7,7 +7,7 @@ public struct ResourceRecord: Sendable, Equatable {
     public enum Status: String, Sendable { case pending, created, deposed }
 
     /// Node key in the stack graph (`user_pool`, `route`, ...).
-    public var key: String
+    public var key: NodeKey
     /// `service:kind`, e.g. `cognito-idp:user-pool`.
     public var type: String
     public var status: Status
@@ -29,7 +29,7 @@ public struct ResourceRecord: Sendable, Equatable {
     /// in older records: live is all there is then.
     public var applied: [String: String]?
 
-    public init(key: String, type: String, status: Status, id: String? = nil, name: String? = nil, arn: String? = nil,
+    public init(key: NodeKey, type: String, status: Status, id: String? = nil, name: String? = nil, arn: String? = nil,
                 parentId: String? = nil, createdAt: String? = nil, requestedAt: String? = nil, uniqueId: String? = nil) {
         self.key = key
         self.type = type
@@ -44,10 +44,10 @@ public struct ResourceRecord: Sendable, Equatable {
     }
 
     /// Identifies a record in the journal: its key, and for a deposed one also its ID.
-    public var ref: String { status == .deposed ? "\(key)#\(id ?? "")" : key }
+    public var ref: String { status == .deposed ? "\(key)#\(id ?? "")" : key.rawValue }
 
     func toJSON() -> JSON {
-        var o: [String: JSON] = ["key": .string(key), "type": .string(type), "status": .string(status.rawValue)]
+        var o: [String: JSON] = ["key": .string(key.rawValue), "type": .string(type), "status": .string(status.rawValue)]
         if let id { o["id"] = .string(id) }
         if let name { o["name"] = .string(name) }
         if let arn { o["arn"] = .string(arn) }
@@ -76,7 +76,7 @@ public struct ResourceRecord: Sendable, Equatable {
         if let r = requestedAt, r.isEmpty || r.count > 12 || !r.allSatisfy({ $0.isASCII && $0.isNumber }) {
             throw StackError.malformedState("resources[\(index)].requested_at must be Unix seconds, not '\(r.prefix(20))'")
         }
-        self.init(key: key, type: type, status: status, id: try opt("id"), name: try opt("name"), arn: try opt("arn"),
+        self.init(key: NodeKey(rawValue: key), type: type, status: status, id: try opt("id"), name: try opt("name"), arn: try opt("arn"),
                   parentId: try opt("parent_id"), createdAt: try opt("created_at"), requestedAt: requestedAt,
                   uniqueId: try opt("unique_id"))
         if let attributes = json["attributes"] {
@@ -161,12 +161,12 @@ public struct StackState: Sendable, Equatable {
     }
 
     /// The current (not deposed) records by key.
-    public var currentRecords: [String: ResourceRecord] {
+    public var currentRecords: [NodeKey: ResourceRecord] {
         Dictionary(resources.filter { $0.status != .deposed }.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
     }
 
     /// The current (not deposed) record of a key.
-    public func record(_ key: String) -> ResourceRecord? { resources.first { $0.key == key && $0.status != .deposed } }
+    public func record(_ key: NodeKey) -> ResourceRecord? { resources.first { $0.key == key && $0.status != .deposed } }
 
     func toJSON(outputs: [String: String]) -> JSON {
         [
@@ -199,7 +199,7 @@ public struct StackState: Sendable, Equatable {
             throw StackError.malformedState("config: \(m)")
         }
         self.resources = try list.enumerated().map { try ResourceRecord(json: $0.element, index: $0.offset) }
-        var seen = Set<String>()
+        var seen = Set<NodeKey>()
         for r in resources where r.status != .deposed && !seen.insert(r.key).inserted {
             throw StackError.malformedState("resource '\(r.key)' appears twice")
         }

@@ -53,7 +53,7 @@ struct PlanPrinter {
     /// `plan --output json`: stable keys, one object per resource that changes.
     static func json(_ plan: StackPlan, target: String) -> JSON {
         let resources: [JSON] = plan.items.filter { $0.action != .noop }.map { item in
-            var o: [String: JSON] = ["key": .string(item.key), "label": .string(item.label), "action": .string(item.action.rawValue),
+            var o: [String: JSON] = ["key": .string(item.key.rawValue), "label": .string(item.label), "action": .string(item.action.rawValue),
                                      "changes": .array(item.changes.map(changeJSON))]
             if let d = item.detail { o["route_key"] = .string(d) }
             if let r = item.reason { o["reason"] = .string(r) }
@@ -108,7 +108,7 @@ struct StatusReport {
         for item in plan.items {
             if item.action == .create, item.record?.status == .created {
                 all.append(Drift(item: item, attribute: "(resource)", expected: "exists", actual: "missing",
-                                 security: ["route", "route_write", "authorizer", "invoke_permission", "authorizer_permission"].contains(item.key)))
+                                 security: [.route, .routeWrite, .authorizer, .invokePermission, .authorizerPermission].contains(item.key)))
             }
             guard item.action == .update || item.action == .replace else { continue }
             for c in item.changes {
@@ -144,13 +144,13 @@ struct StatusReport {
     /// `status --output json`.
     func json(target: String, stack: String) -> JSON {
         let resources: [JSON] = plan.items.map { item in
-            var o: [String: JSON] = ["key": .string(item.key), "label": .string(item.label), "status": .string(status(item))]
+            var o: [String: JSON] = ["key": .string(item.key.rawValue), "label": .string(item.label), "status": .string(status(item))]
             if let d = item.detail { o["route_key"] = .string(d) }
             if let id = item.record?.id { o["id"] = .string(id) }
             return .object(o)
         }
         let drifts: [JSON] = drift.map { d in
-            ["key": .string(d.item.key), "label": .string(d.item.name), "attribute": .string(d.attribute),
+            ["key": .string(d.item.key.rawValue), "label": .string(d.item.name), "attribute": .string(d.attribute),
              "expected": .string(d.expected), "actual": .string(d.actual), "security": .bool(d.security),
              "changed_outside": .bool(d.changedOutside)]
         }

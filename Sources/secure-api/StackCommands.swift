@@ -81,7 +81,7 @@ struct StackRun {
 struct EventPrinter: Sendable {
     let toStderr: Bool
     /// Keys of resources AWS makes on its own later (the log group): recorded, not created by us.
-    var onDemand: Set<String> = []
+    var onDemand: Set<NodeKey> = []
 
     func line(_ s: String) { toStderr ? Console.info(s) : Console.out(s) }
 
@@ -160,9 +160,9 @@ struct CreateCommand: AsyncParsableCommand {
         let config = try settings.config(base: existing?.config, env: env)
         try StackConfigOptions.checkedForChange(config, recorded: existing)
         let graph = StackGraph.forAuth(config.auth)
-        var password = graph.node("test_user") == nil ? nil : readPassword(env: env)
-        let userMade = existing?.record("test_user")?.status == .created && existing?.config.auth == config.auth
-        if graph.node("test_user") != nil, !userMade { password = try requirePassword(password, config) }
+        var password = graph.node(.testUser) == nil ? nil : readPassword(env: env)
+        let userMade = existing?.record(.testUser)?.status == .created && existing?.config.auth == config.auth
+        if graph.node(.testUser) != nil, !userMade { password = try requirePassword(password, config) }
         let run = try await StackRun.open(aws, state: existing, identityLater: true)
         let printer = EventPrinter(toStderr: output == .json, onDemand: Set(graph.nodes.filter(\.createdOnDemand).map(\.key)))
         printer.line("Target: \(run.description)")
@@ -182,7 +182,7 @@ struct CreateCommand: AsyncParsableCommand {
             PlanPrinter(toStderr: true).print(plan)
             throw CLIError("this change would \(destructive.map { "\($0.action == .delete ? "delete" : "replace") the \($0.name) \($0.record?.id ?? "")" }.joined(separator: " and ")), losing its users: run again with --allow-replace to do it")
         }
-        if plan.items.contains(where: { $0.key == "test_user" && ($0.action == .create || $0.action == .replace) }) {
+        if plan.items.contains(where: { $0.key == .testUser && ($0.action == .create || $0.action == .replace) }) {
             password = try requirePassword(password, config)
         }
         if !plan.hasChanges {
@@ -279,7 +279,7 @@ struct DeleteCommand: AsyncParsableCommand {
                  seconds: Double, notOurs: [ResourceRecord] = []) -> String {
         func list(_ records: [ResourceRecord]) -> JSON {
             .array(records.map { r in
-                .object(["key": .string(r.key), "type": .string(r.type), "id": r.id.map { .string($0) } ?? .null,
+                .object(["key": .string(r.key.rawValue), "type": .string(r.type), "id": r.id.map { .string($0) } ?? .null,
                          "name": r.name.map { .string($0) } ?? .null])
             })
         }
@@ -433,17 +433,26 @@ struct PlanCommand: AsyncParsableCommand {
         var config = config
         if config.domainPrefixGenerated { config.domainPrefix = "<random 16 letters>" }
         var calls: [JSON] = []
-        var n = 0
-        for node in graph.topologicalOrder() {
-            for call in node.plan(config, region: region) {
-                n += 1
-                if output == .json {
-                    calls.append(["service": .string(call.service), "operation": .string(call.operation), "resource": .string(node.key),
-                                  "parameters": .object(Dictionary(call.parameters.map { ($0.0, JSON.string($0.1)) }, uniquingKeysWith: { a, _ in a }))])
-                } else {
-                    let params = call.parameters.map { "\($0.0)=\($0.1)" }.joined(separator: ", ")
-                    print("\(pad(String(n), 3)) \(call.service) \(call.operation)  \(Console.dim(params))")
+        // The request values create sends, built by the same functions, never sent here.
+        let resolver = EndpointResolver(flag: aws.endpointURL, environment: env, region: region)
+        let endpoints = Dictionary(uniqueKeysWithValues: AWSService.all.compactMap { s in
+            (try? resolver.resolve(s)).map { (s.name, $0.endpoint.description) }
+        })
+        for (node, requests) in try graph.firstCreateRequests(config, region: region, endpoints: endpoints) {
+            if output == .json {
+                calls += requests.map { call in
+                    ["service": .string(call.service.name), "operation": .string(call.operation), "resource": .string(node.key.rawValue),
+                     "parameters": .object(Dictionary(call.parameters.map { ($0.0, JSON.string($0.1)) }, uniquingKeysWith: { a, _ in a }))]
                 }
+                continue
+            }
+            print("+ \(node.label)")
+            if requests.isEmpty {
+                print("    (no call: AWS makes \(node.pendingName(config) ?? node.label) on demand; delete removes it)")
+            }
+            for call in requests {
+                print("    \(call.service.name) \(call.operation)")
+                for (name, value) in call.parameters { print(Console.dim("      \(name) = \(Console.safe(value))")) }
             }
         }
         if output == .json {

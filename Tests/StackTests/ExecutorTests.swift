@@ -15,7 +15,7 @@ private func diamond(_ c: FakeCloud) -> [FakeKind] {
 private func journalKnowsEverything(_ journal: StackState, _ h: Harness, _ context: String) {
     for o in h.ours {
         let known = journal.resources.contains { r in
-            r.key == o.key && (r.id == o.id || (r.status == .pending && r.name == o.name))
+            r.key.rawValue == o.key && (r.id == o.id || (r.status == .pending && r.name == o.name))
         }
         #expect(known, "\(context): the cloud holds \(o.id) (\(o.key)) but the journal lists \(journal.resources.map { "\($0.key):\($0.status.rawValue):\($0.id ?? "-")" })")
     }
@@ -24,10 +24,10 @@ private func journalKnowsEverything(_ journal: StackState, _ h: Harness, _ conte
 /// Exactly one resource per node, each the journal's created record, nothing else, no change left.
 private func converged(_ nodes: [FakeKind], _ h: Harness, _ context: String) async throws {
     let journal = try #require(h.store.last, "\(context): nothing saved")
-    let keys = Set(nodes.map(\.key))
+    let keys = Set(nodes.map(\.key.rawValue))
     #expect(Set(h.ours.map(\.key)) == keys, "\(context): cloud holds \(h.ours.map(\.id))")
     for node in nodes {
-        let held = h.ours.filter { $0.key == node.key }
+        let held = h.ours.filter { $0.key == node.key.rawValue }
         #expect(held.count == 1, "\(context): \(node.key) exists \(held.count) times: \(held.map(\.id))")
     }
     #expect(journal.resources.count == nodes.count, "\(context): journal lists \(journal.resources.map { "\($0.key):\($0.status.rawValue)" })")
@@ -99,11 +99,11 @@ private func converged(_ nodes: [FakeKind], _ h: Harness, _ context: String) asy
         let summary = try await firstCreate(h, account: "123456789012")
         #expect(summary.created == 5)
         let sts = try #require(h.calls("sts", "account").first)
-        for root in ["a", "e"] {
+        for root: NodeKey in ["a", "e"] {
             let create = try #require(h.calls("create", root).first)
             #expect(create.start < sts.end, "\(root) waited for the account lookup")
         }
-        for dependent in ["b", "c", "d"] {
+        for dependent: NodeKey in ["b", "c", "d"] {
             let create = try #require(h.calls("create", dependent).first)
             #expect(create.start > sts.end, "\(dependent) started before the account was known")
         }
@@ -157,7 +157,7 @@ private func convergeKinds(_ c: FakeCloud) -> [FakeKind] {
      FakeKind("p", c, want: ["flavor": "x"], specs: [AttributeSpec("flavor", .replace)], replaceDeletesFirst: true)]
 }
 
-private func with(_ kinds: [FakeKind], _ key: String, _ attribute: String, _ value: String) -> [FakeKind] {
+private func with(_ kinds: [FakeKind], _ key: NodeKey, _ attribute: String, _ value: String) -> [FakeKind] {
     kinds.map { k in
         guard k.key == key else { return k }
         var k = k
@@ -511,9 +511,9 @@ private func with(_ kinds: [FakeKind], _ key: String, _ attribute: String, _ val
         let deletes = h.cloud.calls.filter { $0.op == "delete" }
         #expect(deletes.count == 5)
         for node in h.kinds {
-            let mine = try #require(deletes.first { $0.key == node.key })
+            let mine = try #require(deletes.first { $0.key == node.key.rawValue })
             for dep in node.dependencies {
-                let parent = try #require(deletes.first { $0.key == dep })
+                let parent = try #require(deletes.first { $0.key == dep.rawValue })
                 #expect(mine.end < parent.start, "\(dep) deleted before its dependent \(node.key) was gone")
             }
         }
@@ -554,7 +554,7 @@ private func with(_ kinds: [FakeKind], _ key: String, _ attribute: String, _ val
         try await h.converge(h.kinds, from: Harness.emptyState())
         let state = try #require(h.store.last)
         h.cloud.restart()
-        let id = { (key: String) throws -> String in try #require(state.record(key)?.id) }
+        let id = { (key: NodeKey) throws -> String in try #require(state.record(key)?.id) }
         h.cloud.edit(try id("r1")) { $0.ownership = .replaced("someone else's") }
         h.cloud.edit(try id("r2")) { $0.ownership = .unproven("its tag changed") }
         let summary = try await h.executor(h.kinds).delete(state: state, file: h.store)

@@ -1,6 +1,12 @@
 import Foundation
 @testable import AWSClient
 @testable import Stack
+import Services
+
+/// Test keys are written as plain strings ("a", "b", ...).
+extension NodeKey: ExpressibleByStringInterpolation {
+    public init(stringLiteral value: String) { self.init(rawValue: value) }
+}
 
 /// A simulated SIGKILL: once thrown, nothing more reaches the cloud or the state store.
 struct Crash: Error, CustomStringConvertible {
@@ -199,19 +205,19 @@ final class MemoryStore: StateStore, @unchecked Sendable {
 /// `ref:<dependency>` per dependency holding that dependency's ID (so replacing a dependency
 /// changes its dependents, and the cloud refuses to delete what is still referred to).
 struct FakeKind: StackResource {
-    let key: String
+    let key: NodeKey
     var type = "fake:thing"
-    var dependencies: [String] = []
+    var dependencies: [NodeKey] = []
     let cloud: FakeCloud
     var want: Attributes = [:]
     var specs: [AttributeSpec] = []
     /// How a dependency's new ID is applied.
     var refMode: ChangeMode = .update
     var replaceDeletesFirst = false
-    var ownerKey: String? = nil
+    var ownerKey: NodeKey? = nil
 
-    init(_ key: String, _ cloud: FakeCloud, dependencies: [String] = [], want: Attributes = [:], specs: [AttributeSpec] = [],
-         refMode: ChangeMode = .update, replaceDeletesFirst: Bool = false, ownerKey: String? = nil) {
+    init(_ key: NodeKey, _ cloud: FakeCloud, dependencies: [NodeKey] = [], want: Attributes = [:], specs: [AttributeSpec] = [],
+         refMode: ChangeMode = .update, replaceDeletesFirst: Bool = false, ownerKey: NodeKey? = nil) {
         self.key = key
         self.cloud = cloud
         self.dependencies = dependencies
@@ -223,10 +229,10 @@ struct FakeKind: StackResource {
     }
 
     var label: String { "fake \(key)" }
-    var name: String { want["name"] ?? key }
+    var name: String { want["name"] ?? key.rawValue }
 
     func pendingName(_ config: StackConfig) -> String? { name }
-    func plan(_ config: StackConfig, region: String) -> [PlannedCall] { [] }
+    func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest] { [] }
 
     var schema: [AttributeSpec] { specs + dependencies.map { AttributeSpec("ref:\($0)", refMode) } }
 
@@ -237,25 +243,21 @@ struct FakeKind: StackResource {
     }
 
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
-        let id = try await cloud.create(key: key, name: name, stackId: ctx.stackId, attributes: try desired(ctx))
+        let id = try await cloud.create(key: key.rawValue, name: name, stackId: ctx.stackId, attributes: try desired(ctx))
         return record(id: id, name: name, parentId: try ownerKey.map { try ctx.id(of: $0) })
     }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
-        guard let o = try await cloud.find(key: key, name: pending.name ?? name, stackId: ctx.stackId, excluded: ctx.excluded) else { return nil }
+        guard let o = try await cloud.find(key: key.rawValue, name: pending.name ?? name, stackId: ctx.stackId, excluded: ctx.excluded) else { return nil }
         return record(id: o.id, name: o.name)
     }
 
     func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
-        try await cloud.delete(key: key, id: try r.requireId())
-    }
-
-    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
-        try await cloud.read(key: key, id: try r.requireId()) != nil
+        try await cloud.delete(key: key.rawValue, id: try r.requireId())
     }
 
     func read(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
-        guard let o = try await cloud.read(key: key, id: try r.requireId()) else { return .gone }
+        guard let o = try await cloud.read(key: key.rawValue, id: try r.requireId()) else { return .gone }
         return LiveState(o.ownership ?? (o.stackId == ctx.stackId ? .ours : .replaced("tagged \(o.stackId)")), o.attributes)
     }
 
@@ -263,7 +265,7 @@ struct FakeKind: StackResource {
         guard changes.allSatisfy({ !$0.replaces }) else {
             throw StackError.invalidConfig("\(key): asked to update \(changes.map(\.name)) in place, which force a replacement")
         }
-        try await cloud.update(key: key, id: try r.requireId(), Dictionary(uniqueKeysWithValues: changes.map { ($0.name, $0.new) }))
+        try await cloud.update(key: key.rawValue, id: try r.requireId(), Dictionary(uniqueKeysWithValues: changes.map { ($0.name, $0.new) }))
         return r
     }
 }
@@ -291,10 +293,10 @@ struct Harness {
         self.kinds = kinds(cloud)
     }
 
-    func kind(_ key: String) -> FakeKind? { kinds.first { $0.key == key } }
+    func kind(_ key: NodeKey) -> FakeKind? { kinds.first { $0.key == key } }
 
     /// The graph of these keys, in this order (kinds as registered, or as given).
-    func graph(_ keys: [String]) -> [FakeKind] { keys.compactMap(kind) }
+    func graph(_ keys: [NodeKey]) -> [FakeKind] { keys.compactMap(kind) }
 
     static func services() throws -> StackServices {
         // Never used by the fakes: a client pointed at a closed port, with static credentials.
@@ -333,5 +335,5 @@ struct Harness {
     /// The cloud's resources of this stack.
     var ours: [FakeCloud.Object] { cloud.objects.filter { $0.stackId == Self.stackId } }
 
-    func calls(_ op: String, _ key: String) -> [FakeCloud.Call] { cloud.calls.filter { $0.op == op && $0.key == key } }
+    func calls(_ op: String, _ key: NodeKey) -> [FakeCloud.Call] { cloud.calls.filter { $0.op == op && $0.key == key.rawValue } }
 }

@@ -3,20 +3,19 @@ import Services
 
 /// 6. The HTTP API. Names are not unique: a crashed create is found by its tags.
 struct HTTPAPIResource: StackResource {
-    let key = "http_api"
+    let key: NodeKey = .httpAPI
     let type = "apigateway:api"
     let label = "HTTP API"
-    let dependencies: [String] = []
+    let dependencies: [NodeKey] = []
 
     func pendingName(_ c: StackConfig) -> String? { c.apiName }
 
-    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
-        [PlannedCall(service: "apigatewayv2", operation: "CreateApi",
-                     parameters: [("Name", c.apiName), ("ProtocolType", "HTTP"), ("Tags", "secure-api:stack=\(c.stackName)")])]
-    }
+    func request(_ ctx: ResourceContext) -> APIGatewayV2.CreateApiRequest { .init(name: ctx.config.apiName, tags: ctx.tags) }
+
+    func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest] { [request(ctx)] }
 
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
-        let api = try await ctx.services.apigateway.createApi(name: ctx.config.apiName, tags: ctx.tags)
+        let api = try await ctx.services.apigateway.createApi(request(ctx))
         return record(id: api.id, name: api.name, arn: api.endpoint)
     }
 
@@ -31,17 +30,13 @@ struct HTTPAPIResource: StackResource {
         try await ctx.services.apigateway.deleteApi(id: try r.requireId())
     }
 
-    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
-        try await probe { _ = try await ctx.services.apigateway.getApi(id: try r.requireId()) }
-    }
 
     let schema = [AttributeSpec("name")]
 
     func desired(_ ctx: ResourceContext) throws -> Attributes { ["name": ctx.config.apiName] }
 
     func read(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
-        let api: APIGatewayV2.API
-        do { api = try await ctx.services.apigateway.getApi(id: try r.requireId()) } catch where NotFound.matches(error) { return .gone }
+        guard let api = try await ifFound({ try await ctx.services.apigateway.getApi(id: try r.requireId()) }) else { return .gone }
         return LiveState(.judge(tags: api.tags, stackId: ctx.stackId, sameResourceById: true), ["name": api.name])
     }
 
@@ -56,44 +51,36 @@ struct HTTPAPIResource: StackResource {
 /// 7. The JWT authorizer: trusts the stack's user pool (audience: its app clients), or an
 /// external OIDC issuer (auth = oidc).
 struct JWTAuthorizerResource: AuthorizerResource {
-    let key = "authorizer"
+    let key: NodeKey = .authorizer
     let type = "apigateway:authorizer"
     let label = "JWT authorizer"
-    let dependencies: [String]
+    let dependencies: [NodeKey]
     let issuer: @Sendable (ResourceContext) throws -> String
     let audience: @Sendable (ResourceContext) throws -> [String]
-    let planIssuer: @Sendable (StackConfig, String) -> (issuer: String, audience: String)
 
     static let cognito = JWTAuthorizerResource(
-        dependencies: ["http_api", "user_pool", "app_client", "machine_client"],
-        issuer: { $0.issuer(poolId: try $0.id(of: "user_pool")) },
-        audience: { [try $0.id(of: "app_client"), try $0.id(of: "machine_client")] },
-        planIssuer: { _, region in ("https://cognito-idp.\(region).amazonaws.com/<user_pool>", "<app_client>,<machine_client>") })
+        dependencies: [.httpAPI, .userPool, .appClient, .machineClient],
+        issuer: { $0.issuer(poolId: try $0.id(of: .userPool)) },
+        audience: { [try $0.id(of: .appClient), try $0.id(of: .machineClient)] })
 
     static let oidc = JWTAuthorizerResource(
-        dependencies: ["http_api"],
+        dependencies: [.httpAPI],
         issuer: { ctx in
-            guard let i = ctx.config.oidcIssuer else { throw StackError.invalidConfig("no OIDC issuer in the stack's config") }
+            guard let i = ctx.config.oidcIssuer ?? (ctx.planning ? "<--issuer>" : nil) else {
+                throw StackError.invalidConfig("no OIDC issuer in the stack's config")
+            }
             return i
         },
-        audience: { ctx in [ctx.config.oidcAudience].compactMap { $0 } },
-        planIssuer: { c, _ in (c.oidcIssuer ?? "<--issuer>", c.oidcAudience ?? "<--audience>") })
+        audience: { ctx in [ctx.config.oidcAudience ?? (ctx.planning ? "<--audience>" : nil)].compactMap { $0 } })
 
     func pendingName(_ c: StackConfig) -> String? { c.authorizerName }
 
-    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
-        let (issuer, audience) = planIssuer(c, region)
-        return [PlannedCall(service: "apigatewayv2", operation: "CreateAuthorizer", parameters: [
-            ("ApiId", "<http_api>"), ("Name", c.authorizerName), ("AuthorizerType", "JWT"),
-            ("IdentitySource", "$request.header.Authorization"), ("Issuer", issuer), ("Audience", audience),
-        ])]
+    func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
+        try await findAuthorizer(ctx, name: pending.name ?? ctx.config.authorizerName, key: key)
     }
 
-    func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
-        let apiId = try ctx.id(of: "http_api")
-        let id = try await ctx.services.apigateway.createJWTAuthorizer(
-            apiId: apiId, name: ctx.config.authorizerName, issuer: try issuer(ctx), audience: try audience(ctx))
-        return record(id: id, name: ctx.config.authorizerName, parentId: apiId)
+    func settings(_ ctx: ResourceContext) throws -> APIGatewayV2.AuthorizerSettings {
+        .jwt(name: ctx.config.authorizerName, issuer: try issuer(ctx), audience: try audience(ctx))
     }
 
     func desired(_ ctx: ResourceContext) throws -> Attributes {
@@ -105,60 +92,57 @@ struct JWTAuthorizerResource: AuthorizerResource {
                                                               issuer: try issuer(ctx), audience: try audience(ctx))
         return r
     }
-
-    func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
-        try await findAuthorizer(ctx, name: pending.name ?? ctx.config.authorizerName, key: key)
-    }
 }
 
 /// 7 (auth = lambda). A Lambda REQUEST authorizer: API Gateway calls the authorizer function,
 /// which verifies the Cognito access token and the route's scopes itself.
 struct RequestAuthorizerResource: AuthorizerResource {
-    let key = "authorizer"
+    let key: NodeKey = .authorizer
     let type = "apigateway:authorizer"
     let label = "Lambda REQUEST authorizer"
-    let dependencies = ["http_api", "authorizer_function"]
+    let dependencies: [NodeKey] = [.httpAPI, .authorizerFunction]
 
     static let name = "CognitoLambdaAuthorizer"
 
     func pendingName(_ c: StackConfig) -> String? { Self.name }
 
-    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
-        [PlannedCall(service: "apigatewayv2", operation: "CreateAuthorizer", parameters: [
-            ("ApiId", "<http_api>"), ("Name", Self.name), ("AuthorizerType", "REQUEST"),
-            ("AuthorizerUri", "arn:aws:apigateway:\(region):lambda:path/2015-03-31/functions/<authorizer_function arn>/invocations"),
-            ("AuthorizerPayloadFormatVersion", "2.0"), ("EnableSimpleResponses", "true"), ("AuthorizerResultTtlInSeconds", "0"),
-        ])]
+    func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
+        try await findAuthorizer(ctx, name: Self.name, key: key)
     }
 
-    func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
-        let apiId = try ctx.id(of: "http_api")
-        let id = try await ctx.services.apigateway.createRequestAuthorizer(
-            apiId: apiId, name: Self.name, functionArn: try ctx.arn(of: "authorizer_function"), region: ctx.target.region)
-        return record(id: id, name: Self.name, parentId: apiId)
+    func settings(_ ctx: ResourceContext) throws -> APIGatewayV2.AuthorizerSettings {
+        .request(name: Self.name, functionArn: try ctx.arn(of: .authorizerFunction), region: ctx.target.region)
     }
 
     func desired(_ ctx: ResourceContext) throws -> Attributes {
         ["type": "REQUEST", "identity_source": "$request.header.Authorization",
-         "uri": APIGatewayV2.lambdaInvocationURI(functionArn: try ctx.arn(of: "authorizer_function"), region: ctx.target.region)]
+         "uri": APIGatewayV2.lambdaInvocationURI(functionArn: try ctx.arn(of: .authorizerFunction), region: ctx.target.region)]
     }
 
     func update(_ r: ResourceRecord, _ changes: [AttributeChange], _ ctx: ResourceContext) async throws -> ResourceRecord {
         try await ctx.services.apigateway.updateRequestAuthorizer(apiId: try r.requireParent(), id: try r.requireId(), name: Self.name,
-                                                                  functionArn: try ctx.arn(of: "authorizer_function"), region: ctx.target.region)
+                                                                  functionArn: try ctx.arn(of: .authorizerFunction), region: ctx.target.region)
         return r
-    }
-
-    func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
-        try await findAuthorizer(ctx, name: Self.name, key: key)
     }
 }
 
-/// Both authorizer kinds live in the API and are deleted and probed alike.
-protocol AuthorizerResource: StackResource {}
+/// Both authorizer kinds live in the API and are created, found, deleted and probed alike.
+protocol AuthorizerResource: StackResource {
+    func settings(_ ctx: ResourceContext) throws -> APIGatewayV2.AuthorizerSettings
+}
 
 extension AuthorizerResource {
-    var ownerKey: String? { "http_api" }
+    var ownerKey: NodeKey? { .httpAPI }
+
+    func request(_ ctx: ResourceContext) throws -> APIGatewayV2.CreateAuthorizerRequest { .init(apiId: try ctx.id(of: .httpAPI), try settings(ctx)) }
+
+    func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest] { [try request(ctx)] }
+
+    func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
+        let r = try request(ctx)
+        let id = try await ctx.services.apigateway.createAuthorizer(r)
+        return record(id: id, name: pendingName(ctx.config), parentId: r.apiId)
+    }
 
     var schema: [AttributeSpec] {
         [AttributeSpec("type", .replace, security: true), AttributeSpec("issuer", security: true), AttributeSpec("audience", security: true),
@@ -166,8 +150,7 @@ extension AuthorizerResource {
     }
 
     func read(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
-        let a: APIGatewayV2.Authorizer
-        do { a = try await ctx.services.apigateway.authorizer(apiId: try r.requireParent(), id: try r.requireId()) } catch where NotFound.matches(error) {
+        guard let a = try await ifFound({ try await ctx.services.apigateway.authorizer(apiId: try r.requireParent(), id: try r.requireId()) }) else {
             return .gone
         }
         var live: Attributes = ["type": a.type, "identity_source": listValue(a.identitySource)]
@@ -178,15 +161,11 @@ extension AuthorizerResource {
     func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
         try await ctx.services.apigateway.deleteAuthorizer(apiId: try r.requireParent(), id: try r.requireId())
     }
-
-    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
-        try await probe { _ = try await ctx.services.apigateway.getAuthorizer(apiId: try r.requireParent(), id: try r.requireId()) }
-    }
 }
 
 /// An authorizer of ours in the API, by name.
-func findAuthorizer(_ ctx: ResourceContext, name: String, key: String) async throws -> ResourceRecord? {
-    let apiId = try ctx.id(of: "http_api")
+func findAuthorizer(_ ctx: ResourceContext, name: String, key: NodeKey) async throws -> ResourceRecord? {
+    let apiId = try ctx.id(of: .httpAPI)
     let all: [JSON]
     do {
         all = try await ctx.services.apigateway.getAuthorizers(apiId: apiId)
@@ -203,30 +182,29 @@ func findAuthorizer(_ ctx: ResourceContext, name: String, key: String) async thr
 
 /// 11. The Lambda proxy integration (payload 2.0).
 struct LambdaIntegrationResource: StackResource {
-    let key = "integration"
+    let key: NodeKey = .integration
     let type = "apigateway:integration"
     let label = "Lambda integration"
-    let dependencies = ["http_api", "lambda_function"]
-    var ownerKey: String? { "http_api" }
+    let dependencies: [NodeKey] = [.httpAPI, .lambdaFunction]
+    var ownerKey: NodeKey? { .httpAPI }
 
     func pendingName(_ c: StackConfig) -> String? { c.functionName }
 
-    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
-        [PlannedCall(service: "apigatewayv2", operation: "CreateIntegration", parameters: [
-            ("ApiId", "<http_api>"), ("IntegrationType", "AWS_PROXY"), ("IntegrationUri", "<lambda_function arn>"),
-            ("PayloadFormatVersion", "2.0"),
-        ])]
+    func request(_ ctx: ResourceContext) throws -> APIGatewayV2.CreateIntegrationRequest {
+        .init(apiId: try ctx.id(of: .httpAPI), functionArn: try ctx.arn(of: .lambdaFunction))
     }
 
+    func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest] { [try request(ctx)] }
+
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
-        let apiId = try ctx.id(of: "http_api")
-        let id = try await ctx.services.apigateway.createLambdaIntegration(apiId: apiId, functionArn: try ctx.arn(of: "lambda_function"))
-        return record(id: id, name: ctx.config.functionName, parentId: apiId)
+        let r = try request(ctx)
+        let id = try await ctx.services.apigateway.createIntegration(r)
+        return record(id: id, name: ctx.config.functionName, parentId: r.apiId)
     }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
-        let apiId = try ctx.id(of: "http_api")
-        let arn = try ctx.arn(of: "lambda_function")
+        let apiId = try ctx.id(of: .httpAPI)
+        let arn = try ctx.arn(of: .lambdaFunction)
         guard let hit = try await ctx.services.apigateway.getIntegrations(apiId: apiId).first(where: {
             $0["integrationUri"]?.string == arn && !ctx.excluded.contains($0["integrationId"]?.string ?? "")
         }),
@@ -236,11 +214,10 @@ struct LambdaIntegrationResource: StackResource {
 
     let schema = [AttributeSpec("integration_uri", security: true)]
 
-    func desired(_ ctx: ResourceContext) throws -> Attributes { ["integration_uri": try ctx.arn(of: "lambda_function")] }
+    func desired(_ ctx: ResourceContext) throws -> Attributes { ["integration_uri": try ctx.arn(of: .lambdaFunction)] }
 
     func read(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
-        let i: JSON
-        do { i = try await ctx.services.apigateway.getIntegration(apiId: try r.requireParent(), id: try r.requireId()) } catch where NotFound.matches(error) {
+        guard let i = try await ifFound({ try await ctx.services.apigateway.getIntegration(apiId: try r.requireParent(), id: try r.requireId()) }) else {
             return .gone
         }
         return LiveState(.ours, ["integration_uri": i["integrationUri"]?.string ?? ""])
@@ -248,7 +225,7 @@ struct LambdaIntegrationResource: StackResource {
 
     func update(_ r: ResourceRecord, _ changes: [AttributeChange], _ ctx: ResourceContext) async throws -> ResourceRecord {
         try await ctx.services.apigateway.updateLambdaIntegration(apiId: try r.requireParent(), id: try r.requireId(),
-                                                                  functionArn: try ctx.arn(of: "lambda_function"))
+                                                                  functionArn: try ctx.arn(of: .lambdaFunction))
         var updated = r
         updated.name = ctx.config.functionName
         return updated
@@ -257,45 +234,37 @@ struct LambdaIntegrationResource: StackResource {
     func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
         try await ctx.services.apigateway.deleteIntegration(apiId: try r.requireParent(), id: try r.requireId())
     }
-
-    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
-        try await probe { _ = try await ctx.services.apigateway.getIntegration(apiId: try r.requireParent(), id: try r.requireId()) }
-    }
 }
 
 /// 12. A route protected by the JWT authorizer with scopes (OR semantics in API Gateway).
 struct RouteResource: StackResource {
-    let key: String
+    let key: NodeKey
     let type = "apigateway:route"
     let label: String
-    var ownerKey: String? { "http_api" }
+    var ownerKey: NodeKey? { .httpAPI }
     let routeKey: @Sendable (StackConfig) -> String
     let scopes: @Sendable (StackConfig) -> [String]
     /// JWT, CUSTOM (Lambda authorizer) or AWS_IAM.
     var authorizationType = "JWT"
     var usesAuthorizer: Bool { authorizationType != "AWS_IAM" && authorizationType != "NONE" }
-    var dependencies: [String] { usesAuthorizer ? ["http_api", "authorizer", "integration"] : ["http_api", "integration"] }
+    var dependencies: [NodeKey] { usesAuthorizer ? [.httpAPI, .authorizer, .integration] : [.httpAPI, .integration] }
 
     func pendingName(_ c: StackConfig) -> String? { routeKey(c) }
 
-    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
-        var p: [(String, String)] = [("ApiId", "<http_api>"), ("RouteKey", routeKey(c)), ("AuthorizationType", authorizationType)]
-        if usesAuthorizer { p.append(("AuthorizerId", "<authorizer>")) }
-        if !scopes(c).isEmpty { p.append(("AuthorizationScopes", scopes(c).joined(separator: " OR "))) }
-        p.append(("Target", "integrations/<integration>"))
-        return [PlannedCall(service: "apigatewayv2", operation: "CreateRoute", parameters: p)]
-    }
-
     func settings(_ ctx: ResourceContext) throws -> APIGatewayV2.RouteSettings {
         APIGatewayV2.RouteSettings(routeKey: routeKey(ctx.config), authorizationType: authorizationType,
-                                   authorizerId: usesAuthorizer ? try ctx.id(of: "authorizer") : "",
-                                   scopes: scopes(ctx.config), target: "integrations/\(try ctx.id(of: "integration"))")
+                                   authorizerId: usesAuthorizer ? try ctx.id(of: .authorizer) : "",
+                                   scopes: scopes(ctx.config), target: "integrations/\(try ctx.id(of: .integration))")
     }
 
+    func request(_ ctx: ResourceContext) throws -> APIGatewayV2.CreateRouteRequest { .init(apiId: try ctx.id(of: .httpAPI), try settings(ctx)) }
+
+    func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest] { [try request(ctx)] }
+
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
-        let apiId = try ctx.id(of: "http_api")
-        let id = try await ctx.services.apigateway.createRoute(apiId: apiId, try settings(ctx))
-        return record(id: id, name: routeKey(ctx.config), parentId: apiId)
+        let r = try request(ctx)
+        let id = try await ctx.services.apigateway.createRoute(r)
+        return record(id: id, name: r.route.routeKey, parentId: r.apiId)
     }
 
     let schema = [AttributeSpec("route_key"), AttributeSpec("authorization_type", security: true), AttributeSpec("authorizer_id", security: true),
@@ -321,7 +290,7 @@ struct RouteResource: StackResource {
     }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
-        let apiId = try ctx.id(of: "http_api")
+        let apiId = try ctx.id(of: .httpAPI)
         let rk = pending.name ?? routeKey(ctx.config)
         guard let hit = try await ctx.services.apigateway.getRoutes(apiId: apiId).first(where: {
             $0["routeKey"]?.string == rk && !ctx.excluded.contains($0["routeId"]?.string ?? "")
@@ -333,32 +302,29 @@ struct RouteResource: StackResource {
     func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
         try await ctx.services.apigateway.deleteRoute(apiId: try r.requireParent(), id: try r.requireId())
     }
-
-    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
-        try await probe { _ = try await ctx.services.apigateway.getRoute(apiId: try r.requireParent(), id: try r.requireId()) }
-    }
 }
 
 /// 13. The stage, auto-deployed.
 struct StageResource: StackResource {
-    let key = "stage"
+    let key: NodeKey = .stage
     let type = "apigateway:stage"
     let label = "API stage"
     var uniqueName: Bool { true }
-    let dependencies: [String]
-    var ownerKey: String? { "http_api" }
+    let dependencies: [NodeKey]
+    var ownerKey: NodeKey? { .httpAPI }
 
     func pendingName(_ c: StackConfig) -> String? { c.stageName }
 
-    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
-        [PlannedCall(service: "apigatewayv2", operation: "CreateStage",
-                     parameters: [("ApiId", "<http_api>"), ("StageName", c.stageName), ("AutoDeploy", "true")])]
+    func request(_ ctx: ResourceContext) throws -> APIGatewayV2.CreateStageRequest {
+        .init(apiId: try ctx.id(of: .httpAPI), name: ctx.config.stageName, autoDeploy: true, tags: ctx.tags)
     }
 
+    func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest] { [try request(ctx)] }
+
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
-        let apiId = try ctx.id(of: "http_api")
+        let apiId = try ctx.id(of: .httpAPI)
         do {
-            try await ctx.services.apigateway.createStage(apiId: apiId, name: ctx.config.stageName, autoDeploy: true, tags: ctx.tags)
+            try await ctx.services.apigateway.createStage(try request(ctx))
         } catch let e as AWSServiceError where e.code == "ConflictException" {
             return try await adoptOrRethrow(e, ctx, name: ctx.config.stageName)  // in our API, so ours
         }
@@ -366,7 +332,7 @@ struct StageResource: StackResource {
     }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
-        let apiId = try ctx.id(of: "http_api")
+        let apiId = try ctx.id(of: .httpAPI)
         let name = pending.name ?? ctx.config.stageName
         guard try await probe({ _ = try await ctx.services.apigateway.getStage(apiId: apiId, name: name) }) else { return nil }
         return record(id: name, name: name, parentId: apiId)
@@ -377,8 +343,7 @@ struct StageResource: StackResource {
     func desired(_ ctx: ResourceContext) throws -> Attributes { ["name": ctx.config.stageName, "auto_deploy": "true"] }
 
     func read(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
-        let stage: JSON
-        do { stage = try await ctx.services.apigateway.getStage(apiId: try r.requireParent(), name: try r.requireId()) } catch where NotFound.matches(error) {
+        guard let stage = try await ifFound({ try await ctx.services.apigateway.getStage(apiId: try r.requireParent(), name: try r.requireId()) }) else {
             return .gone
         }
         return LiveState(.ours, ["name": stage["stageName"]?.string ?? (r.id ?? ""), "auto_deploy": "\(stage["autoDeploy"]?.bool ?? false)"])
@@ -391,9 +356,5 @@ struct StageResource: StackResource {
 
     func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
         try await ctx.services.apigateway.deleteStage(apiId: try r.requireParent(), name: try r.requireId())
-    }
-
-    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
-        try await probe { _ = try await ctx.services.apigateway.getStage(apiId: try r.requireParent(), name: try r.requireId()) }
     }
 }

@@ -4,23 +4,21 @@ import Services
 
 /// 1. The user pool. Pool names are not unique, so a crashed create is found by its tags.
 struct UserPoolResource: StackResource {
-    let key = "user_pool"
+    let key: NodeKey = .userPool
     let type = "cognito-idp:user-pool"
     let label = "Cognito user pool"
-    let dependencies: [String] = []
+    let dependencies: [NodeKey] = []
 
     func pendingName(_ c: StackConfig) -> String? { c.userPoolName }
 
-    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
-        [PlannedCall(service: "cognito-idp", operation: "CreateUserPool", parameters: [
-            ("PoolName", c.userPoolName), ("MinimumLength", "\(c.minimumPasswordLength)"),
-            ("AutoVerifiedAttributes", "email"), ("UserPoolTags", "secure-api:stack=\(c.stackName)"),
-        ])]
+    func request(_ ctx: ResourceContext) -> CognitoIdentityProvider.CreateUserPoolRequest {
+        .init(name: ctx.config.userPoolName, minimumPasswordLength: ctx.config.minimumPasswordLength, tags: ctx.tags)
     }
 
+    func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest] { [request(ctx)] }
+
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
-        let pool = try await ctx.services.cognito.createUserPool(
-            name: ctx.config.userPoolName, minimumPasswordLength: ctx.config.minimumPasswordLength, tags: ctx.tags)
+        let pool = try await ctx.services.cognito.createUserPool(request(ctx))
         return record(id: pool.id, name: pool.name, arn: pool.arn)
     }
 
@@ -45,8 +43,7 @@ struct UserPoolResource: StackResource {
     }
 
     func read(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
-        let pool: CognitoIdentityProvider.UserPool
-        do { pool = try await ctx.services.cognito.describeUserPool(id: try r.requireId()) } catch where NotFound.matches(error) { return .gone }
+        guard let pool = try await ifFound({ try await ctx.services.cognito.describeUserPool(id: try r.requireId()) }) else { return .gone }
         return LiveState(.judge(tags: pool.tags, stackId: ctx.stackId, sameResourceById: true),
                          ["pool_name": pool.name, "minimum_password_length": pool.minimumPasswordLength.map { "\($0)" } ?? ""])
     }
@@ -55,37 +52,37 @@ struct UserPoolResource: StackResource {
         try await ctx.services.cognito.updateUserPool(id: try r.requireId(), minimumPasswordLength: ctx.config.minimumPasswordLength, tags: ctx.tags)
         return r
     }
-
-    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
-        try await probe { _ = try await ctx.services.cognito.describeUserPool(id: try r.requireId()) }
-    }
 }
 
 /// 2. The hosted-UI domain. Prefixes are global: a taken generated one is replaced.
 struct UserPoolDomainResource: StackResource {
-    let key = "user_pool_domain"
+    let key: NodeKey = .userPoolDomain
     let type = "cognito-idp:user-pool-domain"
     let label = "Cognito domain"
     var uniqueName: Bool { true }
-    let dependencies = ["user_pool"]
+    let dependencies: [NodeKey] = [.userPool]
 
     func pendingName(_ c: StackConfig) -> String? { c.domainPrefix }
 
-    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
-        [PlannedCall(service: "cognito-idp", operation: "CreateUserPoolDomain",
-                     parameters: [("Domain", c.domainPrefix), ("UserPoolId", "<user_pool>")])]
+    /// PREFIX: the configured one, or another when a generated one was taken.
+    func request(_ ctx: ResourceContext, prefix: String) throws -> CognitoIdentityProvider.CreateUserPoolDomainRequest {
+        .init(domain: prefix, userPoolId: try ctx.id(of: .userPool))
     }
 
+    func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest] { [try request(ctx, prefix: firstPrefix(ctx))] }
+
+    func firstPrefix(_ ctx: ResourceContext) -> String { ctx.records[key]?.name ?? ctx.config.domainPrefix }
+
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
-        let poolId = try ctx.id(of: "user_pool")
-        var prefix = ctx.records[key]?.name ?? ctx.config.domainPrefix
+        let poolId = try ctx.id(of: .userPool)
+        var prefix = firstPrefix(ctx)
         for _ in 0..<5 {
             let owner = try await ctx.services.cognito.describeUserPoolDomain(domain: prefix)
             if owner == poolId { return record(id: prefix, name: prefix, parentId: poolId) }
             var reason = "taken"
             if owner == nil {
                 do {
-                    try await ctx.services.cognito.createUserPoolDomain(domain: prefix, userPoolId: poolId)
+                    try await ctx.services.cognito.createUserPoolDomain(try request(ctx, prefix: prefix))
                     return record(id: prefix, name: prefix, parentId: poolId)
                 } catch let e as AWSServiceError where e.code == "InvalidParameterException" && e.message.contains("already") {
                     // Taken between our check and the create.
@@ -105,7 +102,7 @@ struct UserPoolDomainResource: StackResource {
     }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
-        let poolId = try ctx.id(of: "user_pool")
+        let poolId = try ctx.id(of: .userPool)
         let prefix = pending.name ?? ctx.config.domainPrefix
         guard try await ctx.services.cognito.describeUserPoolDomain(domain: prefix) == poolId else { return nil }
         return record(id: prefix, name: prefix, parentId: poolId)
@@ -117,9 +114,6 @@ struct UserPoolDomainResource: StackResource {
         try await ctx.services.cognito.deleteUserPoolDomain(domain: try r.requireId(), userPoolId: try r.requireParent())
     }
 
-    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
-        try await ownership(r, ctx) == .ours
-    }
 
     let schema = [AttributeSpec("domain", .replace), AttributeSpec("user_pool", .replace)]
     /// A pool has one prefix domain: the old one goes before the new one is made.
@@ -129,7 +123,7 @@ struct UserPoolDomainResource: StackResource {
     func desired(_ ctx: ResourceContext) throws -> Attributes {
         let c = ctx.config
         let recorded = ctx.records[key]?.status == .created ? ctx.records[key]?.id : nil
-        return ["domain": c.domainPrefixGenerated ? recorded ?? c.domainPrefix : c.domainPrefix, "user_pool": try ctx.id(of: "user_pool")]
+        return ["domain": c.domainPrefixGenerated ? recorded ?? c.domainPrefix : c.domainPrefix, "user_pool": try ctx.id(of: .userPool)]
     }
 
     /// Prefixes are global and reused: ours while it still points at our pool.
@@ -155,29 +149,29 @@ public enum DomainPrefix {
 
 /// 3. The resource server and its scopes.
 struct ResourceServerResource: StackResource {
-    let key = "resource_server"
+    let key: NodeKey = .resourceServer
     let type = "cognito-idp:resource-server"
     let label = "Cognito resource server"
     var uniqueName: Bool { true }
-    let dependencies = ["user_pool"]
-    var ownerKey: String? { "user_pool" }
+    let dependencies: [NodeKey] = [.userPool]
+    var ownerKey: NodeKey? { .userPool }
 
     func pendingName(_ c: StackConfig) -> String? { c.resourceServerIdentifier }
 
-    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
-        [PlannedCall(service: "cognito-idp", operation: "CreateResourceServer", parameters: [
-            ("UserPoolId", "<user_pool>"), ("Identifier", c.resourceServerIdentifier), ("Name", c.resourceServerName),
-            ("Scopes", c.scopes.joined(separator: ",")),
-        ])]
+    static func scopes(_ c: StackConfig) -> [CognitoIdentityProvider.Scope] { c.scopes.map { .init($0, description: c.scopeDescription(scope: $0)) } }
+
+    func request(_ ctx: ResourceContext) throws -> CognitoIdentityProvider.CreateResourceServerRequest {
+        let c = ctx.config
+        return .init(userPoolId: try ctx.id(of: .userPool), identifier: c.resourceServerIdentifier, name: c.resourceServerName, scopes: Self.scopes(c))
     }
 
+    func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest] { [try request(ctx)] }
+
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
-        let poolId = try ctx.id(of: "user_pool")
+        let poolId = try ctx.id(of: .userPool)
         let c = ctx.config
         do {
-            try await ctx.services.cognito.createResourceServer(
-                userPoolId: poolId, identifier: c.resourceServerIdentifier, name: c.resourceServerName,
-                scopes: c.scopes.map { ($0, c.scopeDescription(scope: $0)) })
+            try await ctx.services.cognito.createResourceServer(try request(ctx))
         } catch let e as AWSServiceError where e.code == "InvalidParameterException" && e.message.contains("already exists") {
             return try await adoptOrRethrow(e, ctx, name: c.resourceServerIdentifier)  // in our pool, so ours
         }
@@ -185,7 +179,7 @@ struct ResourceServerResource: StackResource {
     }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
-        let poolId = try ctx.id(of: "user_pool")
+        let poolId = try ctx.id(of: .userPool)
         let identifier = pending.name ?? ctx.config.resourceServerIdentifier
         let exists = try await probe {
             _ = try await ctx.services.cognito.describeResourceServer(userPoolId: poolId, identifier: identifier)
@@ -200,57 +194,48 @@ struct ResourceServerResource: StackResource {
     }
 
     func read(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
-        let scopes: [String]
-        do { scopes = try await ctx.services.cognito.describeResourceServer(userPoolId: try r.requireParent(), identifier: try r.requireId()) }
-        catch where NotFound.matches(error) { return .gone }
+        guard let scopes = try await ifFound({ try await ctx.services.cognito.describeResourceServer(userPoolId: try r.requireParent(), identifier: try r.requireId()) })
+        else { return .gone }
         return LiveState(.ours, ["identifier": try r.requireId(), "scopes": listValue(scopes)])
     }
 
     func update(_ r: ResourceRecord, _ changes: [AttributeChange], _ ctx: ResourceContext) async throws -> ResourceRecord {
         let c = ctx.config
         try await ctx.services.cognito.updateResourceServer(userPoolId: try r.requireParent(), identifier: try r.requireId(),
-                                                            name: c.resourceServerName,
-                                                            scopes: c.scopes.map { ($0, c.scopeDescription(scope: $0)) })
+                                                            name: c.resourceServerName, scopes: Self.scopes(c))
         return r
     }
 
     func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
         try await ctx.services.cognito.deleteResourceServer(userPoolId: try r.requireParent(), identifier: try r.requireId())
     }
-
-    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
-        try await probe { _ = try await ctx.services.cognito.describeResourceServer(userPoolId: try r.requireParent(), identifier: try r.requireId()) }
-    }
 }
 
 /// 4. An app client. Names are not unique within a pool; one with our name is ours.
 struct AppClientResource: StackResource {
-    let key: String
+    let key: NodeKey
     let type = "cognito-idp:user-pool-client"
     let label: String
-    let dependencies = ["user_pool", "resource_server"]
-    var ownerKey: String? { "user_pool" }
+    let dependencies: [NodeKey] = [.userPool, .resourceServer]
+    var ownerKey: NodeKey? { .userPool }
     let settings: @Sendable (StackConfig) -> CognitoIdentityProvider.AppClientSettings
 
     func pendingName(_ c: StackConfig) -> String? { settings(c).name }
 
-    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
-        let s = settings(c)
-        var p: [(String, String)] = [("UserPoolId", "<user_pool>"), ("ClientName", s.name), ("GenerateSecret", "\(s.generateSecret)"),
-                                     ("AllowedOAuthFlows", s.flows.joined(separator: ",")), ("AllowedOAuthScopes", s.scopes.joined(separator: " "))]
-        if !s.callbackURLs.isEmpty { p.append(("CallbackURLs", s.callbackURLs.joined(separator: ","))) }
-        return [PlannedCall(service: "cognito-idp", operation: "CreateUserPoolClient", parameters: p)]
+    func request(_ ctx: ResourceContext) throws -> CognitoIdentityProvider.CreateUserPoolClientRequest {
+        .init(userPoolId: try ctx.id(of: .userPool), settings(ctx.config))
     }
 
+    func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest] { [try request(ctx)] }
+
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
-        let poolId = try ctx.id(of: "user_pool")
-        let s = settings(ctx.config)
-        let id = try await ctx.services.cognito.createUserPoolClient(userPoolId: poolId, s)
-        return record(id: id, name: s.name, parentId: poolId)
+        let r = try request(ctx)
+        let id = try await ctx.services.cognito.createUserPoolClient(r)
+        return record(id: id, name: r.settings.name, parentId: r.userPoolId)
     }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
-        let poolId = try ctx.id(of: "user_pool")
+        let poolId = try ctx.id(of: .userPool)
         let name = pending.name ?? settings(ctx.config).name
         guard let hit = try await ctx.services.cognito.listUserPoolClients(userPoolId: poolId).first(where: {
             $0.name == name && !ctx.excluded.contains($0.id)
@@ -286,52 +271,51 @@ struct AppClientResource: StackResource {
     func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
         try await ctx.services.cognito.deleteUserPoolClient(userPoolId: try r.requireParent(), clientId: try r.requireId())
     }
-
-    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
-        try await probe { _ = try await ctx.services.cognito.describeUserPoolClient(userPoolId: try r.requireParent(), clientId: try r.requireId()) }
-    }
 }
 
 /// 5. The test user with a permanent password (two calls; both safe to repeat on adopt).
 struct TestUserResource: StackResource {
-    let key = "test_user"
+    let key: NodeKey = .testUser
     let type = "cognito-idp:user"
     let label = "Cognito test user"
     var uniqueName: Bool { true }
     /// AdminCreateUser, then AdminSetUserPassword.
     var createIsOneCall: Bool { false }
-    let dependencies = ["user_pool"]
-    var ownerKey: String? { "user_pool" }
+    let dependencies: [NodeKey] = [.userPool]
+    var ownerKey: NodeKey? { .userPool }
 
     func pendingName(_ c: StackConfig) -> String? { c.username }
 
-    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
-        [PlannedCall(service: "cognito-idp", operation: "AdminCreateUser",
-                     parameters: [("UserPoolId", "<user_pool>"), ("Username", c.username), ("email", c.email), ("MessageAction", "SUPPRESS")]),
-         PlannedCall(service: "cognito-idp", operation: "AdminSetUserPassword",
-                     parameters: [("Username", c.username), ("Password", "<PASSWORD>"), ("Permanent", "true")])]
+    func request(_ ctx: ResourceContext) throws -> CognitoIdentityProvider.AdminCreateUserRequest {
+        .init(userPoolId: try ctx.id(of: .userPool), username: ctx.config.username, email: ctx.config.email)
+    }
+
+    /// The password is passed in, never stored; a plan shows none (and needs none).
+    func passwordRequest(_ ctx: ResourceContext, _ poolId: String, username: String) throws -> CognitoIdentityProvider.AdminSetUserPasswordRequest {
+        guard let password = ctx.password ?? (ctx.planning ? "" : nil) else {
+            throw StackError.invalidConfig("the test user needs a password: set PASSWORD (or --password-stdin)")
+        }
+        return .init(userPoolId: poolId, username: username, password: password)
+    }
+
+    func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest] {
+        let r = try request(ctx)
+        return [r, try passwordRequest(ctx, r.userPoolId, username: r.username)]
     }
 
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
-        let poolId = try ctx.id(of: "user_pool")
+        let r = try request(ctx)
         do {
-            try await ctx.services.cognito.adminCreateUser(userPoolId: poolId, username: ctx.config.username, email: ctx.config.email)
+            try await ctx.services.cognito.adminCreateUser(r)
         } catch let e as AWSServiceError where e.code == "UsernameExistsException" {
             // Our own earlier attempt (its answer lost): the user is ours, finish it.
         }
-        try await setPassword(ctx, poolId, username: ctx.config.username)
-        return record(id: ctx.config.username, name: ctx.config.username, parentId: poolId)
-    }
-
-    func setPassword(_ ctx: ResourceContext, _ poolId: String, username: String) async throws {
-        guard let password = ctx.password else {
-            throw StackError.invalidConfig("the test user needs a password: set PASSWORD (or --password-stdin)")
-        }
-        try await ctx.services.cognito.adminSetUserPassword(userPoolId: poolId, username: username, password: password)
+        try await ctx.services.cognito.adminSetUserPassword(try passwordRequest(ctx, r.userPoolId, username: r.username))
+        return record(id: r.username, name: r.username, parentId: r.userPoolId)
     }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
-        let poolId = try ctx.id(of: "user_pool")
+        let poolId = try ctx.id(of: .userPool)
         let username = pending.name ?? ctx.config.username
         guard try await probe({ _ = try await ctx.services.cognito.adminGetUser(userPoolId: poolId, username: username) }) else {
             return nil
@@ -341,7 +325,7 @@ struct TestUserResource: StackResource {
 
     /// The crash may have come between AdminCreateUser and AdminSetUserPassword.
     func finishAdoption(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
-        try await setPassword(ctx, try r.requireParent(), username: try r.requireId())
+        try await ctx.services.cognito.adminSetUserPassword(try passwordRequest(ctx, try r.requireParent(), username: try r.requireId()))
     }
 
     let schema = [AttributeSpec("username", .replace), AttributeSpec("email")]
@@ -362,9 +346,5 @@ struct TestUserResource: StackResource {
 
     func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
         try await ctx.services.cognito.adminDeleteUser(userPoolId: try r.requireParent(), username: try r.requireId())
-    }
-
-    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
-        try await probe { _ = try await ctx.services.cognito.adminGetUser(userPoolId: try r.requireParent(), username: try r.requireId()) }
     }
 }

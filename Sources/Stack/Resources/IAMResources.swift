@@ -4,30 +4,30 @@ import Services
 /// 8. The Lambda execution role. Role names are unique per account; one carrying another
 /// stack's tags (or none) is never adopted — that would later delete someone else's role.
 struct LambdaRoleResource: StackResource {
-    var key = "lambda_role"
+    var key: NodeKey = .lambdaRole
     let type = "iam:role"
     var label = "IAM role"
     var uniqueName: Bool { true }
-    let dependencies: [String] = []
+    let dependencies: [NodeKey] = []
     var roleName: @Sendable (StackConfig) -> String = { $0.roleName }
 
     static let assumeRolePolicy = #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#
 
     func pendingName(_ c: StackConfig) -> String? { roleName(c) }
 
-    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
-        [PlannedCall(service: "iam", operation: "CreateRole", parameters: [
-            ("RoleName", roleName(c)), ("AssumeRolePolicyDocument", "lambda.amazonaws.com may sts:AssumeRole"),
-            ("Tags", "secure-api:stack=\(c.stackName)"),
-        ])]
+    func request(_ ctx: ResourceContext) -> IAM.CreateRoleRequest {
+        .init(name: roleName(ctx.config), assumeRolePolicy: Self.assumeRolePolicy, tags: ctx.tags)
     }
 
+    func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest] { [request(ctx)] }
+
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
+        let r = request(ctx)
         do {
-            let role = try await ctx.services.iam.createRole(name: roleName(ctx.config), assumeRolePolicy: Self.assumeRolePolicy, tags: ctx.tags)
-            return record(id: roleName(ctx.config), name: roleName(ctx.config), arn: role.arn, uniqueId: role.roleId)
+            let role = try await ctx.services.iam.createRole(r)
+            return record(id: r.name, name: r.name, arn: role.arn, uniqueId: role.roleId)
         } catch let e as AWSServiceError where e.code == "EntityAlreadyExists" {
-            return try await adoptOrRethrow(e, ctx, name: roleName(ctx.config))
+            return try await adoptOrRethrow(e, ctx, name: r.name)
         }
     }
 
@@ -104,34 +104,31 @@ struct LambdaRoleResource: StackResource {
             try await ctx.services.iam.deleteRole(name: name)
         }
     }
-
-    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
-        try await probe { _ = try await ctx.services.iam.getRole(name: try r.requireId()) }
-    }
 }
 
 /// 8b. The AWS managed policy attached to the role (AttachRolePolicy is idempotent).
 struct RolePolicyAttachmentResource: StackResource {
-    var key = "lambda_role_policy"
+    var key: NodeKey = .lambdaRolePolicy
     let type = "iam:role-policy-attachment"
     var label = "IAM policy attachment"
     var uniqueName: Bool { true }
-    var roleKey = "lambda_role"
+    var roleKey: NodeKey = .lambdaRole
     var roleName: @Sendable (StackConfig) -> String = { $0.roleName }
-    var dependencies: [String] { [roleKey] }
-    var ownerKey: String? { roleKey }
+    var dependencies: [NodeKey] { [roleKey] }
+    var ownerKey: NodeKey? { roleKey }
 
     func pendingName(_ c: StackConfig) -> String? { StackConfig.basicExecutionPolicyArn }
 
-    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
-        [PlannedCall(service: "iam", operation: "AttachRolePolicy",
-                     parameters: [("RoleName", roleName(c)), ("PolicyArn", StackConfig.basicExecutionPolicyArn)])]
+    func request(_ ctx: ResourceContext) throws -> IAM.AttachRolePolicyRequest {
+        .init(roleName: try ctx.id(of: roleKey), policyArn: StackConfig.basicExecutionPolicyArn)
     }
 
+    func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest] { [try request(ctx)] }
+
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
-        let role = try ctx.id(of: roleKey)
-        try await ctx.services.iam.attachRolePolicy(roleName: role, policyArn: StackConfig.basicExecutionPolicyArn)
-        return record(id: StackConfig.basicExecutionPolicyArn, name: "AWSLambdaBasicExecutionRole", arn: StackConfig.basicExecutionPolicyArn, parentId: role)
+        let r = try request(ctx)
+        try await ctx.services.iam.attachRolePolicy(r)
+        return record(id: r.policyArn, name: "AWSLambdaBasicExecutionRole", arn: r.policyArn, parentId: r.roleName)
     }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
@@ -145,18 +142,11 @@ struct RolePolicyAttachmentResource: StackResource {
     func desired(_ ctx: ResourceContext) throws -> Attributes { ["policy_arn": StackConfig.basicExecutionPolicyArn, "role": try ctx.id(of: roleKey)] }
 
     func read(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
-        try await exists(r, ctx) ? LiveState(.ours, ["policy_arn": try r.requireId(), "role": try r.requireParent()]) : .gone
+        let attached = try await ifFound { try await ctx.services.iam.listAttachedRolePolicies(roleName: try r.requireParent()) } ?? []
+        return attached.contains(try r.requireId()) ? LiveState(.ours, ["policy_arn": try r.requireId(), "role": try r.requireParent()]) : .gone
     }
 
     func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
         try await ctx.services.iam.detachRolePolicy(roleName: try r.requireParent(), policyArn: try r.requireId())
-    }
-
-    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
-        do {
-            return try await ctx.services.iam.listAttachedRolePolicies(roleName: try r.requireParent()).contains(try r.requireId())
-        } catch where NotFound.matches(error) {
-            return false
-        }
     }
 }

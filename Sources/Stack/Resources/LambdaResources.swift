@@ -6,15 +6,15 @@ import Services
 /// 9. The echo function. CreateFunction is retried, bounded, while IAM propagates the new
 /// role ("cannot be assumed by Lambda") — never a fixed sleep.
 struct LambdaFunctionResource: StackResource {
-    var key = "lambda_function"
+    var key: NodeKey = .lambdaFunction
     let type = "lambda:function"
     var label = "Lambda function"
     var uniqueName: Bool { true }
-    var roleKey = "lambda_role"
-    var attachmentKey = "lambda_role_policy"
+    var roleKey: NodeKey = .lambdaRole
+    var attachmentKey: NodeKey = .lambdaRolePolicy
     /// Resources the function's environment names (the authorizer's user pool and clients).
-    var extraDependencies: [String] = []
-    var dependencies: [String] { [roleKey, attachmentKey] + extraDependencies }
+    var extraDependencies: [NodeKey] = []
+    var dependencies: [NodeKey] { [roleKey, attachmentKey] + extraDependencies }
     var functionName: @Sendable (StackConfig) -> String = { $0.functionName }
     var roleName: @Sendable (StackConfig) -> String = { $0.roleName }
     var code: FunctionCode = .echo
@@ -34,23 +34,20 @@ struct LambdaFunctionResource: StackResource {
 
     func pendingName(_ c: StackConfig) -> String? { functionName(c) }
 
-    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
-        [PlannedCall(service: "lambda", operation: "CreateFunction", parameters: [
-            ("FunctionName", functionName(c)), ("Runtime", c.runtime), ("Architectures", c.architecture),
-            ("Handler", userCode ? c.handler ?? code.handler : code.handler), ("Role", "<\(roleKey) arn>"),
-            ("Code.ZipFile", userCode && c.codePath != nil ? "zip of \(c.codePath ?? "")" : "in-memory zip of \(code.fileName)"),
-        ])]
+    func request(_ ctx: ResourceContext) throws -> Lambda.CreateFunctionRequest {
+        let c = ctx.config
+        let package = try code.package(c, userCode: userCode)
+        return .init(name: functionName(c), runtime: c.runtime, handler: package.handler, roleArn: try ctx.arn(of: roleKey),
+                     architecture: c.architecture, zip: package.zip, tags: ctx.tags, environment: try environment(ctx))
     }
 
+    func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest] { [try request(ctx)] }
+
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
-        let c = ctx.config
-        let name = functionName(c)
-        let package = try code.package(c, userCode: userCode)
-        let spec = Lambda.FunctionSpec(name: name, runtime: c.runtime, handler: package.handler,
-                                       roleArn: try ctx.arn(of: roleKey), architecture: c.architecture,
-                                       zip: package.zip, tags: ctx.tags, environment: try environment(ctx))
+        let r = try request(ctx)
+        let name = r.name
         do {
-            let arn = try await whileRolePropagates(ctx) { try await ctx.services.lambda.createFunction(spec) }
+            let arn = try await whileRolePropagates(ctx) { try await ctx.services.lambda.createFunction(r) }
             return record(id: name, name: name, arn: arn)
         } catch let e as AWSServiceError where e.code == "ResourceConflictException" {
             return try await adoptOrRethrow(e, ctx, name: name)
@@ -168,49 +165,42 @@ struct LambdaFunctionResource: StackResource {
         }
         return r
     }
-
-    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
-        try await probe { _ = try await ctx.services.lambda.getFunction(name: try r.requireId()) }
-    }
 }
 
 /// 10. API Gateway's permission to invoke the function, scoped to this API.
 struct InvokePermissionResource: StackResource {
-    var key = "invoke_permission"
+    var key: NodeKey = .invokePermission
     let type = "lambda:permission"
     var label = "Lambda invoke permission"
     var uniqueName: Bool { true }
-    var functionKey = "lambda_function"
+    var functionKey: NodeKey = .lambdaFunction
     var functionName: @Sendable (StackConfig) -> String = { $0.functionName }
     var statementId = StackConfig.invokeStatementId
     /// The resource that scopes the permission (the API; for an authorizer, the authorizer).
-    var scopeKey = "http_api"
-    var ownerKey: String? { functionKey }
-    var dependencies: [String] { [functionKey, "http_api", scopeKey].reduce(into: []) { if !$0.contains($1) { $0.append($1) } } }
+    var scopeKey: NodeKey = .httpAPI
+    var ownerKey: NodeKey? { functionKey }
+    var dependencies: [NodeKey] { [functionKey, .httpAPI, scopeKey].reduce(into: []) { if !$0.contains($1) { $0.append($1) } } }
     /// `arn:aws:execute-api:region:account:api/*/*`, or `.../authorizers/<id>` for an authorizer.
     var sourceArnSuffix: @Sendable (ResourceContext) throws -> String = { _ in "/*/*" }
 
     func pendingName(_ c: StackConfig) -> String? { statementId }
 
     func sourceArn(_ ctx: ResourceContext) throws -> String {
-        "arn:aws:execute-api:\(ctx.target.region):\(ctx.target.account):\(try ctx.id(of: "http_api"))\(try sourceArnSuffix(ctx))"
+        "arn:aws:execute-api:\(ctx.target.region):\(ctx.target.account):\(try ctx.id(of: .httpAPI))\(try sourceArnSuffix(ctx))"
     }
 
-    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
-        let suffix = scopeKey == "http_api" ? "/*/*" : "/authorizers/<\(scopeKey)>"
-        return [PlannedCall(service: "lambda", operation: "AddPermission", parameters: [
-            ("FunctionName", functionName(c)), ("StatementId", statementId), ("Action", "lambda:InvokeFunction"),
-            ("Principal", "apigateway.amazonaws.com"), ("SourceArn", "arn:aws:execute-api:\(region):<account>:<http_api>\(suffix)"),
-        ])]
+    func request(_ ctx: ResourceContext) throws -> Lambda.AddPermissionRequest {
+        .init(functionName: try ctx.id(of: functionKey), statementId: statementId, principal: "apigateway.amazonaws.com", sourceArn: try sourceArn(ctx))
     }
+
+    func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest] { [try request(ctx)] }
 
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
-        let fn = try ctx.id(of: functionKey)
-        let arn = try sourceArn(ctx)
+        let r = try request(ctx)
+        let (fn, arn) = (r.functionName, r.sourceArn)
         for attempt in 1...10 {
             do {
-                try await ctx.services.lambda.addPermission(functionName: fn, statementId: statementId,
-                                                            principal: "apigateway.amazonaws.com", sourceArn: arn)
+                try await ctx.services.lambda.addPermission(r)
                 break
             } catch let e as AWSServiceError where e.code == "ResourceConflictException" {
                 // Either our statement is already there (an earlier attempt's answer was lost),
@@ -254,27 +244,19 @@ struct InvokePermissionResource: StackResource {
     func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
         try await ctx.services.lambda.removePermission(functionName: try r.requireParent(), statementId: try r.requireId())
     }
-
-    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
-        do {
-            return try await ctx.services.lambda.policyStatementIds(functionName: try r.requireParent()).contains(try r.requireId())
-        } catch where NotFound.matches(error) {
-            return false
-        }
-    }
 }
 
 /// 14. The function's log group: Lambda creates it on first invocation; we record it so
 /// teardown removes it.
 struct LogGroupResource: StackResource {
-    var key = "lambda_log_group"
+    var key: NodeKey = .lambdaLogGroup
     let type = "logs:log-group"
     var label = "Lambda log group"
     var uniqueName: Bool { true }
-    var functionKey = "lambda_function"
-    var dependencies: [String] { [functionKey] }
+    var functionKey: NodeKey = .lambdaFunction
+    var dependencies: [NodeKey] { [functionKey] }
     var createdOnDemand: Bool { true }
-    var ownerKey: String? { functionKey }
+    var ownerKey: NodeKey? { functionKey }
     /// Lambda's log group outlives the function.
     var goneWithOwner: Bool { false }
     var functionName: @Sendable (StackConfig) -> String = { $0.functionName }
@@ -283,10 +265,8 @@ struct LogGroupResource: StackResource {
 
     func pendingName(_ c: StackConfig) -> String? { logGroupName(c) }
 
-    func plan(_ c: StackConfig, region: String) -> [PlannedCall] {
-        [PlannedCall(service: "logs", operation: "(none: created by Lambda on first call; deleted by teardown)",
-                     parameters: [("logGroupName", logGroupName(c))])]
-    }
+    /// No call: Lambda makes it.
+    func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest] { [] }
 
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
         record(id: logGroupName(ctx.config), name: logGroupName(ctx.config))
@@ -298,7 +278,8 @@ struct LogGroupResource: StackResource {
 
     /// Nothing to read: Lambda makes it on the first call. The name is the one recorded.
     func read(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
-        try await exists(r, ctx) ? LiveState(.ours, ["name": try r.requireId()]) : LiveState(.gone, ["name": try r.requireId()])
+        let name = try r.requireId()
+        return LiveState(try await ctx.services.logs.logGroupExists(name: name) ? .ours : .gone, ["name": name])
     }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
@@ -307,9 +288,5 @@ struct LogGroupResource: StackResource {
 
     func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
         try await ctx.services.logs.deleteLogGroup(name: try r.requireId())
-    }
-
-    func exists(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> Bool {
-        try await ctx.services.logs.logGroupExists(name: try r.requireId())
     }
 }
