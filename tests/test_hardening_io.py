@@ -357,3 +357,14 @@ def test_cache_file_with_a_wide_mode_is_narrowed(binary, cognito_stack):
     assert r.returncode == 0, r.stderr
     assert oct(os.stat(cache).st_mode & 0o777) == oct(0o600)
     assert oct(os.stat(cache.parent).st_mode & 0o777) == oct(0o700)
+
+
+def test_a_lock_path_holding_something_else_than_a_pid_is_never_overwritten(binary, tmp_path):
+    """`state.json.lock` that is not our lock (a state file named so, someone's notes) is left as
+    it is: the run refuses before any call, naming it."""
+    precious = b'{"version": 2, "resources": ["someone else\'s stack"]}\n'
+    (tmp_path / "state.json.lock").write_bytes(precious)
+    env = clean_env(AWS_ACCESS_KEY_ID="a", AWS_SECRET_ACCESS_KEY="b", AWS_REGION="us-east-1", AWS_ENDPOINT_URL="http://127.0.0.1:9")
+    r = run_in(binary, tmp_path, "create", env=env)
+    assert r.returncode == 1 and "state.json.lock exists and is not a secure-api lock" in r.stderr, r.stderr
+    assert (tmp_path / "state.json.lock").read_bytes() == precious

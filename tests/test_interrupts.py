@@ -256,6 +256,8 @@ def test_output_json_of_create_and_delete(binary, fresh_moto, tmp_path):
     assert c["command"] == "create" and c["interrupted"] is False and c["already_complete"] is False
     assert c["created"] == c["resources_done"] == c["resources_total"] and c["adopted"] == 0
     assert c["outputs"]["user_pool_id"] and c["state"] == "state.json"
+    # A first create asks STS beside its first creates; the account still reaches the summary.
+    assert c["account"] == fresh_moto.boto("sts").get_caller_identity()["Account"]
     assert "Target:" in r.stderr  # progress on stderr
     r = run_in(binary, tmp_path, "delete", "--output", "json", env=env)
     assert r.returncode == 0, r.stderr
@@ -298,3 +300,31 @@ def test_output_json_of_token_request_and_doctor(binary, fresh_moto, tmp_path):
     assert d["credentials"]["source"] and d["credentials"]["access_key_id"] != "testing"
     assert d["endpoints"] and all(e["url"].startswith(fresh_moto.url) for e in d["endpoints"])
     assert {e["service"] for e in d["endpoints"]} >= {"cognito-idp", "apigatewayv2", "iam", "lambda", "sts"}
+
+
+def test_first_ctrl_c_waits_for_the_account_lookup_as_for_any_call_in_flight(binary, fresh_moto, proxy, tmp_path):
+    """On a first create STS runs beside the first creates: a Ctrl-C while it is outstanding
+    waits for it with the countdown (bounded), then says how to resume."""
+    held = threading.Event()
+
+    def slow_sts(index, method, path, headers, body):
+        if b"GetCallerIdentity" in body:
+            held.set()
+            time.sleep(3)
+        return None
+
+    proxy.fault = slow_sts
+    p = start(binary, tmp_path, "create", env=env_for(proxy.url))
+    assert held.wait(30)
+    time.sleep(0.8)  # the roots (pool, role, API) are answered meanwhile; STS is still held
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130, out + err
+    assert re.search(r"waiting up to 30 s for \d+ in flight", err), err
+    assert "waiting for account lookup (STS)" in err, err
+    assert "run `secure-api create` again to resume" in err
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert state["target"]["account"] == fresh_moto.boto("sts").get_caller_identity()["Account"]
+    proxy.fault = None
+    assert run_in(binary, tmp_path, "create", env=env_for(proxy.url)).returncode == 0
+    assert Inventory(fresh_moto).counts(domain_of(tmp_path)) == ONE_OF_EACH

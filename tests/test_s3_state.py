@@ -395,6 +395,7 @@ def test_migrate_moves_a_local_state_to_s3_and_back(binary, fresh_moto, tmp_path
     ("s3://team-state/dir/", "file-like name"),
     ("s3://team-state/a/../b", "file-like name"),
     ("s3://team-state/state.json.lock", "where the lock of another state lives"),
+    ("stack.json.lock", "where the lock of another state lives"),
 ])
 def test_malformed_state_urls_are_refused_before_any_call(binary, tmp_path, text, message):
     r = run_in(binary, tmp_path, "status", "--state", text, env=stack_env("http://127.0.0.1:9"))

@@ -77,9 +77,13 @@ public enum AuthorizationMatrix {
             return Expectation(status: 401, reason: lambda ? "no identity source (Authorization header): 401 without calling the authorizer"
                                : "no Authorization header")
         case .garbage: return Expectation(status: refused.status, reason: refused.reason + ": not a JWT")
-        case .expired: return Expectation(status: refused.status, reason: refused.reason + ": exp in the past (and signed with a key of verify's own)")
+        // verify cannot sign with the issuer's key: these two are refused for their signature
+        // first, so they prove the signature check, not the exp or iss check on their own.
+        case .expired: return Expectation(status: refused.status, reason: refused.reason
+                                          + ": exp in the past, signed with verify's own key (proves the signature check; exp alone cannot be tested)")
         case .anotherKey: return Expectation(status: refused.status, reason: refused.reason + ": signed with a key of verify's own under the issuer's kid")
-        case .wrongIssuer: return Expectation(status: refused.status, reason: refused.reason + ": iss is not the authorizer's issuer (signed with verify's own key)")
+        case .wrongIssuer: return Expectation(status: refused.status, reason: refused.reason
+                                              + ": iss is another issuer, signed with verify's own key (proves the signature check; iss alone cannot be tested)")
         case .issuerToken: return Expectation(status: 200, reason: "a valid token for the audience; the routes need no scope")
         case .idToken where lambda: return Expectation(status: 403, reason: "the authorizer function accepts access tokens only")
         case .idToken, .passwordFlow, .readScope, .writeScope, .machine, .login:

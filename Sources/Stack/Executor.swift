@@ -85,14 +85,14 @@ actor Journal {
         try await save()
     }
 
-    /// Write-ahead for a replacement: the old record is kept, marked deposed, before the new
-    /// one is made, so a crash in between still knows to delete it.
     /// The account STS named, once a first create learns it.
     func setAccount(_ account: String) async throws {
         state.target.account = account
         try await save()
     }
 
+    /// Write-ahead for a replacement: the old record is kept, marked deposed, before the new
+    /// one is made, so a crash in between still knows to delete it.
     func depose(key: NodeKey) async throws {
         guard let i = index(key) else { return }
         state.resources[i].status = .deposed
@@ -200,6 +200,9 @@ public struct StackExecutor: Sendable {
     /// Converges: creates what is missing, updates in place, replaces, then deletes what the
     /// configuration dropped and what replacements deposed, all journalled write-ahead.
     /// `live` is a refresh of `initial` (the caller has checked its plan).
+    /// The account lookup's entry among the calls in flight (no node has this key).
+    static let accountLookup = "(sts)"
+
     /// What a child task of `create` finished: a node, or the account lookup.
     private enum Finished: Sendable {
         case node(NodeKey, Result<(ResourceRecord, Double, Outcome), Error>)
@@ -222,6 +225,8 @@ public struct StackExecutor: Sendable {
 
         try await withThrowingTaskGroup(of: Finished.self) { group in
             if let account {
+                // In flight like a node: a first Ctrl-C waits for it (bounded, counted down).
+                stop.begin(Self.accountLookup, "account lookup (STS)")
                 group.addTask { .account(await account.result) }
             }
             func launchReady() async {
@@ -246,6 +251,7 @@ public struct StackExecutor: Sendable {
             await launchReady()
             while let finished = try await group.next() {
                 let key: NodeKey, result: Result<(ResourceRecord, Double, Outcome), Error>
+                if case .account = finished { stop.end(Self.accountLookup) }
                 switch finished {
                 case .account(.success(let id)):
                     do { try await journal.setAccount(id); accountKnown = true } catch { firstError = firstError ?? error }
@@ -602,7 +608,9 @@ public struct StackExecutor: Sendable {
         var child = record, kind = node, root: (ResourceRecord, String)?
         while let key = kind.ownerKey {
             let candidates = records.filter { $0.key == key && $0.status != .pending }
-            guard let owner = candidates.first(where: { $0.id != nil && $0.id == child.parentId }) ?? candidates.first(where: { $0.status == .created }),
+            // A parent_id naming an owner no longer listed has no owner here (not the current one).
+            let named = child.parentId.map { id in candidates.first { $0.id == id } }
+            guard let owner = named ?? candidates.first(where: { $0.status == .created }),
                   let ownerKind = graph.node(key) ?? kindOf(owner) else { return nil }
             root = (owner, ownerKind.label)
             (child, kind) = (owner, ownerKind)

@@ -11,6 +11,10 @@ public enum StateLocation: Sendable, Equatable, CustomStringConvertible {
     public init(parsing text: String) throws {
         guard text.lowercased().hasPrefix("s3://") else {
             guard !text.isEmpty else { throw StackError.invalidConfig("--state must not be empty") }
+            // PATH.lock is the lock of PATH: a state there would be overwritten by another's lock.
+            guard !text.hasSuffix(".lock") else {
+                throw StackError.invalidConfig("--state \(text): a name ending in '.lock' is where the lock of another state lives; choose another name")
+            }
             self = .file(text)
             return
         }
@@ -74,8 +78,9 @@ public final class S3StateStore: StateBackend, @unchecked Sendable {
 
     /// How often a 409 ConditionalRequestConflict (a concurrent conditional write) is retried.
     static let conflictAttempts = 5
-    /// How long releasing the lock waits for a state write in flight (a hard exit allows 5 s in all).
-    static let releaseWait: TimeInterval = 4
+    /// How long releasing the lock waits for a state write in flight (a hard exit allows 5 s in
+    /// all, the lock's own DELETE included).
+    static let releaseWait: TimeInterval = 3
 
     public init(bucket: String, key: String, client: AWSClient) {
         self.bucket = bucket

@@ -289,6 +289,15 @@ public final class StateFile: StateBackend, @unchecked Sendable {
             close(fd)
             throw StackError.locked(path: path, holder: holder)
         }
+        // Ours holds a PID or nothing; anything else there (a state file named like a lock,
+        // someone's notes) is not overwritten.
+        var held = [UInt8](repeating: 0, count: 64)
+        let n = pread(fd, &held, 64, 0)
+        guard n <= 0 || (n < 24 && held[0..<n].allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x0a }) else {
+            flock(fd, LOCK_UN)
+            close(fd)
+            throw StackError.stateIO("\(lockPath) exists and is not a secure-api lock (it holds more than a PID): refusing to overwrite it; move it away")
+        }
         let pid = Array("\(getpid())\n".utf8)
         _ = ftruncate(fd, 0)
         _ = pwrite(fd, pid, pid.count, 0)
@@ -321,4 +330,15 @@ extension StateFile {
     public func lock(operation: String) throws { try lock() }
     /// The flock goes with the process; nothing to release before.
     public func unlock() -> String? { nil }
+}
+
+extension StackState {
+    /// The account in the ARNs of the resources recorded (`arn:PARTITION:SERVICE:REGION:ACCOUNT:…`).
+    public var accountOfRecordedARNs: String? {
+        resources.lazy.compactMap { r -> String? in
+            guard let parts = r.arn?.split(separator: ":", omittingEmptySubsequences: false), parts.count > 5 else { return nil }
+            let account = String(parts[4])
+            return account.count == 12 && account.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } ? account : nil
+        }.first
+    }
 }

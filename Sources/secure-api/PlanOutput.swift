@@ -84,7 +84,7 @@ struct StatusReport {
         let item: PlanItem
         let attribute: String
         let expected: String
-        let actual: String
+        let actual: String?  // nil: the live resource lacks the attribute
         let security: Bool
         var changedOutside = false
     }
@@ -112,7 +112,7 @@ struct StatusReport {
             }
             guard item.action == .update || item.action == .replace else { continue }
             for c in item.changes {
-                all.append(Drift(item: item, attribute: c.name, expected: c.new, actual: c.old ?? "", security: c.security,
+                all.append(Drift(item: item, attribute: c.name, expected: c.new, actual: c.old, security: c.security,
                                  changedOutside: c.changedOutside))
             }
         }
@@ -151,7 +151,7 @@ struct StatusReport {
         }
         let drifts: [JSON] = drift.map { d in
             ["key": .string(d.item.key.rawValue), "label": .string(d.item.name), "attribute": .string(d.attribute),
-             "expected": .string(d.expected), "actual": .string(d.actual), "security": .bool(d.security),
+             "expected": .string(d.expected), "actual": d.actual.map { .string($0) } ?? .null, "security": .bool(d.security),
              "changed_outside": .bool(d.changedOutside)]
         }
         return ["target": .string(target), "stack": .string(stack), "complete": .bool(complete), "resources": .array(resources), "drift": .array(drifts)]

@@ -49,9 +49,11 @@ struct StackRun {
             return StackRun(config: config, target: target, description: description, account: Task { try await callerAccount() })
         }
         let account = try await callerAccount()
-        // An empty recorded account: a first create stopped before STS answered.
-        if let state, endpoint == nil, !state.target.account.isEmpty, state.target.account != account {
-            throw CLIError("state.json's stack is in account \(state.target.account), but these credentials are for account \(account)")
+        // An empty recorded account (a first create stopped before STS answered): the ARNs of
+        // what it made name the account it made them in.
+        if let state, endpoint == nil, let recorded = state.target.account.isEmpty ? state.accountOfRecordedARNs : state.target.account,
+           recorded != account {
+            throw CLIError("state.json's stack is in account \(recorded), but these credentials are for account \(account)")
         }
         let target = StackTarget(region: config.region, account: account, endpoint: endpoint, endpoints: endpoints)
         return StackRun(config: config, target: target, description: config.endpoints.targetDescription(account: account))
@@ -241,7 +243,10 @@ struct CreateCommand: AsyncParsableCommand {
                 printer: EventPrinter, path: String, resourceCount: Int = 0) throws {
         let interrupted = summary?.interrupted ?? false
         if output == .json {
+            // On a first create the account arrives beside the first creates: the journal has it.
+            let account = summary?.state.target.account ?? run.target.account
             let json: JSON = ["command": "create", "target": .string(run.description), "state": .string(path),
+                              "account": account.isEmpty ? .null : .string(account),
                               "created": .number(Double(summary?.created ?? 0)),
                               "updated": .number(Double(summary?.updated ?? 0)), "replaced": .number(Double(summary?.replaced ?? 0)),
                               "deleted": .number(Double(summary?.deleted ?? 0)),

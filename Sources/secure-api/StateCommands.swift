@@ -57,7 +57,10 @@ enum StateLock {
             await release(store)
             done.signal()
         }
-        _ = done.wait(timeout: .now() + 5)
+        if done.wait(timeout: .now() + 5) == .timedOut {
+            Console.info("warning: the lock on \(store.path) may still be held (releasing it took over 5 s): if no run holds it, "
+                         + "`secure-api force-unlock --state \(store.path) ID` with the ID the next run prints")
+        }
     }
 }
 

@@ -34,3 +34,20 @@ struct JournalTests {
         #expect(store.written == Array(1...8))
     }
 }
+
+/// A first create stopped before STS answered records no account: the ARNs of what it made
+/// still say where it lives, so a resume with another account's credentials is refused.
+@Suite struct RecordedAccountTests {
+    @Test func theAccountOfARecordedARNStandsInForAMissingAccount() {
+        var state = Harness.emptyState()
+        state.target.account = ""
+        #expect(state.accountOfRecordedARNs == nil)
+        state.resources = [
+            ResourceRecord(key: "lambda_role_policy", type: "iam:role-policy-attachment", status: .created,
+                           arn: "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"),
+            ResourceRecord(key: "user_pool", type: "cognito-idp:user-pool", status: .pending),
+            ResourceRecord(key: "lambda_role", type: "iam:role", status: .created, arn: "arn:aws:iam::111122223333:role/APIGatewayLambdaRole"),
+        ]
+        #expect(state.accountOfRecordedARNs == "111122223333")
+    }
+}
