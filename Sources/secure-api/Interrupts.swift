@@ -15,7 +15,7 @@ final class Interrupts: @unchecked Sendable {
     private var sources: [DispatchSourceSignal] = []
     private var timer: DispatchSourceTimer?
     private var received: Int32?  // touched only on `queue`
-    private var beforeHardExit: (@Sendable () -> Void)?  // touched only on `queue`
+    private var beforeHardExit: [@Sendable () -> Void] = []  // touched only on `queue`
 
     init(command: String) { self.command = command }
 
@@ -30,8 +30,8 @@ final class Interrupts: @unchecked Sendable {
     }
 
     /// Runs on the signal queue just before a second signal (or the end of the wait) exits at
-    /// once: releases the remote state's lock.
-    func onHardExit(_ cleanup: @escaping @Sendable () -> Void) { queue.sync { beforeHardExit = cleanup } }
+    /// once: releases the remote state's lock (each registered cleanup, in order).
+    func onHardExit(_ cleanup: @escaping @Sendable () -> Void) { queue.sync { beforeHardExit.append(cleanup) } }
 
     /// 130 (SIGINT) or 143 (SIGTERM) once a signal arrived.
     var exitCode: Int32? { queue.sync { received.map { 128 + $0 } } }
@@ -39,7 +39,7 @@ final class Interrupts: @unchecked Sendable {
     private func handle(_ sig: Int32) {
         if received != nil {
             Console.info("\(Self.name(sig)) again: stopping at once; the state records every call sent, run `secure-api \(command)` again to resume")
-            beforeHardExit?()
+            beforeHardExit.forEach { $0() }
             _exit(128 + sig)
         }
         received = sig
@@ -57,7 +57,7 @@ final class Interrupts: @unchecked Sendable {
             if inFlight.isEmpty { return }
             if left <= 0 {
                 Console.info("still in flight after \(Self.graceSeconds) s: \(inFlight.joined(separator: ", ")); stopping at once; run `secure-api \(self.command)` again to resume")
-                self.beforeHardExit?()
+                self.beforeHardExit.forEach { $0() }
                 _exit(128 + sig)
             }
             Console.info("  waiting for \(inFlight.joined(separator: ", ")): \(left) s left")

@@ -177,7 +177,7 @@ struct StateMigrateCommand: AsyncParsableCommand {
         let interrupts = Interrupts(command: "state migrate")
         interrupts.install()
         try await StateLock.holding(source, operation: "migrate", interrupts: interrupts) {
-            try await StateLock.holding(destination, operation: "migrate", interrupts: nil) {
+            try await StateLock.holding(destination, operation: "migrate", interrupts: interrupts) {
                 guard let state = try await source.load() else { throw CLIError("no state at \(source.path): nothing to migrate") }
                 if try await destination.hasState() {
                     // The same stack: a migrate that stopped after its copy; finish it by hand, never by deleting the stack.
