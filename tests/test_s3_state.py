@@ -275,7 +275,7 @@ def test_second_signal_keeps_the_lock_until_the_state_write_in_flight_has_landed
     """A second Ctrl-C exits at once, but a state write it had sent lands later. Had the lock gone
     first, the next run could read the state before that write lands and be refused ("changed by
     someone else") at its own first write. The proxy makes that order: the dead run's write is held
-    until the next run has read the state (at most 3 s), and the next run's first write waits 0.5 s."""
+    until the next run has read the state (at most 2 s), and the next run's first write waits 0.5 s."""
     s3 = bucket(fresh_moto)
     state_read_by_next_run, exited, held, puts = threading.Event(), threading.Event(), threading.Event(), []
 
@@ -293,7 +293,7 @@ def test_second_signal_keeps_the_lock_until_the_state_write_in_flight_has_landed
             puts.append(index)
             if len(puts) == 4:
                 held.set()
-                state_read_by_next_run.wait(3)
+                state_read_by_next_run.wait(2)  # the release waits up to 3 s for it
                 time.sleep(0.05)
         return None
 
