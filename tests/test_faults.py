@@ -165,3 +165,19 @@ def test_sts_refused_after_first_creates_succeeded_says_what_was_made(binary, fr
     proxy.fault = None
     assert run_in(binary, tmp_path, "create", env=stack_env(proxy.url)).returncode == 0
     assert run_in(binary, tmp_path, "delete", env=stack_env(proxy.url)).returncode == 0
+
+
+def test_a_first_create_whose_sts_never_answered_is_finished_once_sts_is_fixed(binary, fresh_moto, tmp_path):
+    """STS pointed nowhere on a first create: the roots made beside it are recorded, and the run
+    with STS fixed finishes the stack (an STS that never answered pins no endpoint)."""
+    env = stack_env(fresh_moto.url)
+    r = run_in(binary, tmp_path, "create", env={**env, "AWS_ENDPOINT_URL_STS": "http://127.0.0.1:9", "AWS_MAX_ATTEMPTS": "2"})
+    assert r.returncode == 1 and "cannot reach STS at http://127.0.0.1:9" in r.stderr, r.stderr
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert state["target"]["account"] == "" and any(x["status"] == "created" for x in state["resources"])
+    r = run_in(binary, tmp_path, "create", env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert state["target"]["account"] == fresh_moto.boto("sts").get_caller_identity()["Account"]
+    assert Inventory(fresh_moto).counts(state["outputs"]["user_pool_domain"]) == ONE_OF_EACH
+    assert run_in(binary, tmp_path, "delete", env=env).returncode == 0

@@ -128,6 +128,13 @@ public struct Endpoint: Sendable, Equatable, CustomStringConvertible {
     public var isLocal: Bool {
         host == "localhost" || host.hasPrefix("127.") || host == "::1" || host.hasSuffix(".localhost")
     }
+
+    /// Whether this is AWS itself (any *.amazonaws.com, regional, FIPS or VPC endpoint), as
+    /// opposed to an emulator wherever it runs (127.0.0.1, `moto:5000`, a LAN host).
+    public var isAWS: Bool {
+        let h = host.lowercased()
+        return h == "amazonaws.com" || h.hasSuffix(".amazonaws.com") || h.hasSuffix(".amazonaws.com.cn")
+    }
 }
 
 /// Where each service's requests go: `--endpoint-url`, `AWS_ENDPOINT_URL_<SERVICE>`,

@@ -71,7 +71,7 @@ public struct TokenClient: Sendable {
     /// https anywhere; plain http only to this machine (the tests' and emulators' endpoints).
     static func mayCarrySecret(_ url: String) -> Bool {
         guard let parts = URLComponents(string: url), let scheme = parts.scheme?.lowercased() else { return false }
-        return scheme == "https" || (scheme == "http" && ["localhost", "127.0.0.1"].contains(parts.host?.lowercased() ?? ""))
+        return scheme == "https" || (scheme == "http" && ["localhost", "127.0.0.1", "::1", "[::1]"].contains(parts.host?.lowercased() ?? ""))
     }
 
     static func parse(_ response: HTTPResponse) throws -> TokenResponse {

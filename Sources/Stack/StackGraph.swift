@@ -172,9 +172,7 @@ extension StackTarget {
     /// its hosted UI and execute-api data plane live there, path-style (LocalStack's
     /// convention), and tokens and secrets go nowhere else. Nil on AWS (any *.amazonaws.com).
     public func localBase(_ service: AWSService) -> String? {
-        guard let raw = endpoints[service.name], let endpoint = Endpoint(parsing: raw) else { return nil }
-        let host = endpoint.host.lowercased()
-        guard !(host == "amazonaws.com" || host.hasSuffix(".amazonaws.com") || host.hasSuffix(".amazonaws.com.cn")) else { return nil }
+        guard let raw = endpoints[service.name], let endpoint = Endpoint(parsing: raw), !endpoint.isAWS else { return nil }
         return "\(endpoint.scheme)://\(endpoint.hostHeader)"
     }
 }

@@ -39,7 +39,7 @@ final class Interrupts: @unchecked Sendable {
     private func handle(_ sig: Int32) {
         if received != nil {
             Console.info("\(Self.name(sig)) again: stopping at once; the state records every call sent, run `secure-api \(command)` again to resume")
-            beforeHardExit.forEach { $0() }
+            Self.runAtOnce(beforeHardExit)
             _exit(128 + sig)
         }
         received = sig
@@ -57,13 +57,18 @@ final class Interrupts: @unchecked Sendable {
             if inFlight.isEmpty { return }
             if left <= 0 {
                 Console.info("still in flight after \(Self.graceSeconds) s: \(inFlight.joined(separator: ", ")); stopping at once; run `secure-api \(self.command)` again to resume")
-                self.beforeHardExit.forEach { $0() }
+                Self.runAtOnce(self.beforeHardExit)
                 _exit(128 + sig)
             }
             Console.info("  waiting for \(inFlight.joined(separator: ", ")): \(left) s left")
         }
         timer.resume()
         self.timer = timer
+    }
+
+    /// The cleanups side by side: each waits for its own (bounded) release, not for the others'.
+    static func runAtOnce(_ cleanups: [@Sendable () -> Void]) {
+        DispatchQueue.concurrentPerform(iterations: cleanups.count) { cleanups[$0]() }
     }
 
     static func name(_ sig: Int32) -> String { sig == SIGINT ? "interrupt (SIGINT)" : "SIGTERM" }

@@ -32,14 +32,20 @@ struct StackRun {
         let endpoint = custom.flatMap { $0.endpoint.map { "\($0)" } }
         var endpoints: [String: String] = [:]
         for service in AWSService.all { endpoints[service.name] = try config.endpoints.resolve(service).endpoint.description }
-        if let state { try requireSameEndpoints(recorded: state.target, resolved: endpoints, region: config.region) }
+        // An empty recorded account: STS never answered that run (its first create), so where
+        // it pointed STS pins nothing (a run with STS fixed may finish or delete the stack).
+        if let state {
+            try requireSameEndpoints(recorded: state.target, resolved: endpoints, region: config.region,
+                                     ignoring: state.target.account.isEmpty ? [AWSService.sts.name] : [])
+        }
+        let sts = try config.endpoints.resolve(.sts).endpoint
         @Sendable func callerAccount() async throws -> String {
             do {
                 return try await STS(client: AWSClient(config: config)).getCallerIdentity().account
             } catch let e as AWSServiceError {
-                throw CLIError("STS at \(config.endpoints.targetDescription()) refused to name the account: \(e)")
+                throw CLIError("STS at \(sts) refused to name the account (\(config.endpoints.targetDescription())): \(e)")
             } catch {
-                throw CLIError("cannot reach \(config.endpoints.targetDescription()): \(error)")
+                throw CLIError("cannot reach STS at \(sts) (\(config.endpoints.targetDescription())): \(error)")
             }
         }
         if identityLater && state == nil {
@@ -51,7 +57,9 @@ struct StackRun {
         let account = try await callerAccount()
         // An empty recorded account (a first create stopped before STS answered): the ARNs of
         // what it made name the account it made them in.
-        if let state, endpoint == nil, let recorded = state.target.account.isEmpty ? state.accountOfRecordedARNs : state.target.account,
+        // Any STS that is AWS's answers for the account (an override of another service, or a
+        // regional or VPC STS endpoint, does not make the stack an emulator's).
+        if let state, sts.isAWS, let recorded = state.target.account.isEmpty ? state.accountOfRecordedARNs : state.target.account,
            recorded != account {
             throw CLIError("state.json's stack is in account \(recorded), but these credentials are for account \(account)")
         }
@@ -62,10 +70,11 @@ struct StackRun {
     /// A stack is only ever changed where it was made: every service's endpoint must resolve as
     /// it did when state.json was written (else delete would call "not found" at the wrong
     /// place, and lose the IDs of what lives at the right one).
-    static func requireSameEndpoints(recorded: StackTarget, resolved: [String: String], region: String) throws {
+    static func requireSameEndpoints(recorded: StackTarget, resolved: [String: String], region: String,
+                                     ignoring: Set<String> = []) throws {
         let defaults = StackTarget.endpoints(region: region, base: nil)
         var differences: [String] = []
-        for service in AWSService.all {
+        for service in AWSService.all where !ignoring.contains(service.name) {
             guard let was = recorded.endpoints[service.name], let now = resolved[service.name], was != now else { continue }
             let fix = was == defaults[service.name]
                 ? "unset AWS_ENDPOINT_URL_\(service.endpointEnvSuffixes[0])/AWS_ENDPOINT_URL/--endpoint-url"
