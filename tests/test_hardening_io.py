@@ -297,7 +297,7 @@ def test_kid_from_a_token_is_escaped(binary, tmp_path, recorder):
         return base64.urlsafe_b64encode(json.dumps(o).encode()).rstrip(b"=").decode()
 
     token = b64({"alg": "RS256", "kid": "k\u001b[31mred"}) + "." + b64({"iss": server.url}) + ".c2ln"
-    r = subprocess_bytes(binary, ["jwt", "verify", token, "--issuer", server.url, "--jwks-url", server.url + "/jwks"],
+    r = subprocess_bytes(binary, ["jwt", "verify", token, "--issuer", server.url, "--jwks-url", server.url + "/jwks", "--client-id", "c"],
                          clean_env(HOME=str(tmp_path)))
     assert r.returncode == 1
     assert b"\x1b" not in r.stderr and b"\x1b" not in r.stdout

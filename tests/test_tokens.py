@@ -16,7 +16,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from conftest import PASSWORD, Inventory, free_port, run_in, stack_env
+from conftest import PASSWORD, Inventory, clean_env, free_port, run_in, stack_env
 
 
 def b64u(data):
@@ -301,3 +301,9 @@ def test_no_secret_in_state_or_verbose_output(binary, stack, moto):
     for s in (PASSWORD, secret, token):
         assert s not in logs
         assert s not in state
+
+
+def test_jwt_verify_without_any_client_id_to_check_refuses(binary, tmp_path):
+    """No state and no --client-id: nothing to check the audience against, so no "valid"."""
+    r = run_in(binary, tmp_path, "jwt", "verify", "a.b.c", "--issuer", "https://issuer.example", env=clean_env())
+    assert r.returncode == 1 and "no client id to check the token against: pass --client-id" in r.stderr, r.stderr

@@ -259,6 +259,10 @@ struct JWTVerifyCommand: AsyncParsableCommand {
         let clients = clientIds.isEmpty
             ? [state?.outputs["terminal_app_client_id"], state?.outputs["machine_client_id"], state?.config.oidcAudience].compactMap { $0 }
             : clientIds
+        // Without one, any client's token of the issuer would read "valid".
+        guard !clients.isEmpty else {
+            throw CLIError("no client id to check the token against: pass --client-id (or run where the stack's state is)")
+        }
         // Other OIDC providers (Keycloak) put no token_use in their tokens: check aud only.
         let use: JWTPolicy.TokenUse? = tokenUse == .any || (tokenUseDefaulted && state?.config.auth == .oidc) ? nil : (tokenUse == .id ? .id : .access)
         let policy = JWTPolicy(issuer: issuer, tokenUse: use,
