@@ -242,6 +242,10 @@ class FaultProxy:
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = handle_one
 
         class Server(ThreadingHTTPServer):
+            # socketserver's default backlog is 5: more connections at once (a delete's
+            # concurrent ownership reads open 7) lose their SYN and wait the kernel's 1 s retry.
+            request_queue_size = 128
+
             def handle_error(self, request, client_address):
                 # A client killed on purpose mid-request is expected, not an error to print.
                 if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
