@@ -461,7 +461,8 @@ def swift_operations():
     import re
     ops = set()
     for f in (ROOT / "Sources" / "Services").glob("*.swift"):
-        ops |= set(re.findall(r'(?:(?:call|items)\("|(?:rest|query|json)\(\.\w+, ")(\w+)"', f.read_text()))
+        # Direct calls, IAM's paged lists, and the typed create requests (`var operation: String { "CreateApi" }`).
+        ops |= set(re.findall(r'(?:(?:call|items|pages)\("|(?:rest|query|json)\(\.\w+, "|operation: String \{ ")(\w+)"', f.read_text()))
     return ops
 
 
@@ -502,6 +503,10 @@ def test_every_call_the_tool_makes_answers(ours):
     iam.get_role(RoleName="EveryCallRole")
     iam.attach_role_policy(RoleName="EveryCallRole", PolicyArn=MANAGED)
     iam.list_attached_role_policies(RoleName="EveryCallRole")
+    # An inline policy put behind the stack's back: drift the tool lists and removes.
+    iam.put_role_policy(RoleName="EveryCallRole", PolicyName="extra", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
+    iam.list_role_policies(RoleName="EveryCallRole")
     import io
     import zipfile
     buf = io.BytesIO()
@@ -569,6 +574,7 @@ def test_every_call_the_tool_makes_answers(ours):
     apigw.delete_api(ApiId=api)
     lam.delete_function(FunctionName="EveryCallFunction")
     logs.delete_log_group(logGroupName="/aws/lambda/EveryCallFunction")
+    iam.delete_role_policy(RoleName="EveryCallRole", PolicyName="extra")
     iam.detach_role_policy(RoleName="EveryCallRole", PolicyArn=MANAGED)
     iam.delete_role(RoleName="EveryCallRole")
     cognito.admin_delete_user(UserPoolId=pool["Id"], Username="Testuser")
