@@ -152,17 +152,8 @@ public struct StackExecutor: Sendable {
         let remaining = min(sent + 1 + inFlightWindowSeconds - Date().timeIntervalSince1970, inFlightWindowSeconds)
         guard remaining > 0 else { return nil }
         events(.note("\(node.label): not there yet; the interrupted run's create may still be finishing at AWS: looking again in \(Int(remaining.rounded(.up))) s"))
-        try await pause(remaining)
+        try await stop.pause(remaining)
         return try await find(pending)
-    }
-
-    /// Sleeps, waking early (and throwing) when a stop is requested: nothing is in flight then.
-    func pause(_ seconds: Double) async throws {
-        let until = DispatchTime.now().uptimeNanoseconds + UInt64(max(0, seconds) * 1e9)
-        while DispatchTime.now().uptimeNanoseconds < until {
-            if stop.isRequested { throw StoppedWaiting() }
-            try await Task.sleep(nanoseconds: min(100_000_000, until - DispatchTime.now().uptimeNanoseconds))
-        }
     }
 
     func context(_ state: StackState, _ records: [NodeKey: ResourceRecord], password: String?, journal: Journal?, key: NodeKey) -> ResourceContext {
@@ -171,6 +162,7 @@ public struct StackExecutor: Sendable {
                                   records: records, password: password, note: { [events] in events(.note($0)) },
                                   renamePending: { name in try await journal?.markPending(key: key, type: type, name: name) })
         ctx.excluded = Set(state.resources.filter { $0.key == key && $0.status == .deposed }.compactMap(\.id))
+        ctx.stop = stop
         return ctx
     }
 
@@ -332,13 +324,14 @@ public struct StackExecutor: Sendable {
             guard !mayHaveSent, node.createIsOneCall, Self.madeNothing(error), records[node.key] == nil else { return }
             try? await journal.remove(ResourceRecord(key: node.key, type: node.type, status: .pending))
         }
-        var attempt = 0
-        while true {
-            attempt += 1
+        // Each attempt whose outcome stayed unknown is looked up before the next, so the next
+        // never makes a second resource.
+        let attempts = Retrying(.attempts(Self.createAttempts), delay: { 0.2 * Double($0) }, stop: stop)
+        return try await attempts.run { attempt in
             do {
                 // Each attempt is journalled with its send time, so a resume after a kill
                 // during this very attempt waits it out too.
-                if attempt > 1 {
+                if attempt.number > 1 {
                     try await journal.markPending(key: node.key, type: node.type, name: await journal.records()[node.key]?.name ?? node.pendingName(state.config))
                 } else if records[node.key]?.status == .pending {
                     // The killed run's resource was not found: this attempt makes today's.
@@ -352,8 +345,8 @@ public struct StackExecutor: Sendable {
                     try await journal.remove(ResourceRecord(key: node.key, type: node.type, status: .deposed, id: id))
                 }
                 try await journal.markCreated(record)
-                return (record, false)
-            } catch where Self.outcomeUnknown(error) && !Self.neverSent(error) && attempt < Self.createAttempts {
+                return .done((record, false))
+            } catch where Self.outcomeUnknown(error) && !Self.neverSent(error) {
                 // (A call that never connected was retried by the client already, and needs no look.)
                 // Look before trying again: the attempt may have created it. After a timeout the
                 // request may even still be running at AWS, so for kinds AWS does not
@@ -362,27 +355,19 @@ public struct StackExecutor: Sendable {
                 let pending = await journal.records()[node.key] ?? ResourceRecord(key: node.key, type: node.type, status: .pending)
                 events(.note("\(node.label): \(error); checking whether it was created"))
                 let patience = Self.isTimeout(error) && !node.uniqueName ? inFlightWindowSeconds : 0
-                let lookStarted = Date()
-                var pause = 0.5
-                while true {
-                    let found: ResourceRecord?
-                    do { found = try await find(pending) } catch {
-                        await forgetIfNeverSent(error)
-                        throw error
-                    }
-                    if let found {
-                        try await node.finishAdoption(found, ctx)
-                        try await journal.markCreated(found)
-                        return (found, true)
-                    }
-                    let waited = Date().timeIntervalSince(lookStarted)
-                    guard waited < patience else { break }
-                    try await self.pause(min(pause, patience - waited))
-                    pause = min(pause * 2, 5)
+                let looks = Retrying(.seconds(patience), delay: Retrying.doubling(from: 0.5, upTo: 5), stop: stop)
+                let found = try await looks.run { _ -> Retrying.Step<ResourceRecord?> in
+                    if let found = try await find(pending) { return .done(found) }
+                    return .again(last: .success(nil))
                 }
-                try await Task.sleep(nanoseconds: UInt64(200_000_000 * attempt))
-            } catch let e as StackError {
-                throw e
+                if let found {
+                    try await node.finishAdoption(found, ctx)
+                    try await journal.markCreated(found)
+                    return .done((found, true))
+                }
+                return .again(throwing: StackError.createFailed(resource: "\(node.label) \(node.pendingName(state.config) ?? "")", underlying: "\(error)"))
+            } catch where error is StackError || error is StoppedWaiting {
+                throw error
             } catch {
                 await forgetIfNeverSent(error)
                 throw StackError.createFailed(resource: "\(node.label) \(node.pendingName(state.config) ?? "")", underlying: "\(error)")

@@ -40,6 +40,13 @@ public struct ResourceContext: Sendable {
     /// IDs `find` passes over: a replacement's deposed old resource, which may share the new
     /// one's name (taking it for the new one would leave the new one unjournalled).
     public var excluded: Set<String> = []
+    /// Ctrl-C's stop request: a kind's waits (IAM propagation, a function settling) end at it.
+    var stop: StopSignal?
+
+    /// A kind's bounded wait-and-retry, cut short by a stop and saying its notes as progress.
+    func retrying(_ limit: Retrying.Limit, delay: @escaping @Sendable (Int) -> Double) -> Retrying {
+        Retrying(limit, delay: delay, stop: stop, note: note)
+    }
 
     public var tags: Tags { ["secure-api:stack": config.stackName, "secure-api:id": stackId] }
 

@@ -344,14 +344,9 @@ public final class S3StateStore: StateBackend, @unchecked Sendable {
     /// 409 ConditionalRequestConflict: another conditional write to the key was in progress;
     /// S3 asks for a retry.
     func retryingConflicts<T>(_ body: () async throws -> T) async throws -> T {
-        var attempt = 1
-        while true {
-            do { return try await body() } catch let e as AWSServiceError
-                where e.httpStatus == 409 && e.code == "ConditionalRequestConflict" && attempt < Self.conflictAttempts {
-                try await Task.sleep(nanoseconds: UInt64(100_000_000 << attempt) + UInt64.random(in: 0...100_000_000))
-                attempt += 1
-            }
-        }
+        // Never cut short by a stop: these writes record what calls already in flight made.
+        try await Retrying(.attempts(Self.conflictAttempts), delay: { 0.1 * Double(1 << min($0, 20)) + Double.random(in: 0...0.1) })
+            .run(retryingOn: { ($0 as? AWSServiceError).map { $0.httpStatus == 409 && $0.code == "ConditionalRequestConflict" } ?? false }, body)
     }
 
     /// Names the state in an S3 failure.

@@ -87,16 +87,23 @@ private func converged(_ nodes: [FakeKind], _ h: Harness, _ context: String) asy
 
 /// A first create asks STS for the account beside its first creates (issue 14 item 7).
 @Suite struct AccountLookupTests {
-    func firstCreate(_ h: Harness, account: String?) async throws -> StackExecutor.CreateSummary {
+    /// ANSWER_AFTER: the lookup is sent only once these roots' creates have been answered (or
+    /// 5 s passed), so "beside" does not depend on how fast a loaded machine schedules tasks;
+    /// an executor that held the roots back until the account was known would fail.
+    func firstCreate(_ h: Harness, account: String?, answerAfter roots: [NodeKey] = []) async throws -> StackExecutor.CreateSummary {
         var state = Harness.emptyState()
         state.target.account = ""
-        let lookup = Task { try await h.cloud.lookUpAccount(account) }
+        let lookup = Task {
+            let deadline = Date().addingTimeInterval(5)
+            while Date() < deadline, !roots.allSatisfy({ !h.calls("create", $0).isEmpty }) { try await Task.sleep(nanoseconds: 5_000_000) }
+            return try await h.cloud.lookUpAccount(account)
+        }
         return try await h.executor(h.kinds).create(state: state, live: [:], file: h.store, password: nil, account: lookup)
     }
 
     @Test func rootsStartBesideTheLookupTheRestAfterItAndTheAccountIsJournalled() async throws {
         let h = Harness(latencyMs: 20, kinds: diamond)
-        let summary = try await firstCreate(h, account: "123456789012")
+        let summary = try await firstCreate(h, account: "123456789012", answerAfter: ["a", "e"])
         #expect(summary.created == 5)
         let sts = try #require(h.calls("sts", "account").first)
         for root: NodeKey in ["a", "e"] {
@@ -311,6 +318,32 @@ private func with(_ kinds: [FakeKind], _ key: NodeKey, _ attribute: String, _ va
         let summary = try await h.converge(h.graph(["a"]), from: Harness.emptyState())
         #expect(summary.adopted == 1 && h.calls("create", "a").count == 1 && h.calls("find", "a").count == 1)
         try await converged(h.graph(["a"]), h, "after a 500")
+    }
+
+    /// Ctrl-C while a kind waits before its create (IAM propagation): the wait ends at once,
+    /// its create and every node after it are never sent, the run reports itself interrupted,
+    /// and the journal keeps the node pending for the next run.
+    @Test func aStopDuringAKindsWaitSendsNothingMore() async throws {
+        let stop = StopSignal()
+        let h = Harness { c in
+            var a = FakeKind("a", c)
+            a.beforeCreate = { ctx in
+                try await ctx.retrying(.seconds(60), delay: Retrying.every(30)).run { _ -> Retrying.Step<Void> in
+                    stop.request()  // Ctrl-C while Lambda still cannot assume the role
+                    return .again(throwing: FakeCloud.error("InvalidParameterValueException", 400, "cannot be assumed by Lambda"),
+                                  note: "waiting for IAM role")
+                }
+            }
+            return [a, FakeKind("b", c, dependencies: ["a"])]
+        }
+        let started = Date()
+        let summary = try await h.converge(h.kinds, from: Harness.emptyState(), stop: stop)
+        #expect(Date().timeIntervalSince(started) < 30, "the 30 s wait ran its course")
+        #expect(summary.interrupted && summary.done == 0)
+        #expect(h.cloud.calls.filter { $0.op == "create" }.isEmpty)
+        let journal = try #require(h.store.last)
+        #expect(journal.resources.map { "\($0.key):\($0.status.rawValue)" } == ["a:pending"])
+        #expect(h.log.events.contains { if case .note(let n) = $0 { n == "waiting for IAM role" } else { false } })
     }
 
     @Test func replaceDeletesFirstDeletesTheOldBeforeCreatingTheNew() async throws {

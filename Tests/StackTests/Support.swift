@@ -215,6 +215,8 @@ struct FakeKind: StackResource {
     var refMode: ChangeMode = .update
     var replaceDeletesFirst = false
     var ownerKey: NodeKey? = nil
+    /// Runs before the create call (a kind's own wait, such as IAM propagation).
+    var beforeCreate: (@Sendable (ResourceContext) async throws -> Void)? = nil
 
     init(_ key: NodeKey, _ cloud: FakeCloud, dependencies: [NodeKey] = [], want: Attributes = [:], specs: [AttributeSpec] = [],
          refMode: ChangeMode = .update, replaceDeletesFirst: Bool = false, ownerKey: NodeKey? = nil) {
@@ -243,6 +245,7 @@ struct FakeKind: StackResource {
     }
 
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
+        try await beforeCreate?(ctx)
         let id = try await cloud.create(key: key.rawValue, name: name, stackId: ctx.stackId, attributes: try desired(ctx))
         return record(id: id, name: name, parentId: try ownerKey.map { try ctx.id(of: $0) })
     }
@@ -306,11 +309,11 @@ struct Harness {
         return StackServices(client: AWSClient(config: try SessionOptions(environment: env).resolve()))
     }
 
-    func executor(_ nodes: [FakeKind], maxConcurrency: Int = 4) throws -> StackExecutor {
+    func executor(_ nodes: [FakeKind], maxConcurrency: Int = 4, stop: StopSignal = StopSignal()) throws -> StackExecutor {
         let kinds = self.kinds
         let log = self.log
         return StackExecutor(graph: StackGraph(nodes: nodes), services: try Self.services(), maxConcurrency: maxConcurrency,
-                             inFlightWindowSeconds: 0, kindOf: { r in kinds.first { $0.key == r.key && $0.type == r.type } },
+                             inFlightWindowSeconds: 0, stop: stop, kindOf: { r in kinds.first { $0.key == r.key && $0.type == r.type } },
                              events: { log.add($0) })
     }
 
@@ -321,8 +324,9 @@ struct Harness {
 
     /// What `secure-api create` does with a state: refresh, then converge.
     @discardableResult
-    func converge(_ nodes: [FakeKind], from state: StackState, maxConcurrency: Int = 4) async throws -> StackExecutor.CreateSummary {
-        let exec = try executor(nodes, maxConcurrency: maxConcurrency)
+    func converge(_ nodes: [FakeKind], from state: StackState, maxConcurrency: Int = 4,
+                  stop: StopSignal = StopSignal()) async throws -> StackExecutor.CreateSummary {
+        let exec = try executor(nodes, maxConcurrency: maxConcurrency, stop: stop)
         let live = try await exec.refresh(state)
         return try await exec.create(state: state, live: live, file: store, password: nil)
     }

@@ -1,5 +1,4 @@
 import AWSClient
-import Dispatch
 import Foundation
 import Services
 
@@ -55,24 +54,17 @@ struct LambdaFunctionResource: StackResource {
     }
 
     /// Retries BODY, bounded, while Lambda says the role "cannot be assumed by Lambda": a new
-    /// role (created, or switched to by an update) takes seconds to propagate in IAM.
+    /// role (created, or switched to by an update) takes seconds to propagate in IAM. Polls
+    /// about once a second, so it finishes soon after IAM is ready.
     func whileRolePropagates<T: Sendable>(_ ctx: ResourceContext, _ body: () async throws -> T) async throws -> T {
-        let started = DispatchTime.now().uptimeNanoseconds
-        var delay = 0.25
-        var announced = false
-        while true {
-            do {
-                return try await body()
-            } catch let e as AWSServiceError where e.code == "InvalidParameterValueException" && e.message.contains("cannot be assumed by Lambda") {
-                let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-                guard elapsed + delay <= Self.propagationBudgetSeconds else {
-                    throw StackError.iamPropagationTimeout(seconds: Int(elapsed.rounded()), last: e.message)
-                }
-                ctx.note(announced ? "still waiting for IAM role to propagate (\(Int(elapsed)) s)"
-                                   : "waiting for IAM role \(roleName(ctx.config)) to propagate before Lambda can assume it (up to \(Int(Self.propagationBudgetSeconds)) s)")
-                announced = true
-                try await Task.sleep(nanoseconds: UInt64(delay * 1e9))
-                delay = min(delay * 2, 1)  // poll about once a second: finish soon after IAM is ready
+        let budget = Self.propagationBudgetSeconds
+        return try await ctx.retrying(.seconds(budget), delay: Retrying.doubling(from: 0.25, upTo: 1)).run { attempt in
+            do { return .done(try await body()) } catch let e as AWSServiceError
+                where e.code == "InvalidParameterValueException" && e.message.contains("cannot be assumed by Lambda") {
+                let seconds = Int(attempt.elapsed)
+                return .again(throwing: StackError.iamPropagationTimeout(seconds: seconds, last: e.message),
+                              note: attempt.number > 1 ? "still waiting for IAM role to propagate (\(seconds) s)"
+                                  : "waiting for IAM role \(roleName(ctx.config)) to propagate before Lambda can assume it (up to \(Int(budget)) s)")
             }
         }
     }
@@ -127,16 +119,12 @@ struct LambdaFunctionResource: StackResource {
     static let settleBudgetSeconds = 60.0
 
     func waitUntilSettled(_ name: String, _ ctx: ResourceContext) async throws {
-        let started = DispatchTime.now().uptimeNanoseconds
-        while true {
+        try await ctx.retrying(.seconds(Self.settleBudgetSeconds), delay: Retrying.every(1)).run { _ in
             let fn = try await ctx.services.lambda.getFunction(name: name)
-            if fn.state != "Pending" && fn.lastUpdateStatus != "InProgress" { return }
-            guard Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9 < Self.settleBudgetSeconds else {
-                throw StackError.createFailed(resource: "Lambda function \(name)",
-                                              underlying: "still \(fn.state)/\(fn.lastUpdateStatus) after \(Int(Self.settleBudgetSeconds)) s; run create again")
-            }
-            ctx.note("waiting for Lambda function \(name) to finish its last update (\(fn.state), \(fn.lastUpdateStatus))")
-            try await Task.sleep(nanoseconds: 1_000_000_000)
+            if fn.state != "Pending" && fn.lastUpdateStatus != "InProgress" { return .done(()) }
+            return .again(throwing: StackError.createFailed(resource: "Lambda function \(name)",
+                                                            underlying: "still \(fn.state)/\(fn.lastUpdateStatus) after \(Int(Self.settleBudgetSeconds)) s; run create again"),
+                          note: "waiting for Lambda function \(name) to finish its last update (\(fn.state), \(fn.lastUpdateStatus))")
         }
     }
 
@@ -198,23 +186,20 @@ struct InvokePermissionResource: StackResource {
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
         let r = try request(ctx)
         let (fn, arn) = (r.functionName, r.sourceArn)
-        for attempt in 1...10 {
+        try await ctx.retrying(.attempts(10), delay: Retrying.every(0.5)).run { _ in
             do {
                 try await ctx.services.lambda.addPermission(r)
-                break
+                return .done(())
             } catch let e as AWSServiceError where e.code == "ResourceConflictException" {
                 // Either our statement is already there (an earlier attempt's answer was lost),
                 // or the function is busy (still being created or updated): look, then wait. A
                 // statement with our id but another scope is not the one wanted: never adopted.
                 let existing = try await ctx.services.lambda.policyStatements(functionName: fn).first { $0.sid == statementId }
-                if let existing {
-                    guard existing.sourceArn == arn, existing.principal == "apigateway.amazonaws.com" else {
-                        throw StackError.foreignResource("Lambda permission \(statementId) on \(fn) exists with SourceArn \(existing.sourceArn), not \(arn); run create again to replace it")
-                    }
-                    break
+                guard let existing else { return .again(throwing: e) }
+                guard existing.sourceArn == arn, existing.principal == "apigateway.amazonaws.com" else {
+                    throw StackError.foreignResource("Lambda permission \(statementId) on \(fn) exists with SourceArn \(existing.sourceArn), not \(arn); run create again to replace it")
                 }
-                guard attempt < 10 else { throw e }
-                try await Task.sleep(nanoseconds: 500_000_000)
+                return .done(())
             }
         }
         return record(id: statementId, name: statementId, arn: arn, parentId: fn)
