@@ -129,11 +129,9 @@ public struct APIGatewayV2: Sendable {
                            Self.requestAuthorizerSettings(name: name, functionArn: functionArn, region: region))
     }
 
-    public func getAuthorizer(apiId: String, id: String) async throws -> JSON {
-        try await call("GetAuthorizer", "GET", Self.apiPath(apiId, "/authorizers/\(AWSClient.escapePathSegment(id))"))
-    }
-
     public struct Authorizer: Sendable {
+        public var id: String
+        public var name: String
         public var type: String
         public var identitySource: [String]
         public var issuer: String
@@ -141,16 +139,20 @@ public struct APIGatewayV2: Sendable {
         public var uri: String
     }
 
-    public func authorizer(apiId: String, id: String) async throws -> Authorizer {
-        let a = try await getAuthorizer(apiId: apiId, id: id)
-        return Authorizer(type: a["authorizerType"]?.string ?? "", identitySource: (a["identitySource"]?.array ?? []).compactMap(\.string),
-                          issuer: a["jwtConfiguration"]?["issuer"]?.string ?? "",
-                          audience: (a["jwtConfiguration"]?["audience"]?.array ?? []).compactMap(\.string),
-                          uri: a["authorizerUri"]?.string ?? "")
+    static func authorizer(_ a: JSON, _ op: String) throws -> Authorizer {
+        Authorizer(id: try a.required("authorizerId", "apigatewayv2", op), name: a["name"]?.string ?? "",
+                   type: a["authorizerType"]?.string ?? "", identitySource: (a["identitySource"]?.array ?? []).compactMap(\.string),
+                   issuer: a["jwtConfiguration"]?["issuer"]?.string ?? "",
+                   audience: (a["jwtConfiguration"]?["audience"]?.array ?? []).compactMap(\.string), uri: a["authorizerUri"]?.string ?? "")
     }
 
-    public func getAuthorizers(apiId: String) async throws -> [JSON] {
-        try await items("GetAuthorizers", Self.apiPath(apiId, "/authorizers"))
+    public func authorizer(apiId: String, id: String) async throws -> Authorizer {
+        try Self.authorizer(try await call("GetAuthorizer", "GET", Self.apiPath(apiId, "/authorizers/\(AWSClient.escapePathSegment(id))")),
+                            "GetAuthorizer")
+    }
+
+    public func authorizers(apiId: String) async throws -> [Authorizer] {
+        try await items("GetAuthorizers", Self.apiPath(apiId, "/authorizers")).map { try Self.authorizer($0, "GetAuthorizers") }
     }
 
     public func deleteAuthorizer(apiId: String, id: String) async throws {
@@ -182,12 +184,23 @@ public struct APIGatewayV2: Sendable {
         return try out.required("integrationId", "apigatewayv2", r.operation)
     }
 
-    public func getIntegration(apiId: String, id: String) async throws -> JSON {
-        try await call("GetIntegration", "GET", Self.apiPath(apiId, "/integrations/\(AWSClient.escapePathSegment(id))"))
+    public struct Integration: Sendable {
+        public var id: String
+        /// The Lambda function's ARN for a proxy integration.
+        public var uri: String
     }
 
-    public func getIntegrations(apiId: String) async throws -> [JSON] {
-        try await items("GetIntegrations", Self.apiPath(apiId, "/integrations"))
+    static func integration(_ i: JSON, _ op: String) throws -> Integration {
+        Integration(id: try i.required("integrationId", "apigatewayv2", op), uri: i["integrationUri"]?.string ?? "")
+    }
+
+    public func integration(apiId: String, id: String) async throws -> Integration {
+        try Self.integration(try await call("GetIntegration", "GET", Self.apiPath(apiId, "/integrations/\(AWSClient.escapePathSegment(id))")),
+                             "GetIntegration")
+    }
+
+    public func integrations(apiId: String) async throws -> [Integration] {
+        try await items("GetIntegrations", Self.apiPath(apiId, "/integrations")).map { try Self.integration($0, "GetIntegrations") }
     }
 
     public func updateLambdaIntegration(apiId: String, id: String, functionArn: String) async throws {
@@ -251,19 +264,25 @@ public struct APIGatewayV2: Sendable {
         ])
     }
 
-    public func route(apiId: String, id: String) async throws -> RouteSettings {
-        let r = try await getRoute(apiId: apiId, id: id)
-        return RouteSettings(routeKey: r["routeKey"]?.string ?? "", authorizationType: r["authorizationType"]?.string ?? "NONE",
-                             authorizerId: r["authorizerId"]?.string ?? "",
-                             scopes: (r["authorizationScopes"]?.array ?? []).compactMap(\.string), target: r["target"]?.string ?? "")
+    public struct Route: Sendable {
+        public var id: String
+        public var settings: RouteSettings
     }
 
-    public func getRoute(apiId: String, id: String) async throws -> JSON {
-        try await call("GetRoute", "GET", Self.apiPath(apiId, "/routes/\(AWSClient.escapePathSegment(id))"))
+    static func route(_ r: JSON, _ op: String) throws -> Route {
+        // No authorizationType in the answer means NONE (AWS's default): a public route.
+        Route(id: try r.required("routeId", "apigatewayv2", op),
+              settings: RouteSettings(routeKey: r["routeKey"]?.string ?? "", authorizationType: r["authorizationType"]?.string ?? "NONE",
+                                      authorizerId: r["authorizerId"]?.string ?? "",
+                                      scopes: (r["authorizationScopes"]?.array ?? []).compactMap(\.string), target: r["target"]?.string ?? ""))
     }
 
-    public func getRoutes(apiId: String) async throws -> [JSON] {
-        try await items("GetRoutes", Self.apiPath(apiId, "/routes"))
+    public func route(apiId: String, id: String) async throws -> Route {
+        try Self.route(try await call("GetRoute", "GET", Self.apiPath(apiId, "/routes/\(AWSClient.escapePathSegment(id))")), "GetRoute")
+    }
+
+    public func routes(apiId: String) async throws -> [Route] {
+        try await items("GetRoutes", Self.apiPath(apiId, "/routes")).map { try Self.route($0, "GetRoutes") }
     }
 
     public func deleteRoute(apiId: String, id: String) async throws {
@@ -293,8 +312,14 @@ public struct APIGatewayV2: Sendable {
         _ = try await call(r.operation, "POST", Self.apiPath(r.apiId, "/stages"), r.body, idempotent: false)
     }
 
-    public func getStage(apiId: String, name: String) async throws -> JSON {
-        try await call("GetStage", "GET", Self.apiPath(apiId, "/stages/\(AWSClient.escapePathSegment(name))"))
+    public struct Stage: Sendable {
+        public var name: String
+        public var autoDeploy: Bool
+    }
+
+    public func stage(apiId: String, name: String) async throws -> Stage {
+        let out = try await call("GetStage", "GET", Self.apiPath(apiId, "/stages/\(AWSClient.escapePathSegment(name))"))
+        return Stage(name: out["stageName"]?.string ?? name, autoDeploy: out["autoDeploy"]?.bool ?? false)
     }
 
     public func updateStage(apiId: String, name: String, autoDeploy: Bool) async throws {

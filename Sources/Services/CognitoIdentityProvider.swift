@@ -241,9 +241,9 @@ public struct CognitoIdentityProvider: Sendable {
         return result
     }
 
-    /// The client's description; `ClientSecret` is in it for confidential clients, so callers
-    /// must never store or log the answer.
-    public func describeUserPoolClient(userPoolId: String, clientId: String) async throws -> JSON {
+    /// The client's description; `ClientSecret` is in it for confidential clients: only
+    /// `clientSecret` hands that out, so no caller can store or log it by accident.
+    func describeUserPoolClient(userPoolId: String, clientId: String) async throws -> JSON {
         let out = try await call("DescribeUserPoolClient", ["UserPoolId": .string(userPoolId), "ClientId": .string(clientId)])
         return try out.requiredObject("UserPoolClient", "cognito-idp", "DescribeUserPoolClient")
     }
@@ -263,6 +263,11 @@ public struct CognitoIdentityProvider: Sendable {
         return AppClientSettings(name: c["ClientName"]?.string ?? "", generateSecret: c["ClientSecret"]?.string.map { !$0.isEmpty } ?? false,
                                  flows: list("AllowedOAuthFlows"), scopes: list("AllowedOAuthScopes"),
                                  callbackURLs: list("CallbackURLs"), explicitAuthFlows: list("ExplicitAuthFlows"))
+    }
+
+    /// A confidential client's secret (nil for a public client): never store or log it.
+    public func clientSecret(userPoolId: String, clientId: String) async throws -> String? {
+        try await describeUserPoolClient(userPoolId: userPoolId, clientId: clientId)["ClientSecret"]?.string.flatMap { $0.isEmpty ? nil : $0 }
     }
 
     public func deleteUserPoolClient(userPoolId: String, clientId: String) async throws {
@@ -337,21 +342,30 @@ public struct CognitoIdentityProvider: Sendable {
         _ = try await call("AdminDeleteUser", ["UserPoolId": .string(userPoolId), "Username": .string(username)])
     }
 
-    /// REFRESH_TOKEN_AUTH: new access and ID tokens from a refresh token (public client).
-    public func refreshAuth(clientId: String, refreshToken: String) async throws -> JSON {
-        let out = try await call("InitiateAuth", [
-            "ClientId": .string(clientId), "AuthFlow": "REFRESH_TOKEN_AUTH",
-            "AuthParameters": ["REFRESH_TOKEN": .string(refreshToken)],
-        ])
-        return try out.requiredObject("AuthenticationResult", "cognito-idp", "InitiateAuth")
+    /// InitiateAuth's tokens (secrets: never store them in state or log them).
+    public struct AuthenticationResult: Sendable {
+        public var accessToken: String
+        public var idToken: String?
+        /// Absent when refreshing: the refresh token used stays valid.
+        public var refreshToken: String?
+        public var expiresIn: Int?
     }
 
-    /// USER_PASSWORD_AUTH for the emulator (no hosted UI there). The answer holds tokens.
-    public func initiateAuth(clientId: String, username: String, password: String) async throws -> JSON {
-        let out = try await call("InitiateAuth", [
-            "ClientId": .string(clientId), "AuthFlow": "USER_PASSWORD_AUTH",
-            "AuthParameters": ["USERNAME": .string(username), "PASSWORD": .string(password)],
-        ])
-        return try out.requiredObject("AuthenticationResult", "cognito-idp", "InitiateAuth")
+    func initiateAuth(_ input: JSON) async throws -> AuthenticationResult {
+        let out = try await call("InitiateAuth", input).requiredObject("AuthenticationResult", "cognito-idp", "InitiateAuth")
+        return AuthenticationResult(accessToken: try out.required("AccessToken", "cognito-idp", "InitiateAuth"), idToken: out["IdToken"]?.string,
+                                    refreshToken: out["RefreshToken"]?.string, expiresIn: out["ExpiresIn"]?.int)
+    }
+
+    /// REFRESH_TOKEN_AUTH: new access and ID tokens from a refresh token (public client).
+    public func refreshAuth(clientId: String, refreshToken: String) async throws -> AuthenticationResult {
+        try await initiateAuth(["ClientId": .string(clientId), "AuthFlow": "REFRESH_TOKEN_AUTH",
+                                "AuthParameters": ["REFRESH_TOKEN": .string(refreshToken)]])
+    }
+
+    /// USER_PASSWORD_AUTH for the emulator (no hosted UI there).
+    public func initiateAuth(clientId: String, username: String, password: String) async throws -> AuthenticationResult {
+        try await initiateAuth(["ClientId": .string(clientId), "AuthFlow": "USER_PASSWORD_AUTH",
+                                "AuthParameters": ["USERNAME": .string(username), "PASSWORD": .string(password)]])
     }
 }

@@ -98,25 +98,23 @@ struct TokenFetcher {
     func password(clientId: String, password: String) async throws -> TokenCache.Entry {
         let result = try await CognitoIdentityProvider(client: try client())
             .initiateAuth(clientId: clientId, username: try output("test_username"), password: password)
-        return try entry(result, refresh: nil)
+        return entry(result, refresh: nil)
     }
 
     func refreshPassword(clientId: String, refreshToken: String) async throws -> TokenCache.Entry {
         let result = try await CognitoIdentityProvider(client: try client()).refreshAuth(clientId: clientId, refreshToken: refreshToken)
-        return try entry(result, refresh: refreshToken)
+        return entry(result, refresh: refreshToken)
     }
 
-    func entry(_ r: JSON, refresh: String?) throws -> TokenCache.Entry {
-        guard let access = r["AccessToken"]?.string else { throw CLIError("InitiateAuth gave no AccessToken") }
-        return TokenCache.Entry(accessToken: access, idToken: r["IdToken"]?.string, refreshToken: r["RefreshToken"]?.string ?? refresh,
-                                expiresAt: Date().addingTimeInterval(Double(r["ExpiresIn"]?.int ?? 3600)), scope: nil)
+    func entry(_ r: CognitoIdentityProvider.AuthenticationResult, refresh: String?) -> TokenCache.Entry {
+        TokenCache.Entry(accessToken: r.accessToken, idToken: r.idToken, refreshToken: r.refreshToken ?? refresh,
+                         expiresAt: Date().addingTimeInterval(Double(r.expiresIn ?? 3600)), scope: nil)
     }
 
     /// The machine client's secret, read from Cognito with the caller's AWS credentials.
     func machineSecret(clientId: String) async throws -> String {
-        let description = try await CognitoIdentityProvider(client: try client())
-            .describeUserPoolClient(userPoolId: try output("user_pool_id"), clientId: clientId)
-        guard let secret = description["ClientSecret"]?.string else { throw CLIError("the machine client has no secret") }
+        guard let secret = try await CognitoIdentityProvider(client: try client())
+            .clientSecret(userPoolId: try output("user_pool_id"), clientId: clientId) else { throw CLIError("the machine client has no secret") }
         return secret
     }
 

@@ -200,8 +200,8 @@ struct CallerInputs {
         if let password {
             do {
                 let r = try await idp.initiateAuth(clientId: appClient, username: try output("test_username"), password: password)
-                inputs[.passwordFlow] = r["AccessToken"]?.string.map { .bearer($0) } ?? .failed("InitiateAuth gave no AccessToken")
-                inputs[.idToken] = r["IdToken"]?.string.map { .bearer($0) } ?? .failed("InitiateAuth gave no IdToken")
+                inputs[.passwordFlow] = .bearer(r.accessToken)
+                inputs[.idToken] = r.idToken.map { .bearer($0) } ?? .failed("InitiateAuth gave no IdToken")
             } catch {
                 inputs[.passwordFlow] = .failed("password flow: \(describe(error))")
                 inputs[.idToken] = .failed("password flow: \(describe(error))")
@@ -213,8 +213,7 @@ struct CallerInputs {
 
         let tokenURL = try output("token_url")
         do {
-            let description = try await idp.describeUserPoolClient(userPoolId: poolId, clientId: machine)
-            guard let secret = description["ClientSecret"]?.string else { throw CLIError("the machine client has no secret") }
+            guard let secret = try await idp.clientSecret(userPoolId: poolId, clientId: machine) else { throw CLIError("the machine client has no secret") }
             for probe in [AuthorizationMatrix.Probe.readScope, .writeScope, .machine] {
                 let scopes = AuthorizationMatrix.tokenScopes(probe, config: state.config)
                 do {

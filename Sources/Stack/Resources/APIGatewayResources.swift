@@ -166,18 +166,17 @@ extension AuthorizerResource {
 /// An authorizer of ours in the API, by name.
 func findAuthorizer(_ ctx: ResourceContext, name: String, key: NodeKey) async throws -> ResourceRecord? {
     let apiId = try ctx.id(of: .httpAPI)
-    let all: [JSON]
+    let all: [APIGatewayV2.Authorizer]
     do {
-        all = try await ctx.services.apigateway.getAuthorizers(apiId: apiId)
+        all = try await ctx.services.apigateway.authorizers(apiId: apiId)
     } catch let e as AWSServiceError where e.httpStatus >= 500 {
         // Some emulators do not implement GetAuthorizers; a duplicate would live inside our
         // API and go with it, so creating again leaks nothing.
         ctx.note("cannot list authorizers (\(e.code)); creating a new one")
         return nil
     }
-    guard let hit = all.first(where: { $0["name"]?.string == name && !ctx.excluded.contains($0["authorizerId"]?.string ?? "") }),
-          let id = hit["authorizerId"]?.string else { return nil }
-    return ResourceRecord(key: key, type: "apigateway:authorizer", status: .created, id: id, name: name, parentId: apiId)
+    guard let hit = all.first(where: { $0.name == name && !ctx.excluded.contains($0.id) }) else { return nil }
+    return ResourceRecord(key: key, type: "apigateway:authorizer", status: .created, id: hit.id, name: name, parentId: apiId)
 }
 
 /// 11. The Lambda proxy integration (payload 2.0).
@@ -205,11 +204,9 @@ struct LambdaIntegrationResource: StackResource {
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
         let apiId = try ctx.id(of: .httpAPI)
         let arn = try ctx.arn(of: .lambdaFunction)
-        guard let hit = try await ctx.services.apigateway.getIntegrations(apiId: apiId).first(where: {
-            $0["integrationUri"]?.string == arn && !ctx.excluded.contains($0["integrationId"]?.string ?? "")
-        }),
-              let id = hit["integrationId"]?.string else { return nil }
-        return record(id: id, name: ctx.config.functionName, parentId: apiId)
+        guard let hit = try await ctx.services.apigateway.integrations(apiId: apiId).first(where: { $0.uri == arn && !ctx.excluded.contains($0.id) })
+        else { return nil }
+        return record(id: hit.id, name: ctx.config.functionName, parentId: apiId)
     }
 
     let schema = [AttributeSpec("integration_uri", security: true)]
@@ -217,10 +214,10 @@ struct LambdaIntegrationResource: StackResource {
     func desired(_ ctx: ResourceContext) throws -> Attributes { ["integration_uri": try ctx.arn(of: .lambdaFunction)] }
 
     func read(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
-        guard let i = try await ifFound({ try await ctx.services.apigateway.getIntegration(apiId: try r.requireParent(), id: try r.requireId()) }) else {
+        guard let i = try await ifFound({ try await ctx.services.apigateway.integration(apiId: try r.requireParent(), id: try r.requireId()) }) else {
             return .gone
         }
-        return LiveState(.ours, ["integration_uri": i["integrationUri"]?.string ?? ""])
+        return LiveState(.ours, ["integration_uri": i.uri])
     }
 
     func update(_ r: ResourceRecord, _ changes: [AttributeChange], _ ctx: ResourceContext) async throws -> ResourceRecord {
@@ -278,7 +275,7 @@ struct RouteResource: StackResource {
     func desired(_ ctx: ResourceContext) throws -> Attributes { Self.attributes(try settings(ctx)) }
 
     func read(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
-        do { return LiveState(.ours, Self.attributes(try await ctx.services.apigateway.route(apiId: try r.requireParent(), id: try r.requireId()))) }
+        do { return LiveState(.ours, Self.attributes(try await ctx.services.apigateway.route(apiId: try r.requireParent(), id: try r.requireId()).settings)) }
         catch where NotFound.matches(error) { return .gone }
     }
 
@@ -292,11 +289,9 @@ struct RouteResource: StackResource {
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
         let apiId = try ctx.id(of: .httpAPI)
         let rk = pending.name ?? routeKey(ctx.config)
-        guard let hit = try await ctx.services.apigateway.getRoutes(apiId: apiId).first(where: {
-            $0["routeKey"]?.string == rk && !ctx.excluded.contains($0["routeId"]?.string ?? "")
-        }),
-              let id = hit["routeId"]?.string else { return nil }
-        return record(id: id, name: rk, parentId: apiId)
+        guard let hit = try await ctx.services.apigateway.routes(apiId: apiId).first(where: { $0.settings.routeKey == rk && !ctx.excluded.contains($0.id) })
+        else { return nil }
+        return record(id: hit.id, name: rk, parentId: apiId)
     }
 
     func delete(_ r: ResourceRecord, _ ctx: ResourceContext) async throws {
@@ -334,7 +329,7 @@ struct StageResource: StackResource {
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
         let apiId = try ctx.id(of: .httpAPI)
         let name = pending.name ?? ctx.config.stageName
-        guard try await probe({ _ = try await ctx.services.apigateway.getStage(apiId: apiId, name: name) }) else { return nil }
+        guard try await probe({ _ = try await ctx.services.apigateway.stage(apiId: apiId, name: name) }) else { return nil }
         return record(id: name, name: name, parentId: apiId)
     }
 
@@ -343,10 +338,10 @@ struct StageResource: StackResource {
     func desired(_ ctx: ResourceContext) throws -> Attributes { ["name": ctx.config.stageName, "auto_deploy": "true"] }
 
     func read(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
-        guard let stage = try await ifFound({ try await ctx.services.apigateway.getStage(apiId: try r.requireParent(), name: try r.requireId()) }) else {
+        guard let stage = try await ifFound({ try await ctx.services.apigateway.stage(apiId: try r.requireParent(), name: try r.requireId()) }) else {
             return .gone
         }
-        return LiveState(.ours, ["name": stage["stageName"]?.string ?? (r.id ?? ""), "auto_deploy": "\(stage["autoDeploy"]?.bool ?? false)"])
+        return LiveState(.ours, ["name": stage.name, "auto_deploy": "\(stage.autoDeploy)"])
     }
 
     func update(_ r: ResourceRecord, _ changes: [AttributeChange], _ ctx: ResourceContext) async throws -> ResourceRecord {
