@@ -94,6 +94,17 @@ def test_iam_propagation_beyond_the_bound_fails_clearly_then_resumes(binary, fre
     assert run_in(binary, tmp_path, "delete", env=env).returncode == 0
 
 
+
+@pytest.mark.parametrize("value", ["inf", "1e30", "-1", "3601", "soon"])
+def test_a_bad_iam_propagation_budget_is_refused_before_any_call(binary, proxy, tmp_path, value):
+    r = run_in(binary, tmp_path, "create", env=env_for(proxy.url, SECURE_API_IAM_PROPAGATION_SECONDS=value))
+    assert r.returncode != 0
+    (line,) = r.stderr.strip().splitlines()
+    assert "SECURE_API_IAM_PROPAGATION_SECONDS must be a number of seconds from 0 to 3600" in line, line
+    assert proxy.count == 0
+    assert not (tmp_path / "state.json").exists()
+
+
 BROKEN = [
     ("GetCallerIdentity", "html502"), ("GetCallerIdentity", "truncate"), ("GetCallerIdentity", "wrong_types"),
     ("CreateUserPool", "truncate"), ("CreateUserPool", "html502"), ("CreateUserPool", "missing_fields"),

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from conftest import NONE, ONE_OF_EACH, PASSWORD, Inventory, run_in, stack_env
+from faultproxy import iam_propagation
 
 CREATE_MESSAGE = re.compile(r"^interrupted after (\d+) of (\d+) resources; run `secure-api create` again to resume$", re.M)
 DELETE_MESSAGE = re.compile(r"^interrupted after (\d+) of (\d+) deletions; run `secure-api delete` again to resume$", re.M)
@@ -72,6 +73,36 @@ def test_signal_during_create_stops_gracefully_and_create_resumes_promptly(binar
     assert r.returncode == 0, r.stdout + r.stderr
     assert "looking again" not in r.stdout  # nothing was left in flight: no wait at all
     assert took < 30, f"resume took {took:.1f} s"
+    assert Inventory(fresh_moto).counts(domain_of(tmp_path)) == ONE_OF_EACH
+
+
+def test_sigint_while_waiting_for_iam_propagation_ends_the_wait_and_create_resumes(binary, fresh_moto, proxy, tmp_path):
+    """Ctrl-C during a kind's own wait (the function waits for IAM, up to 90 s): the wait ends at
+    once, no CreateFunction follows the signal, and the next create ends with one of each."""
+    proxy.fault = iam_propagation(3600)
+    env = env_for(proxy.url)
+
+    def create_function_calls():
+        return [c for c in list(proxy.log) if c.method == "POST" and c.path.rstrip("/") == "/2015-03-31/functions"]
+
+    p = start(binary, tmp_path, "create", env=env)
+    wait_for(lambda: len(create_function_calls()) >= 2, what="CreateFunction refused twice (the run is waiting for IAM)")
+    signalled = time.time()
+    refused_before = len(create_function_calls())
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    took = time.time() - signalled
+    assert p.returncode == 130, out + err
+    assert CREATE_MESSAGE.search(err), err
+    assert took < 10, f"the run went on {took:.1f} s after Ctrl-C"  # not the 30 s grace, nor the 90 s budget
+    # At most the call in flight when the signal came; none started after it.
+    assert len(create_function_calls()) <= refused_before + 1
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert {e["key"]: e["status"] for e in state["resources"]}["lambda_function"] == "pending"
+
+    proxy.fault = None  # the role has propagated by now
+    r = run_in(binary, tmp_path, "create", env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
     assert Inventory(fresh_moto).counts(domain_of(tmp_path)) == ONE_OF_EACH
 
 

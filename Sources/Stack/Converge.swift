@@ -279,6 +279,8 @@ extension StackExecutor {
                 }
             } catch let e as StackError where e.isStateIO {
                 throw e
+            } catch let stopped as StoppedWaiting {
+                throw stopped  // Ctrl-C while waiting to look again: an interruption, not a failed delete
             } catch {
                 failed.append((record, node, error))
             }

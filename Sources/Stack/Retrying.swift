@@ -9,7 +9,7 @@ import Foundation
 /// early and throws `StoppedWaiting` once a stop is requested, so no call starts after Ctrl-C.
 struct Retrying: Sendable {
     enum Limit: Sendable {
-        /// At most this many attempts.
+        /// At most this many attempts (at least one is always made).
         case attempts(Int)
         /// Attempts until this many seconds have passed since the first; the last wait is
         /// shortened to end at the deadline, so the last attempt comes at it, not before.
@@ -20,8 +20,10 @@ struct Retrying: Sendable {
     struct Attempt: Sendable {
         /// 1 for the first attempt.
         let number: Int
-        /// Seconds since the first attempt started.
-        let elapsed: Double
+        let started: UInt64
+        /// Seconds since the first attempt started, read now (after this attempt's call, when
+        /// asked in its error handling).
+        var elapsed: Double { Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9 }
     }
 
     /// What one attempt decided.
@@ -60,10 +62,10 @@ struct Retrying: Sendable {
     /// Runs ATTEMPT until it is done or the limit is reached; an error it throws ends the loop.
     func run<T>(_ attempt: (Attempt) async throws -> Step<T>) async throws -> T {
         let started = DispatchTime.now().uptimeNanoseconds
-        func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9 }
         var number = 1
         while true {
-            switch try await attempt(Attempt(number: number, elapsed: elapsed())) {
+            let current = Attempt(number: number, started: started)
+            switch try await attempt(current) {
             case .done(let value):
                 return value
             case .again(let note, let last):
@@ -72,10 +74,12 @@ struct Retrying: Sendable {
                 case .attempts(let most):
                     guard number < most else { return try last.get() }
                 case .seconds(let budget):
-                    let left = budget - elapsed()
+                    let left = budget - current.elapsed
                     guard left > 0 else { return try last.get() }
                     wait = min(wait, left)
                 }
+                // Never a "waiting" note for a wait a stop has already cancelled.
+                if stop?.isRequested == true { throw StoppedWaiting() }
                 if let note { self.note?(note) }
                 try await pause(wait)
                 number += 1
@@ -85,24 +89,33 @@ struct Retrying: Sendable {
 
     /// Runs BODY, trying again while it throws an error RETRYABLE accepts; the last such error
     /// is thrown when the limit is reached.
-    func run<T>(retryingOn retryable: @escaping (any Error) -> Bool, _ body: () async throws -> T) async throws -> T {
+    func run<T>(retryingOn retryable: (any Error) -> Bool, _ body: () async throws -> T) async throws -> T {
         try await run { _ in
             do { return .done(try await body()) } catch where retryable(error) { return .again(throwing: error) }
         }
     }
 
     func pause(_ seconds: Double) async throws {
-        if let stop { try await stop.pause(seconds) } else { try await Task.sleep(nanoseconds: UInt64(seconds * 1e9)) }
+        if let stop { try await stop.pause(seconds) } else { try await Task.sleep(nanoseconds: Self.nanoseconds(seconds)) }
+    }
+
+    /// SECONDS as nanoseconds for a sleep: 0 for a negative or NaN, at most a day.
+    static func nanoseconds(_ seconds: Double) -> UInt64 {
+        seconds > 0 ? UInt64(min(seconds, 86_400) * 1e9) : 0
     }
 }
 
 extension StopSignal {
     /// Sleeps, waking early (and throwing `StoppedWaiting`) once a stop is requested.
     func pause(_ seconds: Double) async throws {
-        let until = DispatchTime.now().uptimeNanoseconds + UInt64(max(0, seconds) * 1e9)
-        while DispatchTime.now().uptimeNanoseconds < until {
+        let until = DispatchTime.now().uptimeNanoseconds + Retrying.nanoseconds(seconds)
+        while true {
             if isRequested { throw StoppedWaiting() }
-            try await Task.sleep(nanoseconds: min(100_000_000, until - DispatchTime.now().uptimeNanoseconds))
+            // The clock read once a pass: read twice, the deadline could pass in between and
+            // `until - now` underflow.
+            let now = DispatchTime.now().uptimeNanoseconds
+            guard now < until else { return }
+            try await Task.sleep(nanoseconds: min(100_000_000, until - now))
         }
     }
 }

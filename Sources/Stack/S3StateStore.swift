@@ -291,13 +291,12 @@ public final class S3StateStore: StateBackend, @unchecked Sendable {
         // before the lock goes, or it could overwrite what the next run writes. No write starts
         // from here on; one still unanswered after `releaseWait` keeps the lock.
         locked { releasing = true }
-        let deadline = Date().addingTimeInterval(Self.releaseWait)
-        while locked({ writesInFlight }) > 0 {
-            guard Date() < deadline else {
-                return "kept the lock \(info.id) on \(path): a write of the state was still unanswered; once this run is gone, "
-                    + "`secure-api force-unlock --state \(path) \(info.id)`"
-            }
-            try? await Task.sleep(nanoseconds: 20_000_000)
+        let writesLanded = try? await Retrying(.seconds(Self.releaseWait), delay: Retrying.every(0.02)).run { _ -> Retrying.Step<Bool> in
+            locked({ writesInFlight }) == 0 ? .done(true) : .again(last: .success(false))
+        }
+        guard writesLanded == true else {
+            return "kept the lock \(info.id) on \(path): a write of the state was still unanswered; once this run is gone, "
+                + "`secure-api force-unlock --state \(path) \(info.id)`"
         }
         do {
             try await retryingConflicts { try await s3.deleteObject(bucket: bucket, key: lockKey, ifMatch: tag) }

@@ -21,5 +21,7 @@ public final class StopSignal: @unchecked Sendable {
     func end(_ key: String) { _ = lock.withLock { running.removeValue(forKey: key) } }
 }
 
-/// Thrown by a wait the stop request cut short: nothing was sent, the journal entry stays pending.
+/// Thrown by a wait the stop request cut short: no call was sent after the stop. The journal
+/// keeps what was done (a pending create stays pending; an update cut short between its calls
+/// leaves the record's last applied attributes, so the next run diffs and finishes it).
 struct StoppedWaiting: Error {}

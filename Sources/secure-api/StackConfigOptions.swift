@@ -65,6 +65,7 @@ struct StackConfigOptions: ParsableArguments {
             throw ValidationError("--handler must be 1-128 characters without spaces (Lambda's rule, e.g. app.handler)")
         }
         if let stage { c.stageName = stage }
+        _ = try IAMPropagation.budgetSeconds(env)  // a bad value fails now, not after the role is made
         if c.auth != .oidc { c.oidcIssuer = nil; c.oidcAudience = nil }
         if c.codePath != nil {
             // Read it now: a missing or unreadable --code fails before any AWS call.

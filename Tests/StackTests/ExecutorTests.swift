@@ -343,7 +343,82 @@ private func with(_ kinds: [FakeKind], _ key: NodeKey, _ attribute: String, _ va
         #expect(h.cloud.calls.filter { $0.op == "create" }.isEmpty)
         let journal = try #require(h.store.last)
         #expect(journal.resources.map { "\($0.key):\($0.status.rawValue)" } == ["a:pending"])
-        #expect(h.log.events.contains { if case .note(let n) = $0 { n == "waiting for IAM role" } else { false } })
+        // The stop came before the wait: no "waiting" note for a wait that never happens.
+        #expect(!h.log.events.contains { if case .note(let n) = $0 { n == "waiting for IAM role" } else { false } })
+    }
+
+    /// A kind whose create is answered with a 500 that did nothing: each attempt is looked up
+    /// (the last one too) before the run gives up, with the node still pending.
+    @Test func aCreateAnsweredWithA500EveryTimeIsLookedUpAfterEachAttemptThenFails() async throws {
+        let tries = Counter()
+        let h = Harness { c in
+            var a = FakeKind("a", c)
+            a.beforeCreate = { _ in
+                _ = tries.next()
+                throw FakeCloud.error("InternalFailure", 500, "try again")
+            }
+            return [a]
+        }
+        await #expect(throws: StackError.self) { try await h.converge(h.kinds, from: Harness.emptyState()) }
+        #expect(tries.count == StackExecutor.createAttempts)
+        #expect(h.calls("find", "a").count == StackExecutor.createAttempts)
+        #expect(h.store.last?.resources.map { "\($0.key):\($0.status.rawValue)" } == ["a:pending"])
+        #expect(h.ours.isEmpty)
+    }
+
+    /// The last attempt took effect but its answer was a 500: the look after it adopts it
+    /// (before, the run failed and left it for the next run to find).
+    @Test func aLastAttemptThatTookEffectIsAdopted() async throws {
+        let tries = Counter()
+        let h = Harness { c in
+            var a = FakeKind("a", c)
+            a.beforeCreate = { ctx in
+                if tries.next() == StackExecutor.createAttempts {
+                    _ = try await c.create(key: "a", name: "a", stackId: ctx.stackId, attributes: [:])
+                }
+                throw FakeCloud.error("InternalFailure", 500, "done, but answered with a 500")
+            }
+            return [a]
+        }
+        let summary = try await h.converge(h.kinds, from: Harness.emptyState())
+        #expect(summary.adopted == 1 && tries.count == StackExecutor.createAttempts)
+        #expect(h.ours.count == 1 && h.store.last?.record("a")?.id == h.ours.first?.id)
+    }
+
+    /// Ctrl-C while a create's outcome is unknown: no further attempt, the node stays pending.
+    @Test func aStopBetweenCreateAttemptsSendsNoOther() async throws {
+        let tries = Counter()
+        let stop = StopSignal()
+        let h = Harness { c in
+            var a = FakeKind("a", c)
+            a.beforeCreate = { _ in
+                _ = tries.next()
+                stop.request()
+                throw FakeCloud.error("InternalFailure", 500, "try again")
+            }
+            return [a]
+        }
+        let summary = try await h.converge(h.kinds, from: Harness.emptyState(), stop: stop)
+        #expect(summary.interrupted && tries.count == 1)
+        #expect(h.store.last?.resources.map { "\($0.key):\($0.status.rawValue)" } == ["a:pending"])
+    }
+
+    /// Ctrl-C while waiting to look again for a dropped node's create a killed run may still
+    /// have in flight: an interruption (the record kept), not a failed delete.
+    @Test func aStopWhileWaitingForADroppedNodesLostCreateIsAnInterruption() async throws {
+        let stop = StopSignal()
+        let h = Harness { c in [FakeKind("a", c), FakeKind("e", c)] }
+        var state = Harness.emptyState()
+        state.resources = [ResourceRecord(key: "e", type: "fake:thing", status: .pending, name: "e",
+                                          requestedAt: String(Int(Date().timeIntervalSince1970)))]
+        let stopper = Task {
+            try await Task.sleep(nanoseconds: 300_000_000)
+            stop.request()
+        }
+        let summary = try await h.converge(h.graph(["a"]), from: state, stop: stop, inFlightWindowSeconds: 30)
+        _ = try await stopper.value
+        #expect(summary.interrupted)
+        #expect(h.store.last?.record("e")?.status == .pending)
     }
 
     @Test func replaceDeletesFirstDeletesTheOldBeforeCreatingTheNew() async throws {

@@ -7,17 +7,6 @@ import Testing
     struct Busy: Error, Equatable { var attempt: Int }
     struct Broken: Error {}
 
-    /// Counts attempts across the loop's closure.
-    final class Counter: @unchecked Sendable {
-        private let lock = NSLock()
-        private var n = 0
-        private var said: [String] = []
-        func next() -> Int { lock.withLock { n += 1; return n } }
-        var count: Int { lock.withLock { n } }
-        func note(_ s: String) { lock.withLock { said.append(s) } }
-        var notes: [String] { lock.withLock { said } }
-    }
-
     @Test func anAttemptLimitEndsWithTheLastRetryableError() async throws {
         let counter = Counter()
         let loop = Retrying(.attempts(4), delay: Retrying.every(0))
@@ -101,16 +90,34 @@ import Testing
         #expect(Date().timeIntervalSince(started) < 30, "the wait ran its course")
     }
 
-    /// Without a stop signal (the state store's writes, which must land) a stop changes nothing.
-    @Test func aLoopWithoutAStopSignalRunsToItsLimit() async throws {
-        let counter = Counter()
+    /// Ctrl-C in the middle of a long wait (another task, as the signal handler is): it ends
+    /// within a tick, not at the wait's end.
+    @Test func aStopDuringAWaitEndsItPromptly() async throws {
         let stop = StopSignal()
-        stop.request()
-        await #expect(throws: Busy.self) {
-            try await Retrying(.attempts(3), delay: Retrying.every(0)).run(retryingOn: { $0 is Busy }) { () async throws -> Int in
-                throw Busy(attempt: counter.next())
-            }
+        let started = Date()
+        let stopper = Task {
+            try await Task.sleep(nanoseconds: 200_000_000)
+            stop.request()
         }
-        #expect(counter.count == 3)
+        await #expect(throws: StoppedWaiting.self) { try await stop.pause(30) }
+        _ = try await stopper.value
+        #expect(Date().timeIntervalSince(started) < 10, "the 30 s wait was not cut short")
+    }
+
+    /// Waits of a few nanoseconds (a time limit's last, shortened wait): the deadline passing
+    /// between two clock reads once made `until - now` underflow and trap.
+    @Test func tinyWaitsNeverTrap() async throws {
+        let stop = StopSignal()
+        for n in 0..<20_000 { try await stop.pause(Double(n % 400) * 1e-9) }
+        await #expect(throws: StoppedWaiting.self) {
+            stop.request()
+            try await stop.pause(0)  // a stop is seen even by a zero wait
+        }
+    }
+
+    @Test func sleepLengthsAreClampedNotTrapped() {
+        #expect(Retrying.nanoseconds(-1) == 0 && Retrying.nanoseconds(.nan) == 0)
+        #expect(Retrying.nanoseconds(.infinity) == 86_400_000_000_000)
+        #expect(Retrying.nanoseconds(0.25) == 250_000_000)
     }
 }

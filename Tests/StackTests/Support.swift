@@ -273,6 +273,18 @@ struct FakeKind: StackResource {
     }
 }
 
+/// Counts calls and keeps notes across concurrent closures.
+final class Counter: @unchecked Sendable {
+    // @unchecked: mutable fields only under `lock`.
+    private let lock = NSLock()
+    private var n = 0
+    private var said: [String] = []
+    func next() -> Int { lock.withLock { n += 1; return n } }
+    var count: Int { lock.withLock { n } }
+    func note(_ s: String) { lock.withLock { said.append(s) } }
+    var notes: [String] { lock.withLock { said } }
+}
+
 /// Events as the executor reported them.
 final class EventLog: @unchecked Sendable {
     private let lock = NSLock()
@@ -309,11 +321,12 @@ struct Harness {
         return StackServices(client: AWSClient(config: try SessionOptions(environment: env).resolve()))
     }
 
-    func executor(_ nodes: [FakeKind], maxConcurrency: Int = 4, stop: StopSignal = StopSignal()) throws -> StackExecutor {
+    func executor(_ nodes: [FakeKind], maxConcurrency: Int = 4, stop: StopSignal = StopSignal(),
+                  inFlightWindowSeconds: Double = 0) throws -> StackExecutor {
         let kinds = self.kinds
         let log = self.log
         return StackExecutor(graph: StackGraph(nodes: nodes), services: try Self.services(), maxConcurrency: maxConcurrency,
-                             inFlightWindowSeconds: 0, stop: stop, kindOf: { r in kinds.first { $0.key == r.key && $0.type == r.type } },
+                             inFlightWindowSeconds: inFlightWindowSeconds, stop: stop, kindOf: { r in kinds.first { $0.key == r.key && $0.type == r.type } },
                              events: { log.add($0) })
     }
 
@@ -325,8 +338,8 @@ struct Harness {
     /// What `secure-api create` does with a state: refresh, then converge.
     @discardableResult
     func converge(_ nodes: [FakeKind], from state: StackState, maxConcurrency: Int = 4,
-                  stop: StopSignal = StopSignal()) async throws -> StackExecutor.CreateSummary {
-        let exec = try executor(nodes, maxConcurrency: maxConcurrency, stop: stop)
+                  stop: StopSignal = StopSignal(), inFlightWindowSeconds: Double = 0) async throws -> StackExecutor.CreateSummary {
+        let exec = try executor(nodes, maxConcurrency: maxConcurrency, stop: stop, inFlightWindowSeconds: inFlightWindowSeconds)
         let live = try await exec.refresh(state)
         return try await exec.create(state: state, live: live, file: store, password: nil)
     }

@@ -2,6 +2,21 @@ import AWSClient
 import Foundation
 import Services
 
+/// How long a create waits for a new role to propagate in IAM (AWS usually takes 5-10 s):
+/// SECURE_API_IAM_PROPAGATION_SECONDS, 0 to 3600, default 90.
+public enum IAMPropagation {
+    public static let variable = "SECURE_API_IAM_PROPAGATION_SECONDS"
+    public static let defaultSeconds = 90.0
+
+    public static func budgetSeconds(_ env: [String: String]) throws -> Double {
+        guard let text = env[variable] else { return defaultSeconds }
+        guard let seconds = Double(text.trimmingCharacters(in: .whitespaces)), seconds.isFinite, (0...3600).contains(seconds) else {
+            throw StackError.invalidConfig("\(variable) must be a number of seconds from 0 to 3600, not '\(text)'")
+        }
+        return seconds
+    }
+}
+
 /// 9. The echo function. CreateFunction is retried, bounded, while IAM propagates the new
 /// role ("cannot be assumed by Lambda") — never a fixed sleep.
 struct LambdaFunctionResource: StackResource {
@@ -25,10 +40,9 @@ struct LambdaFunctionResource: StackResource {
     /// statement in its resource policy lets someone else invoke it: security drift.
     var grantStatementIds = [StackConfig.invokeStatementId]
 
-    /// How long to wait for IAM propagation in total (AWS usually takes 5-10 s);
-    /// SECURE_API_IAM_PROPAGATION_SECONDS overrides it.
+    /// How long to wait for IAM propagation in total (checked by the CLI before any call).
     static var propagationBudgetSeconds: Double {
-        ProcessInfo.processInfo.environment["SECURE_API_IAM_PROPAGATION_SECONDS"].flatMap(Double.init) ?? 90
+        (try? IAMPropagation.budgetSeconds(ProcessInfo.processInfo.environment)) ?? IAMPropagation.defaultSeconds
     }
 
     func pendingName(_ c: StackConfig) -> String? { functionName(c) }
@@ -61,7 +75,7 @@ struct LambdaFunctionResource: StackResource {
         return try await ctx.retrying(.seconds(budget), delay: Retrying.doubling(from: 0.25, upTo: 1)).run { attempt in
             do { return .done(try await body()) } catch let e as AWSServiceError
                 where e.code == "InvalidParameterValueException" && e.message.contains("cannot be assumed by Lambda") {
-                let seconds = Int(attempt.elapsed)
+                let seconds = Int(attempt.elapsed.rounded())
                 return .again(throwing: StackError.iamPropagationTimeout(seconds: seconds, last: e.message),
                               note: attempt.number > 1 ? "still waiting for IAM role to propagate (\(seconds) s)"
                                   : "waiting for IAM role \(roleName(ctx.config)) to propagate before Lambda can assume it (up to \(Int(budget)) s)")
