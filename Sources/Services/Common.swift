@@ -2,14 +2,15 @@ import AWSClient
 
 /// "Not found" — one predicate per service's way of saying it (on delete it means success).
 public enum NotFound {
-    public static func matches(_ error: Error) -> Bool {
-        guard let e = error as? AWSServiceError else { return false }
-        switch e.code {
-        case "ResourceNotFoundException", "NotFoundException", "NoSuchEntity", "UserNotFoundException",
-             "NotFound":
-            return true
-        default:
-            return e.httpStatus == 404
+    /// Each service's code for "no such resource" (also when the parent it lives in is gone).
+    /// Only these count: any other answer, a bare 404 from something that is not the service
+    /// among them, is an error, never "already gone" (which would drop a record from state).
+    public static func codes(service: String) -> Set<String> {
+        switch service {
+        case "cognito-idp", "lambda", "logs": return ["ResourceNotFoundException"]
+        case "apigateway": return ["NotFoundException"]
+        case "iam": return ["NoSuchEntity"]
+        default: return []
         }
     }
 }

@@ -179,7 +179,7 @@ extension StackExecutor {
         }
         try await journal.depose(key: node.key)
         if node.replaceDeletesFirst {
-            do { try await node.delete(record, ctx) } catch where NotFound.matches(error) {}
+            do { try await node.delete(record, ctx) } catch where node.isNotFound(error) {}
             try await journal.remove(ResourceRecord(key: record.key, type: record.type, status: .deposed, id: record.id))
         }
         let (made, _) = try await createOne(node, state: state, records: await journal.records(), password: password, journal: journal)
@@ -194,7 +194,7 @@ extension StackExecutor {
             let ctx = context(await journal.state, await journal.records(), password: nil, journal: nil, key: node.key)
             switch try await node.ownership(old, ctx) {
             case .ours:
-                do { try await node.delete(old, ctx) } catch where NotFound.matches(error) {}
+                do { try await node.delete(old, ctx) } catch where node.isNotFound(error) {}
                 events(.deleted(label: node.label, record: old, seconds: 0, alreadyGone: false))
             case .gone:
                 break
@@ -261,7 +261,7 @@ extension StackExecutor {
                 switch verdict {
                 case .ours:
                     var alreadyGone = false
-                    do { try await node.delete(record, ctx) } catch where NotFound.matches(error) { alreadyGone = true }
+                    do { try await node.delete(record, ctx) } catch where node.isNotFound(error) { alreadyGone = true }
                     try await journal.remove(record)
                     deleted += 1
                     events(.deleted(label: node.label, record: record, seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9,

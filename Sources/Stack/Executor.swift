@@ -346,6 +346,25 @@ public struct StackExecutor: Sendable {
                 }
                 try await journal.markCreated(record)
                 return .done((record, false))
+            } catch let e as AWSServiceError where node.isAlreadyExists(e) {
+                // One with our unique name exists: an earlier attempt of ours whose answer was
+                // lost, or a replacement's deposed old one wanted again (a change undone): adopted,
+                // then converged like any adopted resource. Someone else's: `find` refuses it,
+                // naming the flag to change.
+                let pending = await journal.records()[node.key] ?? ResourceRecord(key: node.key, type: node.type, status: .pending,
+                                                                                     name: node.pendingName(state.config))
+                var unfiltered = ctx
+                unfiltered.excluded = []
+                if let found = try await node.find(unfiltered, pending: pending) {
+                    if let id = found.id, deposed.contains(id) {
+                        try await journal.remove(ResourceRecord(key: node.key, type: node.type, status: .deposed, id: id))
+                    }
+                    try await node.finishAdoption(found, ctx)
+                    try await journal.markCreated(found)
+                    return .done((found, true))
+                }
+                await forgetIfNeverSent(e)
+                throw StackError.createFailed(resource: "\(node.label) \(node.pendingName(state.config) ?? "")", underlying: "\(e)")
             } catch where Self.outcomeUnknown(error) && !Self.neverSent(error) {
                 // (A call that never connected was retried by the client already, and needs no look.)
                 // Look before trying again: the attempt may have created it. After a timeout the
@@ -551,7 +570,7 @@ public struct StackExecutor: Sendable {
                 }
             }
             var alreadyGone = false
-            do { try await node.delete(record, ctx) } catch where NotFound.matches(error) { alreadyGone = true }
+            do { try await node.delete(record, ctx) } catch where node.isNotFound(error) { alreadyGone = true }
             try await journal.remove(original)
             events(.deleted(label: node.label, record: record,
                             seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, alreadyGone: alreadyGone))

@@ -109,6 +109,13 @@ public protocol StackResource: Sendable {
     func finishAdoption(_ record: ResourceRecord, _ ctx: ResourceContext) async throws
     /// Deletes; "not found" is thrown as is and counted as deleted by the executor.
     func delete(_ record: ResourceRecord, _ ctx: ResourceContext) async throws
+    /// AWS's error codes for "this resource (or the one it lives in) does not exist" on this
+    /// kind's calls. Default: its service's code (`NotFound.codes`), from `type`.
+    var notFoundCodes: Set<String> { get }
+    /// Whether AWS refused a create because one with the kind's unique name exists: the
+    /// executor then adopts it if `find` proves it ours (an earlier attempt whose answer was
+    /// lost), else reports the error. Default: never.
+    func isAlreadyExists(_ error: AWSServiceError) -> Bool
     /// The node whose ownership covers this one (a route's API, a permission's function); nil
     /// for a kind that proves its own (tags, IDs AWS never reuses).
     var ownerKey: NodeKey? { get }
@@ -220,12 +227,22 @@ public enum Ownership: Sendable, Equatable {
 }
 
 extension StackResource {
-    /// After an "already exists" answer to our create: one of ours (an earlier attempt whose
-    /// answer was lost) is adopted; otherwise the error stands.
-    func adoptOrRethrow(_ error: Error, _ ctx: ResourceContext, name: String) async throws -> ResourceRecord {
-        if let mine = try await find(ctx, pending: record(id: nil, name: name)) { return mine }
-        throw error
+    public var notFoundCodes: Set<String> { NotFound.codes(service: String(type.prefix { $0 != ":" })) }
+    public func isAlreadyExists(_ error: AWSServiceError) -> Bool { false }
+
+    /// Whether ERROR is AWS saying this kind's resource does not exist.
+    public func isNotFound(_ error: Error) -> Bool {
+        guard let e = error as? AWSServiceError else { return false }
+        return notFoundCodes.contains(e.code)
     }
+
+    /// What a read or find call answers, or nil when AWS says "not found".
+    func ifFound<T>(_ body: () async throws -> T) async throws -> T? {
+        do { return try await body() } catch where isNotFound(error) { return nil }
+    }
+
+    /// Whether the call finds its resource (false on "not found").
+    func probe(_ body: () async throws -> Void) async throws -> Bool { try await ifFound(body) != nil }
 
     public var createdOnDemand: Bool { false }
     public var uniqueName: Bool { false }
@@ -252,14 +269,6 @@ extension StackResource {
         ResourceRecord(key: key, type: type, status: .created, id: id, name: name, arn: arn, parentId: parentId, uniqueId: uniqueId)
     }
 }
-
-/// What a read or find call answers, or nil when AWS says "not found".
-func ifFound<T>(_ body: () async throws -> T) async throws -> T? {
-    do { return try await body() } catch where NotFound.matches(error) { return nil }
-}
-
-/// Whether the call finds its resource (false on "not found").
-func probe(_ body: () async throws -> Void) async throws -> Bool { try await ifFound(body) != nil }
 
 extension ResourceRecord {
     func requireId() throws -> String {

@@ -385,6 +385,39 @@ private func with(_ kinds: [FakeKind], _ key: NodeKey, _ attribute: String, _ va
         #expect(h.ours.count == 1 && h.store.last?.record("a")?.id == h.ours.first?.id)
     }
 
+    /// A replacement undone after a kill left the old one deposed: the create of its name is
+    /// refused "already exists", and that old one, ours, is adopted as current; the would-be
+    /// replacement goes. Exactly one left.
+    @Test func aDeposedOneWantedAgainIsAdoptedWhenItsNameIsTaken() async throws {
+        let h = Harness { c in
+            var u = FakeKind("u", c, want: ["name": "x"], specs: [AttributeSpec("name", .replace)])
+            u.uniqueNames = true
+            return [u]
+        }
+        h.cloud.put(.init(id: "u-old", key: "u", name: "x", stackId: Harness.stackId, attributes: ["name": "x"]))
+        h.cloud.put(.init(id: "u-new", key: "u", name: "y", stackId: Harness.stackId, attributes: ["name": "y"]))
+        var state = Harness.emptyState()
+        state.resources = [ResourceRecord(key: "u", type: "fake:thing", status: .deposed, id: "u-old", name: "x"),
+                           ResourceRecord(key: "u", type: "fake:thing", status: .created, id: "u-new", name: "y")]
+        let summary = try await h.converge(h.kinds, from: state)
+        #expect(summary.replaced == 1)
+        #expect(h.ours.map(\.id) == ["u-old"])
+        #expect(h.store.last?.resources.map { "\($0.status.rawValue):\($0.id ?? "-")" } == ["created:u-old"])
+    }
+
+    /// The name is taken by someone else's resource: refused, not adopted, nothing recorded.
+    @Test func aNameTakenBySomeoneElseIsNeverAdopted() async throws {
+        let h = Harness { c in
+            var u = FakeKind("u", c)
+            u.uniqueNames = true
+            return [u]
+        }
+        h.cloud.put(.init(id: "u-theirs", key: "u", name: "u", stackId: "another-stack", attributes: [:]))
+        await #expect(throws: StackError.self) { try await h.converge(h.kinds, from: Harness.emptyState()) }
+        #expect(h.cloud.objects.map(\.id) == ["u-theirs"])
+        #expect(h.store.last?.resources.isEmpty ?? true)
+    }
+
     /// Ctrl-C while a create's outcome is unknown: no further attempt, the node stays pending.
     @Test func aStopBetweenCreateAttemptsSendsNoOther() async throws {
         let tries = Counter()

@@ -124,8 +124,12 @@ final class FakeCloud: @unchecked Sendable {
         AWSServiceError(service: "fake", operation: "Fake", code: code, message: message, httpStatus: status, requestId: nil)
     }
 
-    func create(key: String, name: String, stackId: String, attributes: Attributes) async throws -> String {
+    /// UNIQUE: names are unique per key, as AWS's are for roles and functions (a second is refused).
+    func create(key: String, name: String, stackId: String, attributes: Attributes, unique: Bool = false) async throws -> String {
         try await call("create", key, nil) {
+            if unique, objectList.contains(where: { $0.key == key && $0.name == name }) {
+                throw Self.error("AlreadyExists", 409, "\(key) \(name) already exists")
+            }
             nextId += 1
             let id = "\(key)-\(nextId)"
             objectList.append(Object(id: id, key: key, name: name, stackId: stackId, attributes: attributes))
@@ -217,6 +221,8 @@ struct FakeKind: StackResource {
     var ownerKey: NodeKey? = nil
     /// Runs before the create call (a kind's own wait, such as IAM propagation).
     var beforeCreate: (@Sendable (ResourceContext) async throws -> Void)? = nil
+    /// Names unique per key in the cloud; a create of a taken name is refused "already exists".
+    var uniqueNames = false
 
     init(_ key: NodeKey, _ cloud: FakeCloud, dependencies: [NodeKey] = [], want: Attributes = [:], specs: [AttributeSpec] = [],
          refMode: ChangeMode = .update, replaceDeletesFirst: Bool = false, ownerKey: NodeKey? = nil) {
@@ -237,6 +243,10 @@ struct FakeKind: StackResource {
     func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest] { [] }
 
     var schema: [AttributeSpec] { specs + dependencies.map { AttributeSpec("ref:\($0)", refMode) } }
+    var uniqueName: Bool { uniqueNames }
+    /// The fake cloud answers "not found" as Lambda and Cognito do.
+    var notFoundCodes: Set<String> { ["ResourceNotFoundException"] }
+    func isAlreadyExists(_ e: AWSServiceError) -> Bool { uniqueNames && e.code == "AlreadyExists" }
 
     func desired(_ ctx: ResourceContext) throws -> Attributes {
         var a = want
@@ -246,7 +256,7 @@ struct FakeKind: StackResource {
 
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
         try await beforeCreate?(ctx)
-        let id = try await cloud.create(key: key.rawValue, name: name, stackId: ctx.stackId, attributes: try desired(ctx))
+        let id = try await cloud.create(key: key.rawValue, name: name, stackId: ctx.stackId, attributes: try desired(ctx), unique: uniqueNames)
         return record(id: id, name: name, parentId: try ownerKey.map { try ctx.id(of: $0) })
     }
 

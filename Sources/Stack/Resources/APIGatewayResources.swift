@@ -276,7 +276,7 @@ struct RouteResource: StackResource {
 
     func read(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
         do { return LiveState(.ours, Self.attributes(try await ctx.services.apigateway.route(apiId: try r.requireParent(), id: try r.requireId()).settings)) }
-        catch where NotFound.matches(error) { return .gone }
+        catch where isNotFound(error) { return .gone }
     }
 
     func update(_ r: ResourceRecord, _ changes: [AttributeChange], _ ctx: ResourceContext) async throws -> ResourceRecord {
@@ -317,14 +317,13 @@ struct StageResource: StackResource {
     func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest] { [try request(ctx)] }
 
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
-        let apiId = try ctx.id(of: .httpAPI)
-        do {
-            try await ctx.services.apigateway.createStage(try request(ctx))
-        } catch let e as AWSServiceError where e.code == "ConflictException" {
-            return try await adoptOrRethrow(e, ctx, name: ctx.config.stageName)  // in our API, so ours
-        }
-        return record(id: ctx.config.stageName, name: ctx.config.stageName, parentId: apiId)
+        let r = try request(ctx)
+        try await ctx.services.apigateway.createStage(r)
+        return record(id: r.name, name: r.name, parentId: r.apiId)
     }
+
+    /// In our API, so one found is ours.
+    func isAlreadyExists(_ e: AWSServiceError) -> Bool { e.code == "ConflictException" }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
         let apiId = try ctx.id(of: .httpAPI)

@@ -168,15 +168,13 @@ struct ResourceServerResource: StackResource {
     func createRequests(_ ctx: ResourceContext) throws -> [any ServiceRequest] { [try request(ctx)] }
 
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
-        let poolId = try ctx.id(of: .userPool)
-        let c = ctx.config
-        do {
-            try await ctx.services.cognito.createResourceServer(try request(ctx))
-        } catch let e as AWSServiceError where e.code == "InvalidParameterException" && e.message.contains("already exists") {
-            return try await adoptOrRethrow(e, ctx, name: c.resourceServerIdentifier)  // in our pool, so ours
-        }
-        return record(id: c.resourceServerIdentifier, name: c.resourceServerIdentifier, parentId: poolId)
+        let r = try request(ctx)
+        try await ctx.services.cognito.createResourceServer(r)
+        return record(id: r.identifier, name: r.identifier, parentId: r.userPoolId)
     }
+
+    /// In our pool, so one found is ours.
+    func isAlreadyExists(_ e: AWSServiceError) -> Bool { e.code == "InvalidParameterException" && e.message.contains("already exists") }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
         let poolId = try ctx.id(of: .userPool)
@@ -256,7 +254,7 @@ struct AppClientResource: StackResource {
 
     func read(_ r: ResourceRecord, _ ctx: ResourceContext) async throws -> LiveState {
         do { return LiveState(.ours, Self.attributes(try await ctx.services.cognito.userPoolClientSettings(userPoolId: try r.requireParent(), clientId: try r.requireId()))) }
-        catch where NotFound.matches(error) { return .gone }
+        catch where isNotFound(error) { return .gone }
     }
 
     /// UpdateUserPoolClient resets what it is not sent: the service sends every setting.
@@ -305,14 +303,17 @@ struct TestUserResource: StackResource {
 
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
         let r = try request(ctx)
-        do {
-            try await ctx.services.cognito.adminCreateUser(r)
-        } catch let e as AWSServiceError where e.code == "UsernameExistsException" {
-            // Our own earlier attempt (its answer lost): the user is ours, finish it.
-        }
+        try await ctx.services.cognito.adminCreateUser(r)
         try await ctx.services.cognito.adminSetUserPassword(try passwordRequest(ctx, r.userPoolId, username: r.username))
         return record(id: r.username, name: r.username, parentId: r.userPoolId)
     }
+
+    /// Our own earlier attempt (its answer lost), in our pool: adopted, and `finishAdoption`
+    /// sets its password.
+    func isAlreadyExists(_ e: AWSServiceError) -> Bool { e.code == "UsernameExistsException" }
+
+    /// A user of a pool that is gone is not found either.
+    var notFoundCodes: Set<String> { ["UserNotFoundException", "ResourceNotFoundException"] }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
         let poolId = try ctx.id(of: .userPool)
@@ -336,7 +337,7 @@ struct TestUserResource: StackResource {
         do {
             let user = try await ctx.services.cognito.adminGetUser(userPoolId: try r.requireParent(), username: try r.requireId())
             return LiveState(.ours, ["username": try r.requireId(), "email": user.attributes["email"] ?? ""])
-        } catch where NotFound.matches(error) { return .gone }
+        } catch where isNotFound(error) { return .gone }
     }
 
     func update(_ r: ResourceRecord, _ changes: [AttributeChange], _ ctx: ResourceContext) async throws -> ResourceRecord {

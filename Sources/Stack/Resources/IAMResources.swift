@@ -23,18 +23,16 @@ struct LambdaRoleResource: StackResource {
 
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
         let r = request(ctx)
-        do {
-            let role = try await ctx.services.iam.createRole(r)
-            return record(id: r.name, name: r.name, arn: role.arn, uniqueId: role.roleId)
-        } catch let e as AWSServiceError where e.code == "EntityAlreadyExists" {
-            return try await adoptOrRethrow(e, ctx, name: r.name)
-        }
+        let role = try await ctx.services.iam.createRole(r)
+        return record(id: r.name, name: r.name, arn: role.arn, uniqueId: role.roleId)
     }
+
+    func isAlreadyExists(_ e: AWSServiceError) -> Bool { e.code == "EntityAlreadyExists" }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
         let role: IAM.Role
         let name = pending.name ?? roleName(ctx.config)
-        do { role = try await ctx.services.iam.getRole(name: name) } catch where NotFound.matches(error) { return nil }
+        do { role = try await ctx.services.iam.getRole(name: name) } catch where isNotFound(error) { return nil }
         try ctx.requireOwned(role.tags, "IAM role \(name)", flag: "--role-name")
         return record(id: name, name: name, arn: role.arn, uniqueId: role.roleId)
     }
@@ -68,7 +66,7 @@ struct LambdaRoleResource: StackResource {
             async let reading = ctx.services.iam.getRole(name: name)
             async let listing = otherPolicies(name, ctx)
             (role, others) = try await (reading, listing)
-        } catch where NotFound.matches(error) { return .gone }
+        } catch where isNotFound(error) { return .gone }
         return LiveState(.judge(tags: role.tags, uniqueId: role.roleId, recordedUniqueId: r.uniqueId, stackId: ctx.stackId, sameResourceById: false),
                          ["role_name": name, "trust_policy": Self.canonical(role.assumeRolePolicy),
                           "other_policies": listValue(others.managed + others.inline.map { "inline:" + $0 })])
@@ -83,10 +81,10 @@ struct LambdaRoleResource: StackResource {
             // Looked up again now: the plan's list may be stale. A policy already gone is fine.
             let others = try await otherPolicies(name, ctx)
             for arn in others.managed {
-                do { try await ctx.services.iam.detachRolePolicy(roleName: name, policyArn: arn) } catch where NotFound.matches(error) {}
+                do { try await ctx.services.iam.detachRolePolicy(roleName: name, policyArn: arn) } catch where isNotFound(error) {}
             }
             for policy in others.inline {
-                do { try await ctx.services.iam.deleteRolePolicy(roleName: name, policyName: policy) } catch where NotFound.matches(error) {}
+                do { try await ctx.services.iam.deleteRolePolicy(roleName: name, policyName: policy) } catch where isNotFound(error) {}
             }
         }
         return r

@@ -58,14 +58,11 @@ struct LambdaFunctionResource: StackResource {
 
     func create(_ ctx: ResourceContext) async throws -> ResourceRecord {
         let r = try request(ctx)
-        let name = r.name
-        do {
-            let arn = try await whileRolePropagates(ctx) { try await ctx.services.lambda.createFunction(r) }
-            return record(id: name, name: name, arn: arn)
-        } catch let e as AWSServiceError where e.code == "ResourceConflictException" {
-            return try await adoptOrRethrow(e, ctx, name: name)
-        }
+        let arn = try await whileRolePropagates(ctx) { try await ctx.services.lambda.createFunction(r) }
+        return record(id: r.name, name: r.name, arn: arn)
     }
+
+    func isAlreadyExists(_ e: AWSServiceError) -> Bool { e.code == "ResourceConflictException" }
 
     /// Retries BODY, bounded, while Lambda says the role "cannot be assumed by Lambda": a new
     /// role (created, or switched to by an update) takes seconds to propagate in IAM. Polls
@@ -86,7 +83,7 @@ struct LambdaFunctionResource: StackResource {
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
         let fn: Lambda.Function
         let name = pending.name ?? functionName(ctx.config)
-        do { fn = try await ctx.services.lambda.getFunction(name: name) } catch where NotFound.matches(error) { return nil }
+        do { fn = try await ctx.services.lambda.getFunction(name: name) } catch where isNotFound(error) { return nil }
         try ctx.requireOwned(fn.tags, "Lambda function \(name)", flag: "--function-name")
         return record(id: name, name: name, arn: fn.arn)
     }
@@ -120,7 +117,7 @@ struct LambdaFunctionResource: StackResource {
             async let reading = ctx.services.lambda.getFunction(name: name)
             async let grants = otherGrants(name, ctx)
             (fn, others) = try await (reading, grants)
-        } catch where NotFound.matches(error) { return .gone }
+        } catch where isNotFound(error) { return .gone }
         return LiveState(.judge(tags: fn.tags, stackId: ctx.stackId, sameResourceById: false), [
             "function_name": name, "runtime": fn.runtime, "handler": fn.handler, "role": fn.roleArn, "code_sha256": fn.codeSha256,
             "architecture": fn.architectures.first ?? "x86_64", "environment": JSON.stringMap(fn.environment).serialized(),
@@ -162,7 +159,7 @@ struct LambdaFunctionResource: StackResource {
         if names.contains("other_grants") {
             // Looked up again now: the plan's list may be stale. One already removed is fine.
             for statement in try await otherGrants(name, ctx) {
-                do { try await ctx.services.lambda.removePermission(functionName: name, statementId: statement.sid) } catch where NotFound.matches(error) {}
+                do { try await ctx.services.lambda.removePermission(functionName: name, statementId: statement.sid) } catch where isNotFound(error) {}
             }
         }
         return r
