@@ -105,6 +105,33 @@ def test_a_bad_iam_propagation_budget_is_refused_before_any_call(binary, proxy, 
     assert not (tmp_path / "state.json").exists()
 
 
+
+def test_a_bare_404_to_a_delete_is_not_taken_for_already_gone(binary, fresh_moto, proxy, tmp_path):
+    """Only the service's own "not found" code means gone: an HTML 404 (a proxy, a wrong path)
+    to DeleteRole keeps the role's record, so the role is never stranded outside state."""
+    env = env_for(proxy.url)
+    assert run_in(binary, tmp_path, "create", env=env).returncode == 0
+    domain = json.loads((tmp_path / "state.json").read_text())["outputs"]["user_pool_domain"]
+
+    def html_404_to_delete_role(index, method, path, headers, body):
+        if b"Action=DeleteRole&" in body + b"&":
+            return {"kind": "custom", "status": 404, "headers": [("Content-Type", "text/html")],
+                    "body": b"<html><body><h1>404 Not Found</h1></body></html>"}
+        return None
+
+    proxy.fault = html_404_to_delete_role
+    r = run_in(binary, tmp_path, "delete", env=env)
+    assert r.returncode == 1, r.stdout + r.stderr
+    keys = [e["key"] for e in json.loads((tmp_path / "state.json").read_text())["resources"]]
+    assert "lambda_role" in keys, keys
+    assert Inventory(fresh_moto).counts(domain)["roles"] == 1
+
+    proxy.fault = None
+    r = run_in(binary, tmp_path, "delete", env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert Inventory(fresh_moto).counts(domain) == NONE
+
+
 BROKEN = [
     ("GetCallerIdentity", "html502"), ("GetCallerIdentity", "truncate"), ("GetCallerIdentity", "wrong_types"),
     ("CreateUserPool", "truncate"), ("CreateUserPool", "html502"), ("CreateUserPool", "missing_fields"),

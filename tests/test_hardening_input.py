@@ -46,6 +46,11 @@ REFUSED = {
     "LF in a name": (["--api-name", "Hello\nAPI"], {}, "control character"),
     "ESC in a name": (["--app-client-name", ESC + "[31mred"], {}, "control character"),
     "ESC in a username": (["--username", "Test" + ESC + "]0;x"], {}, "control character"),
+    # two settings naming one resource (deleting one node would delete the other's)
+    "role named as the authorizer's": (["--auth", "lambda", "--role-name", "apigatewayauthorizerrole"], {},
+                                       "is the Lambda authorizer's role"),
+    "function named as the authorizer's": (["--auth", "lambda", "--function-name", "CognitoAuthorizerFunction"], {},
+                                           "is the Lambda authorizer's function"),
     # item 10: another partition
     "aws-cn region": ([], {"AWS_REGION": "cn-north-1"}, "aws-cn partition"),
     "aws-us-gov region": ([], {"AWS_REGION": "us-gov-west-1"}, "aws-us-gov partition"),

@@ -139,8 +139,14 @@ public struct APIGatewayV2: Sendable {
         public var uri: String
     }
 
-    static func authorizer(_ a: JSON, _ op: String) throws -> Authorizer {
-        Authorizer(id: try a.required("authorizerId", "apigatewayv2", op), name: a["name"]?.string ?? "",
+    /// The ID of an item: from the answer, or the one asked for (KNOWN) when the answer omits it.
+    static func id(_ j: JSON, _ key: String, _ op: String, known: String?) throws -> String {
+        if let known { return j[key]?.string ?? known }
+        return try j.required(key, "apigatewayv2", op)
+    }
+
+    static func authorizer(_ a: JSON, _ op: String, id known: String? = nil) throws -> Authorizer {
+        Authorizer(id: try id(a, "authorizerId", op, known: known), name: a["name"]?.string ?? "",
                    type: a["authorizerType"]?.string ?? "", identitySource: (a["identitySource"]?.array ?? []).compactMap(\.string),
                    issuer: a["jwtConfiguration"]?["issuer"]?.string ?? "",
                    audience: (a["jwtConfiguration"]?["audience"]?.array ?? []).compactMap(\.string), uri: a["authorizerUri"]?.string ?? "")
@@ -148,7 +154,7 @@ public struct APIGatewayV2: Sendable {
 
     public func authorizer(apiId: String, id: String) async throws -> Authorizer {
         try Self.authorizer(try await call("GetAuthorizer", "GET", Self.apiPath(apiId, "/authorizers/\(AWSClient.escapePathSegment(id))")),
-                            "GetAuthorizer")
+                            "GetAuthorizer", id: id)
     }
 
     public func authorizers(apiId: String) async throws -> [Authorizer] {
@@ -190,13 +196,13 @@ public struct APIGatewayV2: Sendable {
         public var uri: String
     }
 
-    static func integration(_ i: JSON, _ op: String) throws -> Integration {
-        Integration(id: try i.required("integrationId", "apigatewayv2", op), uri: i["integrationUri"]?.string ?? "")
+    static func integration(_ i: JSON, _ op: String, id known: String? = nil) throws -> Integration {
+        Integration(id: try id(i, "integrationId", op, known: known), uri: i["integrationUri"]?.string ?? "")
     }
 
     public func integration(apiId: String, id: String) async throws -> Integration {
         try Self.integration(try await call("GetIntegration", "GET", Self.apiPath(apiId, "/integrations/\(AWSClient.escapePathSegment(id))")),
-                             "GetIntegration")
+                             "GetIntegration", id: id)
     }
 
     public func integrations(apiId: String) async throws -> [Integration] {
@@ -269,16 +275,16 @@ public struct APIGatewayV2: Sendable {
         public var settings: RouteSettings
     }
 
-    static func route(_ r: JSON, _ op: String) throws -> Route {
+    static func route(_ r: JSON, _ op: String, id known: String? = nil) throws -> Route {
         // No authorizationType in the answer means NONE (AWS's default): a public route.
-        Route(id: try r.required("routeId", "apigatewayv2", op),
+        Route(id: try id(r, "routeId", op, known: known),
               settings: RouteSettings(routeKey: r["routeKey"]?.string ?? "", authorizationType: r["authorizationType"]?.string ?? "NONE",
                                       authorizerId: r["authorizerId"]?.string ?? "",
                                       scopes: (r["authorizationScopes"]?.array ?? []).compactMap(\.string), target: r["target"]?.string ?? ""))
     }
 
     public func route(apiId: String, id: String) async throws -> Route {
-        try Self.route(try await call("GetRoute", "GET", Self.apiPath(apiId, "/routes/\(AWSClient.escapePathSegment(id))")), "GetRoute")
+        try Self.route(try await call("GetRoute", "GET", Self.apiPath(apiId, "/routes/\(AWSClient.escapePathSegment(id))")), "GetRoute", id: id)
     }
 
     public func routes(apiId: String) async throws -> [Route] {

@@ -342,8 +342,10 @@ public struct CognitoIdentityProvider: Sendable {
         _ = try await call("AdminDeleteUser", ["UserPoolId": .string(userPoolId), "Username": .string(username)])
     }
 
-    /// InitiateAuth's tokens (secrets: never store them in state or log them).
-    public struct AuthenticationResult: Sendable {
+    /// InitiateAuth's tokens (secrets: never store them in state or log them; printing one
+    /// shows no token).
+    public struct AuthenticationResult: Sendable, CustomStringConvertible {
+        public var description: String { "AuthenticationResult(tokens redacted, expires in \(expiresIn.map(String.init) ?? "?") s)" }
         public var accessToken: String
         public var idToken: String?
         /// Absent when refreshing: the refresh token used stays valid.

@@ -147,14 +147,10 @@ extension StackExecutor {
         let ctx = context(state, records, password: password, journal: journal, key: node.key)
         guard let record = records[node.key], record.status == .created, let live, live.ownership != .gone else {
             if live?.ownership == .gone, node.createdOnDemand, let record = records[node.key] { return (record, .unchanged) }
-            let (made, adopted) = try await createOne(node, state: state, records: records, password: password, journal: journal)
-            guard adopted else { return (made, .created) }
-            // A killed run made it, perhaps under an earlier configuration: bring it to this one.
-            let readCtx = context(state, await journal.records(), password: password, journal: journal, key: node.key)
-            let (result, outcome) = try await convergeOne(node, state: state, live: try await node.read(made, readCtx), password: password,
-                                                          journal: journal)
-            if case .unchanged = outcome { return (result, .adopted) }
-            return (result, outcome)
+            let (made, adoptedOutcome) = try await createOrAdopt(node, state: state, records: records, password: password, journal: journal)
+            guard let adoptedOutcome else { return (made, .created) }
+            if case .unchanged = adoptedOutcome { return (made, .adopted) }
+            return (made, adoptedOutcome)
         }
         if case .replaced(let m) = live.ownership { throw StackError.foreignResource("\(node.label) \(record.id ?? ""): \(m); secure-api will not change it") }
         if case .unproven(let m) = live.ownership { throw StackError.foreignResource("\(node.label) \(record.id ?? ""): \(m); secure-api will not change it") }
@@ -180,10 +176,23 @@ extension StackExecutor {
         try await journal.depose(key: node.key)
         if node.replaceDeletesFirst {
             do { try await node.delete(record, ctx) } catch where node.isNotFound(error) {}
-            try await journal.remove(ResourceRecord(key: record.key, type: record.type, status: .deposed, id: record.id))
+            var old = record
+            old.status = .deposed
+            try await journal.remove(old)
         }
-        let (made, _) = try await createOne(node, state: state, records: await journal.records(), password: password, journal: journal)
+        let (made, _) = try await createOrAdopt(node, state: state, records: await journal.records(), password: password, journal: journal)
         return (made, .replaced(changes))
+    }
+
+    /// Creates the node, or adopts the one that exists (a killed run's, or a deposed one wanted
+    /// again), perhaps made under an earlier configuration: that one is brought to this one.
+    /// The outcome is nil for one made now, else what bringing it up to date did.
+    func createOrAdopt(_ node: any StackResource, state: StackState, records: [NodeKey: ResourceRecord], password: String?,
+                       journal: Journal) async throws -> (ResourceRecord, Outcome?) {
+        let (made, adopted) = try await createOne(node, state: state, records: records, password: password, journal: journal)
+        guard adopted else { return (made, nil) }
+        let readCtx = context(state, await journal.records(), password: password, journal: journal, key: node.key)
+        return try await convergeOne(node, state: state, live: try await node.read(made, readCtx), password: password, journal: journal)
     }
 
     /// A replacement killed between deposing the old resource and deleting it: for kinds AWS

@@ -78,7 +78,8 @@ actor Journal {
     /// Removes a record: the current one of its key, or the deposed one with its ID.
     func remove(_ record: ResourceRecord) async throws {
         if record.status == .deposed {
-            state.resources.removeAll { $0.key == record.key && $0.status == .deposed && $0.id == record.id }
+            // IDs of children are names inside their parent: the parent tells two apart.
+            state.resources.removeAll { $0.key == record.key && $0.status == .deposed && $0.id == record.id && $0.parentId == record.parentId }
         } else if let i = index(record.key) {
             state.resources.remove(at: i)
         }
@@ -339,11 +340,6 @@ public struct StackExecutor: Sendable {
                 }
                 var record = try await node.create(ctx)
                 record.applied = try? node.desired(ctx)
-                // "Already exists" can name a replacement's deposed old resource (a change made
-                // and then undone): it is ours and wanted again, so it is current, not deposed.
-                if let id = record.id, deposed.contains(id) {
-                    try await journal.remove(ResourceRecord(key: node.key, type: node.type, status: .deposed, id: id))
-                }
                 try await journal.markCreated(record)
                 return .done((record, false))
             } catch let e as AWSServiceError where node.isAlreadyExists(e) {
@@ -355,16 +351,35 @@ public struct StackExecutor: Sendable {
                                                                                      name: node.pendingName(state.config))
                 var unfiltered = ctx
                 unfiltered.excluded = []
-                if let found = try await node.find(unfiltered, pending: pending) {
-                    if let id = found.id, deposed.contains(id) {
-                        try await journal.remove(ResourceRecord(key: node.key, type: node.type, status: .deposed, id: id))
-                    }
-                    try await node.finishAdoption(found, ctx)
-                    try await journal.markCreated(found)
-                    return .done((found, true))
+                let found: ResourceRecord?
+                do { found = try await node.find(unfiltered, pending: pending) } catch let refusal as StackError {
+                    await forgetIfNeverSent(e)  // someone else's: this create made nothing
+                    throw refusal
+                } catch {
+                    throw StackError.createFailed(resource: "\(node.label) \(node.pendingName(state.config) ?? "")",
+                                                  underlying: "it exists, and looking it up failed: \(error)")
                 }
-                await forgetIfNeverSent(e)
-                throw StackError.createFailed(resource: "\(node.label) \(node.pendingName(state.config) ?? "")", underlying: "\(e)")
+                guard let found else {
+                    await forgetIfNeverSent(e)
+                    throw StackError.createFailed(resource: "\(node.label) \(node.pendingName(state.config) ?? "")", underlying: "\(e)")
+                }
+                // Another node of this stack holds it (two settings naming one resource): never
+                // two records for one resource, or deleting one node would delete the other's.
+                if let holder = await journal.state.resources.first(where: {
+                    $0.key != node.key && $0.type == found.type && $0.id == found.id && $0.parentId == found.parentId && $0.status != .deposed
+                }) {
+                    throw StackError.foreignResource("\(node.label) \(found.id ?? ""): already this stack's \(holder.key); give it another name")
+                }
+                var wanted = found
+                wanted.status = .deposed
+                if await journal.state.resources.contains(where: {
+                    $0.key == wanted.key && $0.status == .deposed && $0.id == wanted.id && $0.parentId == wanted.parentId
+                }) {
+                    try await journal.remove(wanted)  // a deposed one wanted again is current
+                }
+                try await node.finishAdoption(found, ctx)
+                try await journal.markCreated(found)
+                return .done((found, true))
             } catch where Self.outcomeUnknown(error) && !Self.neverSent(error) {
                 // (A call that never connected was retried by the client already, and needs no look.)
                 // Look before trying again: the attempt may have created it. After a timeout the

@@ -285,6 +285,16 @@ public enum InputRules {
         ] + c.scopes.map { ($0, "scope", "--scopes") }
         for (value, what, flag) in fields { try refuseControlCharacters(value, what: what, flag: flag) }
         try checkStored(c)
+        if c.auth == .lambda {
+            // Two nodes naming one resource would share it, and deleting one would delete both.
+            // IAM role names are unique regardless of case.
+            if c.roleName.lowercased() == c.authorizerRoleName.lowercased() {
+                throw StackError.invalidConfig("--role-name \(shown(c.roleName)) is the Lambda authorizer's role; choose another")
+            }
+            if c.functionName == c.authorizerFunctionName {
+                throw StackError.invalidConfig("--function-name \(shown(c.functionName)) is the Lambda authorizer's function; choose another")
+            }
+        }
         try stackName.check(c.stackName)
         try userPoolName.check(c.userPoolName)
         try appClientName.check(c.appClientName)

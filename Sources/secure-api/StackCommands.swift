@@ -104,7 +104,7 @@ struct EventPrinter: Sendable {
         case .created(let label, let r, _, _) where onDemand.contains(r.key):
             line(row(Console.dim("·"), label, r, "expected (made by Lambda on first call)"))
         case .created(let label, let r, let s, let adopted):
-            line(row(Console.green("+"), label, r, String(format: "%.2fs", s) + (adopted ? " (found after an interrupted run; adopted)" : "")))
+            line(row(Console.green("+"), label, r, String(format: "%.2fs", s) + (adopted ? " (already existed; adopted)" : "")))
         case .updated(let label, let r, let changes, let s):
             line(row(Console.yellow("~"), label, r, String(format: "%.2fs", s) + " updated: " + changes.map(\.name).joined(separator: ", ")))
         case .replaced(let label, let r, let changes, let s):

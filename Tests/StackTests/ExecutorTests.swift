@@ -388,21 +388,59 @@ private func with(_ kinds: [FakeKind], _ key: NodeKey, _ attribute: String, _ va
     /// A replacement undone after a kill left the old one deposed: the create of its name is
     /// refused "already exists", and that old one, ours, is adopted as current; the would-be
     /// replacement goes. Exactly one left.
-    @Test func aDeposedOneWantedAgainIsAdoptedWhenItsNameIsTaken() async throws {
+    @Test func aDeposedOneWantedAgainIsAdoptedWhenItsNameIsTakenAndBroughtUpToDate() async throws {
         let h = Harness { c in
-            var u = FakeKind("u", c, want: ["name": "x"], specs: [AttributeSpec("name", .replace)])
+            var u = FakeKind("u", c, want: ["name": "x", "size": "2"], specs: [AttributeSpec("name", .replace), AttributeSpec("size")])
             u.uniqueNames = true
             return [u]
         }
-        h.cloud.put(.init(id: "u-old", key: "u", name: "x", stackId: Harness.stackId, attributes: ["name": "x"]))
-        h.cloud.put(.init(id: "u-new", key: "u", name: "y", stackId: Harness.stackId, attributes: ["name": "y"]))
+        // The old one still has an older setting: adopted, it must be updated too.
+        h.cloud.put(.init(id: "u-old", key: "u", name: "x", stackId: Harness.stackId, attributes: ["name": "x", "size": "1"]))
+        h.cloud.put(.init(id: "u-new", key: "u", name: "y", stackId: Harness.stackId, attributes: ["name": "y", "size": "2"]))
         var state = Harness.emptyState()
         state.resources = [ResourceRecord(key: "u", type: "fake:thing", status: .deposed, id: "u-old", name: "x"),
                            ResourceRecord(key: "u", type: "fake:thing", status: .created, id: "u-new", name: "y")]
         let summary = try await h.converge(h.kinds, from: state)
         #expect(summary.replaced == 1)
         #expect(h.ours.map(\.id) == ["u-old"])
+        #expect(h.ours.first?.attributes["size"] == "2")
+        #expect(h.calls("update", "u").map(\.id) == ["u-old"])
         #expect(h.store.last?.resources.map { "\($0.status.rawValue):\($0.id ?? "-")" } == ["created:u-old"])
+        try await converged(h.kinds, h, "after adopting the deposed one")
+    }
+
+    /// A first create finds one of ours with the name already there (its record lost): adopted
+    /// and brought to the configuration, not reported as made with the wrong settings.
+    @Test func oneOfOursWithTheNameIsAdoptedAndConverged() async throws {
+        let h = Harness { c in
+            var u = FakeKind("u", c, want: ["size": "2"], specs: [AttributeSpec("size")])
+            u.uniqueNames = true
+            return [u]
+        }
+        h.cloud.put(.init(id: "u-earlier", key: "u", name: "u", stackId: Harness.stackId, attributes: ["size": "1"]))
+        let summary = try await h.converge(h.kinds, from: Harness.emptyState())
+        #expect(summary.updated == 1 && summary.created == 0)
+        #expect(h.ours.map(\.id) == ["u-earlier"] && h.ours.first?.attributes["size"] == "2")
+        try await converged(h.kinds, h, "after adopting ours")
+    }
+
+    /// Two nodes naming one resource: the second is refused, never a second record for it.
+    @Test func aResourceAnotherNodeHoldsIsNeverAdopted() async throws {
+        let h = Harness { c in
+            var a = FakeKind("a", c, want: ["name": "shared"])
+            a.uniqueNames = true
+            var b = FakeKind("b", c, want: ["name": "shared"])
+            b.uniqueNames = true
+            return [a, b].map { k in var k = k; k.type = "fake:same"; return k }
+        }
+        // The fake cloud keeps names unique per key; make b's create collide with a's.
+        h.cloud.put(.init(id: "b-shared", key: "b", name: "shared", stackId: Harness.stackId, attributes: [:]))
+        var state = Harness.emptyState()
+        state.resources = [ResourceRecord(key: "a", type: "fake:same", status: .created, id: "b-shared", name: "shared")]
+        await #expect { try await h.converge(h.graph(["a", "b"]), from: state) } throws: { error in
+            if case StackError.foreignResource(let m) = error { return m.contains("already this stack's a") } else { return false }
+        }
+        #expect(h.store.last.map { $0.resources.filter { $0.id == "b-shared" }.map(\.key) } ?? [] == ["a"])
     }
 
     /// The name is taken by someone else's resource: refused, not adopted, nothing recorded.
@@ -413,7 +451,10 @@ private func with(_ kinds: [FakeKind], _ key: NodeKey, _ attribute: String, _ va
             return [u]
         }
         h.cloud.put(.init(id: "u-theirs", key: "u", name: "u", stackId: "another-stack", attributes: [:]))
-        await #expect(throws: StackError.self) { try await h.converge(h.kinds, from: Harness.emptyState()) }
+        // find's refusal (not the create's "already exists", which the executor turned into a look).
+        await #expect { try await h.converge(h.kinds, from: Harness.emptyState()) } throws: { error in
+            if case StackError.foreignResource = error { return true } else { return false }
+        }
         #expect(h.cloud.objects.map(\.id) == ["u-theirs"])
         #expect(h.store.last?.resources.isEmpty ?? true)
     }

@@ -261,6 +261,10 @@ struct FakeKind: StackResource {
     }
 
     func find(_ ctx: ResourceContext, pending: ResourceRecord) async throws -> ResourceRecord? {
+        if uniqueNames, let theirs = cloud.objects.first(where: { $0.key == key.rawValue && $0.name == (pending.name ?? name) && $0.stackId != ctx.stackId }) {
+            // As the product's kinds do for a unique name held by someone else.
+            throw StackError.foreignResource("\(label) \(theirs.name) already exists and was not created by this stack")
+        }
         guard let o = try await cloud.find(key: key.rawValue, name: pending.name ?? name, stackId: ctx.stackId, excluded: ctx.excluded) else { return nil }
         return record(id: o.id, name: o.name)
     }
