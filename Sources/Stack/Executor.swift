@@ -75,15 +75,17 @@ actor Journal {
         try await save()
     }
 
-    /// Removes a record: the current one of its key, or the deposed one with its ID.
+    /// Removes a record: the current one of its key, or the deposed one with its ID. Nothing
+    /// to remove writes nothing.
     func remove(_ record: ResourceRecord) async throws {
+        let before = state.resources.count
         if record.status == .deposed {
             // IDs of children are names inside their parent: the parent tells two apart.
             state.resources.removeAll { $0.key == record.key && $0.status == .deposed && $0.id == record.id && $0.parentId == record.parentId }
         } else if let i = index(record.key) {
             state.resources.remove(at: i)
         }
-        try await save()
+        if state.resources.count != before { try await save() }
     }
 
     /// The account STS named, once a first create learns it.
@@ -308,12 +310,17 @@ public struct StackExecutor: Sendable {
             guard let found = try await node.find(ctx, pending: pending), !deposed.contains(found.id ?? "") else { return nil }
             return found
         }
+        /// Takes over what exists (finishing what an interrupted create left undone).
+        func adopt(_ found: ResourceRecord) async throws -> (ResourceRecord, Bool) {
+            try await node.finishAdoption(found, ctx)
+            try await journal.markCreated(found)
+            return (found, true)
+        }
+        func failed(_ underlying: String) -> StackError {
+            StackError.createFailed(resource: "\(node.label) \(node.pendingName(state.config) ?? "")", underlying: underlying)
+        }
         if let pending = records[node.key], pending.status == .pending {
-            if let found = try await findInterrupted(node, ctx, pending, find: find) {
-                try await node.finishAdoption(found, ctx)
-                try await journal.markCreated(found)
-                return (found, true)
-            }
+            if let found = try await findInterrupted(node, ctx, pending, find: find) { return try await adopt(found) }
         } else {
             try await journal.markPending(key: node.key, type: node.type, name: node.pendingName(state.config))
         }
@@ -356,12 +363,11 @@ public struct StackExecutor: Sendable {
                     await forgetIfNeverSent(e)  // someone else's: this create made nothing
                     throw refusal
                 } catch {
-                    throw StackError.createFailed(resource: "\(node.label) \(node.pendingName(state.config) ?? "")",
-                                                  underlying: "it exists, and looking it up failed: \(error)")
+                    throw failed("it exists, and looking it up failed: \(error)")
                 }
                 guard let found else {
                     await forgetIfNeverSent(e)
-                    throw StackError.createFailed(resource: "\(node.label) \(node.pendingName(state.config) ?? "")", underlying: "\(e)")
+                    throw failed("\(e)")
                 }
                 // Another node of this stack holds it (two settings naming one resource): never
                 // two records for one resource, or deleting one node would delete the other's.
@@ -372,14 +378,8 @@ public struct StackExecutor: Sendable {
                 }
                 var wanted = found
                 wanted.status = .deposed
-                if await journal.state.resources.contains(where: {
-                    $0.key == wanted.key && $0.status == .deposed && $0.id == wanted.id && $0.parentId == wanted.parentId
-                }) {
-                    try await journal.remove(wanted)  // a deposed one wanted again is current
-                }
-                try await node.finishAdoption(found, ctx)
-                try await journal.markCreated(found)
-                return .done((found, true))
+                try await journal.remove(wanted)  // a deposed one wanted again is current
+                return .done(try await adopt(found))
             } catch where Self.outcomeUnknown(error) && !Self.neverSent(error) {
                 // (A call that never connected was retried by the client already, and needs no look.)
                 // Look before trying again: the attempt may have created it. After a timeout the
@@ -394,17 +394,13 @@ public struct StackExecutor: Sendable {
                     if let found = try await find(pending) { return .done(found) }
                     return .again(last: .success(nil))
                 }
-                if let found {
-                    try await node.finishAdoption(found, ctx)
-                    try await journal.markCreated(found)
-                    return .done((found, true))
-                }
-                return .again(throwing: StackError.createFailed(resource: "\(node.label) \(node.pendingName(state.config) ?? "")", underlying: "\(error)"))
+                if let found { return .done(try await adopt(found)) }
+                return .again(throwing: failed("\(error)"))
             } catch where error is StackError || error is StoppedWaiting {
                 throw error
             } catch {
                 await forgetIfNeverSent(error)
-                throw StackError.createFailed(resource: "\(node.label) \(node.pendingName(state.config) ?? "")", underlying: "\(error)")
+                throw failed("\(error)")
             }
         }
     }
