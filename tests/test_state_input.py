@@ -38,7 +38,15 @@ def variants(real):
     bad_endpoints["target"]["endpoints"] = "http://127.0.0.1:1"
     bad_endpoint_url = json.loads(real)
     bad_endpoint_url["target"]["endpoints"]["lambda"] = "ftp://x"
+    fn = next(r for r in doc["resources"] if r["key"] == "lambda_function")
+    deposed_copy = json.loads(real)
+    deposed_copy["resources"].append(dict(fn, status="deposed"))
+    other_key_copy = json.loads(real)
+    other_key_copy["resources"].append(dict(fn, key="authorizer_function"))
     return {
+        # One resource in two records: deleting one would delete the other's live resource.
+        "deposed copy of a live record": (json.dumps(deposed_copy), "both name lambda:function"),
+        "another key naming the same resource": (json.dumps(other_key_copy), "both name lambda:function"),
         "not json": ("this is not json\n", "not valid JSON"),
         "truncated": (real[: len(real) // 2], "not valid JSON"),
         "empty": ("", "not valid JSON"),

@@ -203,6 +203,17 @@ public struct StackState: Sendable, Equatable {
         for r in resources where r.status != .deposed && !seen.insert(r.key).inserted {
             throw StackError.malformedState("resource '\(r.key)' appears twice")
         }
+        // One resource, two records (a hand edit): deleting one record's resource would delete
+        // the other's live one. The tool never writes this (a deposed one wanted again is
+        // un-deposed before it is recorded current).
+        var holders: [String: NodeKey] = [:]
+        for r in resources where r.status != .pending {
+            guard let id = r.id else { continue }
+            let ref = "\(r.type)\u{0}\(r.parentId ?? "")\u{0}\(id)"
+            if let other = holders.updateValue(r.key, forKey: ref) {
+                throw StackError.malformedState("resources '\(other)' and '\(r.key)' both name \(r.type) \(id)")
+            }
+        }
     }
 }
 
